@@ -1,0 +1,25 @@
+"""The answers the template supports, shared by every test that bakes them."""
+
+from __future__ import annotations
+
+import pytest
+
+SUPPORTED = [
+    pytest.param({}, id="defaults"),
+    pytest.param({"input_axis": "dataset", "param_axis": "model"}, id="dataset-x-model"),
+    pytest.param({"param_values": "tiny,huge"}, id="two-params"),
+    pytest.param({"param_values": " a1 , b.2,c-3 ,D_4"}, id="four-params-spaced"),
+    pytest.param({"input_axis": "data_set", "param_axis": "fit_kind"}, id="underscored-axes"),
+    pytest.param({"artifact_extension": ".sqlite"}, id="ext-dot-sqlite"),
+    pytest.param({"artifact_extension": "sqlite3"}, id="ext-sqlite3"),
+    pytest.param({"artifact_extension": "json"}, id="ext-json"),
+    pytest.param({"artifact_extension": "jsonl"}, id="ext-jsonl"),
+    pytest.param({"artifact_extension": "csv"}, id="ext-csv"),
+    pytest.param({"artifact_extension": "parquet"}, id="ext-parquet-other"),
+    pytest.param({"artifact_extension": "npz"}, id="ext-npz-other"),
+    pytest.param({"command_runner": "python"}, id="runner-python"),
+    pytest.param(
+        {"project_name": "Dr. O'Brien's \"Weather\" Models & Co!", "command_runner": "python"},
+        id="punctuated-name",
+    ),
+]
