@@ -56,18 +56,24 @@ class BakedProject:
     def permutation_ids(self) -> list[str]:
         return [f"{inp}_{param}" for inp in self.inputs for param in self.param_values]
 
+    def artifact(self, permutation_id: str) -> Path:
+        """Where the builder puts a permutation's artifact by default."""
+        return self.root / "output" / f"{permutation_id}.{self.extension}"
+
     def files(self) -> Iterator[Path]:
         """Every file of the bake, skipping caches that running it leaves behind."""
         for path in sorted(self.root.rglob("*")):
             if path.is_file() and not RUN_LEFTOVERS.intersection(path.relative_to(self.root).parts):
                 yield path
 
-    def run(self, *args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str | Path, ok: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project root; with ok, a non-zero exit fails showing stderr."""
         result = subprocess.run(
             [str(arg) for arg in args],
             cwd=self.root,
-            env=dict(self.env),
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
@@ -81,8 +87,10 @@ class BakedProject:
             )
         return result
 
-    def python(self, *args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run(sys.executable, *args, ok=ok)
+    def python(
+        self, *args: str | Path, ok: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run(sys.executable, *args, ok=ok, env=env)
 
     def builder(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         return self.python("-m", f"{self.package}.builder", *args, ok=ok)

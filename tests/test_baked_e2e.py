@@ -1,0 +1,102 @@
+"""Run every supported bake for real: its own tests, its CLI, its generated commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from combinations import SUPPORTED
+from conftest import Bake, BakedProject
+
+pytestmark = pytest.mark.slow
+
+
+def check_sqlite(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as conn:
+        tables = [
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        assert "_build_progress" not in tables
+        assert any(conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() for table in tables)
+
+
+def check_json(path: Path) -> None:
+    assert json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_jsonl(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines
+    for line in lines:
+        json.loads(line)
+
+
+def check_csv(path: Path) -> None:
+    with path.open(newline="", encoding="utf-8") as file:
+        assert list(csv.reader(file))
+
+
+CHECK_ARTIFACT: dict[str, Callable[[Path], None]] = {
+    "sqlite": check_sqlite,
+    "json": check_json,
+    "jsonl": check_jsonl,
+    "csv": check_csv,
+}
+
+
+def command_pattern(project: BakedProject) -> re.Pattern[str]:
+    """One generated build command; groups: the input id and the param name."""
+    input_flag = str(project.context["input_axis"]).replace("_", "-")
+    param_flag = str(project.context["param_axis"]).replace("_", "-")
+    return re.compile(
+        rf"{re.escape(project.runner)} -m {re.escape(project.package)}\.builder build"
+        rf" --output-folder output --{input_flag}-id (\S+) --{param_flag}-name (\S+)"
+    )
+
+
+def manifest_rows(table: str) -> list[str]:
+    return [line for line in table.splitlines() if line.startswith("  [")]
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_baked_tests_pass(bake: Bake, answers: dict[str, str]) -> None:
+    # Only pytest itself: the plugins this venv has for the template's tests stay out.
+    bake(**answers).python("-m", "pytest", "-q", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_generated_commands_build_everything(
+    bake: Bake, tmp_path: Path, answers: dict[str, str]
+) -> None:
+    project = bake(**answers)
+    total = len(project.permutation_ids)
+    assert f"=== Manifest (0/{total}) ===" in project.builder("manifest").stdout
+
+    commands = project.builder("manifest", "--missing", "--commands").stdout.splitlines()
+    pattern = command_pattern(project)
+    pinned = [match.groups() for line in commands if (match := pattern.fullmatch(line))]
+    assert len(pinned) == len(commands), commands
+    assert sorted(f"{inp}_{param}" for inp, param in pinned) == sorted(project.permutation_ids)
+
+    script = tmp_path / "build_missing.sh"
+    script.write_text("\n".join(commands) + "\n", encoding="utf-8")
+    built = project.run("bash", "-euo", "pipefail", script, ok=project.kind != "other")
+
+    if project.kind == "other":
+        assert built.returncode != 0
+        assert "write_artifact" in built.stderr
+        assert not [pid for pid in project.permutation_ids if project.artifact(pid).exists()]
+        return
+    table = project.builder("manifest").stdout
+    assert f"=== Manifest ({total}/{total}) ===" in table
+    rows = manifest_rows(table)
+    assert len(rows) == total
+    assert all(row.startswith("  [DONE] ") for row in rows), table
+    for permutation_id in project.permutation_ids:
+        CHECK_ARTIFACT[project.kind](project.artifact(permutation_id))

@@ -1,0 +1,92 @@
+"""Every supported combination bakes a complete, rendered, lint-clean project."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from combinations import SUPPORTED
+from conftest import Bake, BakedProject
+
+JINJA_LEFTOVERS = ("{{ cookiecutter.", "{{cookiecutter.", "{%", "{#")
+
+
+def text_of(path: Path) -> str | None:
+    """The file's text, or None for a binary file."""
+    data = path.read_bytes()
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def tree(project: BakedProject) -> list[str]:
+    """Relative paths with the package name generalised, to compare bakes of other answers."""
+    package = f"/{project.package}/"
+    return [
+        f"/{path.relative_to(project.root).as_posix()}".replace(package, "/<package>/", 1)
+        for path in project.files()
+    ]
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_nothing_is_left_unrendered(bake: Bake, answers: dict[str, str]) -> None:
+    project = bake(**answers)
+    leftovers = [
+        f"{path.relative_to(project.root)}: {marker!r}"
+        for path in project.files()
+        for marker in JINJA_LEFTOVERS
+        if marker in str(path.relative_to(project.root)) or marker in (text_of(path) or "")
+    ]
+    assert not leftovers
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_python_and_toml_parse(bake: Bake, answers: dict[str, str]) -> None:
+    project = bake(**answers)
+    for path in project.root.rglob("*.py"):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    pyproject = tomllib.loads((project.root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"]
+    assert (project.root / ".gitignore").is_file()
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+def test_the_tree_is_the_same_in_every_bake(bake: Bake, answers: dict[str, str]) -> None:
+    """Answers change names and values, never which files a project has."""
+    default, project = bake(), bake(**answers)
+    assert tree(project) == tree(default)
+
+
+def test_the_default_tree_has_the_promised_files(bake: Bake) -> None:
+    files = set(tree(bake()))
+    promised = {
+        "/pyproject.toml",
+        "/README.md",
+        "/.gitignore",
+        "/<package>/__init__.py",
+        "/<package>/settings.py",
+        "/<package>/pipeline.py",
+        "/<package>/builder/__init__.py",
+        "/<package>/builder/__main__.py",
+    }
+    assert promised <= files
+    assert len([name for name in files if name.startswith("/data/")]) == 3
+    assert any(name.startswith("/tests/test_") for name in files)
+
+
+@pytest.mark.parametrize("answers", SUPPORTED)
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["ruff", "check", "--no-cache", "."], id="ruff-check"),
+        pytest.param(["ruff", "format", "--no-cache", "--check", "."], id="ruff-format"),
+    ],
+)
+def test_baked_project_is_lint_clean(
+    bake: Bake, answers: dict[str, str], command: list[str]
+) -> None:
+    bake(**answers).python("-m", *command)
