@@ -1,0 +1,153 @@
+"""The real command line, in a subprocess: tables, commands run through a shell, one-line errors."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+
+import pytest
+from conftest import Project, assert_valid_artifact, clean_env, needs_demo_writer
+
+from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }}.builder import axes
+
+TOTAL = len(pipeline.discover_inputs()) * len(pipeline.PARAM_REGISTRY)
+
+
+def test_manifest_table_lists_every_permutation_missing(project: Project) -> None:
+    out = project.run("manifest").stdout
+    assert f"=== Manifest (0/{TOTAL}) ===" in out
+    assert out.count("[MISS]") == TOTAL
+
+
+def test_list_subcommands_name_each_axis_value(project: Project) -> None:
+    inputs = project.run(axes.LIST_INPUTS).stdout.split("\n")
+    assert [line.split()[0] for line in inputs if line] == pipeline.discover_inputs()
+    params = project.run(axes.LIST_PARAMS).stdout.split("\n")
+    assert [line.split()[0] for line in params if line] == list(pipeline.PARAM_REGISTRY)
+
+
+def run_commands_through_a_shell(project: Project, commands: str) -> None:
+    """Run generated commands as a script, the runner swapped for this interpreter when absent."""
+    runner = settings.COMMAND_RUNNER
+    script = commands.replace(f"{runner} -m ", f"{shlex.quote(sys.executable)} -m ")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=project.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@needs_demo_writer
+def test_generated_commands_build_everything(project: Project) -> None:
+    commands = project.run("manifest", "--missing", "--commands").stdout
+    assert len(commands.splitlines()) == TOTAL
+    run_commands_through_a_shell(project, commands)
+    out = project.run("manifest").stdout
+    assert f"=== Manifest ({TOTAL}/{TOTAL}) ===" in out and out.count("[DONE]") == TOTAL
+    assert project.run("manifest", "--missing", "--commands").stdout == ""
+    for entry in project.manifest()["entries"]:
+        assert_valid_artifact(project.artifact(entry["permutation_id"]))
+
+
+@needs_demo_writer
+def test_build_without_axis_flags_builds_all_missing_cheapest_first(project: Project) -> None:
+    expected = project.run("manifest", "--missing", "--commands").stdout.splitlines()
+    built = project.run("build", "--output-folder", "output").stderr
+    order = [line.split(":")[0] for line in built.splitlines() if ": built " in line]
+    assert [f"{c.split()[-3]}_{c.split()[-1]}" for c in expected] == order
+    assert project.manifest()["done"] == TOTAL
+
+
+@needs_demo_writer
+def test_build_pinned_to_one_axis_builds_only_that_row(project: Project) -> None:
+    first = pipeline.discover_inputs()[0]
+    project.run("build", "--output-folder", "output", axes.INPUT_FLAG, first)
+    done = {e["permutation_id"] for e in project.manifest("--done")["entries"]}
+    assert done == {f"{first}_{p}" for p in pipeline.PARAM_REGISTRY}
+
+
+@needs_demo_writer
+def test_build_of_a_done_permutation_does_nothing(project: Project) -> None:
+    inp, param = pipeline.discover_inputs()[0], next(iter(pipeline.PARAM_REGISTRY))
+    args = ("build", "--output-folder", "output", axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
+    project.run(*args)
+    before = project.artifact(f"{inp}_{param}").stat().st_mtime_ns
+    assert "is done" in project.run(*args).stderr
+    assert project.artifact(f"{inp}_{param}").stat().st_mtime_ns == before
+
+
+def test_commands_outside_the_project_use_absolute_paths(
+    project: Project, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    line = project.run(
+        "manifest", "--commands", "--limit", "1", "--output-folder", str(elsewhere)
+    ).stdout
+    assert f"--output-folder {elsewhere} " in line
+    inside = project.run(
+        "manifest", "--commands", "--limit", "1", "--output-folder", "output/sub"
+    ).stdout
+    assert "--output-folder output/sub " in inside
+
+
+BAD_USAGE = [
+    pytest.param(
+        ("build", "--output-folder", "output", axes.INPUT_FLAG, "nope"),
+        f"unknown {settings.INPUT_AXIS} id 'nope'",
+        id="unknown-input",
+    ),
+    pytest.param(
+        ("build", "--output-folder", "output", axes.PARAM_FLAG, "nope"),
+        f"unknown {settings.PARAM_AXIS} name 'nope'",
+        id="unknown-param",
+    ),
+    pytest.param(
+        ("build", "--output-folder", "output", axes.INPUT_FLAG, "../x", axes.PARAM_FLAG, "y"),
+        "not a safe filename stem",
+        id="path-traversal",
+    ),
+    pytest.param(
+        ("build", "--output-folder", "output", axes.INPUT_FLAG, "a b"),
+        "not a safe filename stem",
+        id="space-in-id",
+    ),
+    pytest.param(
+        ("manifest", "--limit", "0"), "--limit '0' is not a whole number", id="limit-zero"
+    ),
+    pytest.param(
+        ("manifest", "--limit", "x"), "--limit 'x' is not a whole number", id="limit-text"
+    ),
+    pytest.param(
+        ("manifest", "--force"), "--force only applies with --commands or --json", id="force-alone"
+    ),
+    pytest.param(
+        ("manifest", "--missing", "--done"), "not allowed with argument", id="missing-and-done"
+    ),
+    pytest.param(("manifest", "--sort", "cost"), "invalid choice: 'cost'", id="unknown-sort"),
+    pytest.param(("build",), "--output-folder", id="build-without-output"),
+    pytest.param(("frobnicate",), "invalid choice: 'frobnicate'", id="unknown-subcommand"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_USAGE)
+def test_bad_usage_is_one_line_and_exit_2(
+    project: Project, args: tuple[str, ...], message: str
+) -> None:
+    result = project.run(*args, code=2)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+
+
+def test_output_folder_that_is_a_file_is_refused(project: Project) -> None:
+    (project.root / "taken").write_text("precious")
+    for args in (("manifest", "--output-folder", "taken"), ("build", "--output-folder", "taken")):
+        result = project.run(*args, code=2)
+        assert "is a file" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (project.root / "taken").read_text() == "precious"

@@ -1,0 +1,83 @@
+"""Info subcommands stay light: nothing outside the standard library, and no build machinery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import Project, clean_env
+
+from {{ cookiecutter.package_name }} import settings
+from {{ cookiecutter.package_name }}.builder import axes
+
+INFO_COMMANDS = [
+    ("manifest",),
+    ("manifest", "--json"),
+    ("manifest", "--commands"),
+    (axes.LIST_INPUTS,),
+    (axes.LIST_PARAMS,),
+]
+
+# What only `build` may load: if an info subcommand imported one of these, it would fail here.
+BUILD_ONLY = [
+    "sqlite3",
+    "logging",
+    f"{settings.PACKAGE}.builder.runner",
+    f"{settings.PACKAGE}.builder.logs",
+]
+
+BLOCKING_RUNNER = """
+import runpy, sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name in BLOCKED:
+            raise ImportError(f"{name} is blocked for info subcommands")
+sys.meta_path.insert(0, Refuse())
+sys.argv = ["builder", *ARGS]
+runpy.run_module(PACKAGE + ".builder", run_name="__main__")
+"""
+
+
+def test_info_subcommands_run_with_build_modules_unimportable(project: Project) -> None:
+    for args in INFO_COMMANDS:
+        code = (
+            f"BLOCKED = {BUILD_ONLY!r}; ARGS = {list(args)!r}; PACKAGE = {settings.PACKAGE!r}"
+            + BLOCKING_RUNNER
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=project.root,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"{args}: {result.stderr}"
+        assert "Traceback" not in result.stderr
+
+
+def imported_modules(project: Project, *args: str) -> set[str]:
+    """Top-level names of the modules that ``python -X importtime <args>`` loads."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        cwd=project.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "cumulative" not in line
+    }
+
+
+def test_info_subcommands_import_only_the_standard_library(project: Project) -> None:
+    interpreter = imported_modules(project, "-c", "pass")  # site hooks are not ours to judge
+    for args in INFO_COMMANDS:
+        imported = (
+            imported_modules(project, "-m", f"{settings.PACKAGE}.builder", *args) - interpreter
+        )
+        foreign = imported - set(sys.stdlib_module_names) - {settings.PACKAGE}
+        assert settings.PACKAGE in imported and not foreign, f"{args} imported {sorted(foreign)}"
+        assert not imported & {"sqlite3", "logging"}, f"{args} imported build-only modules"

@@ -1,0 +1,153 @@
+"""The manifest builder and printer, in-process: statuses, sorting, filters, refused ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }}.builder import axes, printer
+from {{ cookiecutter.package_name }}.builder.ids import UsageError
+from {{ cookiecutter.package_name }}.builder.manifest import (
+    permutation_entry,
+    permutation_manifest,
+)
+
+INPUTS = pipeline.discover_inputs()
+PARAMS = list(pipeline.PARAM_REGISTRY)
+
+
+def touch_artifact(output: Path, permutation_id: str, size: int = 3) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    (output / f"{permutation_id}.{settings.ARTIFACT_EXTENSION}").write_bytes(b"x" * size)
+
+
+def test_full_cross_product_with_required_fields(tmp_path: Path) -> None:
+    entries = permutation_manifest(tmp_path)
+    assert len(entries) == len(INPUTS) * len(PARAMS) > 0
+    assert {(e[axes.INPUT_KEY], e[axes.PARAM_KEY]) for e in entries} == {
+        (i, p) for i in INPUTS for p in PARAMS
+    }
+    for entry in entries:
+        assert entry["permutation_id"] == f"{entry[axes.INPUT_KEY]}_{entry[axes.PARAM_KEY]}"
+        assert entry["done"] is False and entry["status"] == "MISS"
+        assert entry["output_size"] is None
+        assert isinstance(entry["sort_key"], tuple) and entry["label"]
+
+
+def test_done_comes_from_the_listing_with_size(tmp_path: Path) -> None:
+    first = f"{INPUTS[0]}_{PARAMS[0]}"
+    touch_artifact(tmp_path, first, size=7)
+    (tmp_path / f"{first}.unrelated").write_text("not an artifact")
+    by_id = {e["permutation_id"]: e for e in permutation_manifest(tmp_path)}
+    assert by_id[first]["done"] and by_id[first]["status"] == "DONE"
+    assert by_id[first]["output_size"] == 7
+    assert by_id[first]["output_path"] == f"{tmp_path}/{first}.{settings.ARTIFACT_EXTENSION}"
+    assert sum(e["done"] for e in by_id.values()) == 1
+
+
+def test_size_sort_is_cheapest_input_first_then_cheapest_param(tmp_path: Path) -> None:
+    chosen = printer.select(permutation_manifest(tmp_path), sort="size")
+    costs = [
+        (
+            pipeline.estimate_cost(e[axes.INPUT_KEY]),
+            pipeline.PARAM_REGISTRY[e[axes.PARAM_KEY]]["cost"],
+        )
+        for e in chosen
+    ]
+    assert costs == sorted(costs)
+    assert chosen[0][axes.INPUT_KEY] == min(INPUTS, key=pipeline.estimate_cost)
+
+
+def test_filters_and_limit(tmp_path: Path) -> None:
+    done_id = f"{INPUTS[0]}_{PARAMS[0]}"
+    touch_artifact(tmp_path, done_id)
+    entries = permutation_manifest(tmp_path)
+    assert [e["permutation_id"] for e in printer.select(entries, done=True)] == [done_id]
+    missing = printer.select(entries, missing=True, sort="name", limit=2)
+    assert [e["permutation_id"] for e in missing] == sorted(
+        e["permutation_id"] for e in entries if not e["done"]
+    )[:2]
+
+
+def test_table_has_the_spec_header_and_markers(tmp_path: Path) -> None:
+    touch_artifact(tmp_path, f"{INPUTS[0]}_{PARAMS[0]}")
+    table = printer.format_table(permutation_manifest(tmp_path))
+    assert f"=== Manifest (1/{len(INPUTS) * len(PARAMS)}) ===" in table
+    assert table.count("[DONE]") == 1
+    assert table.count("[MISS]") == len(INPUTS) * len(PARAMS) - 1
+
+
+def test_commands_pin_one_permutation_and_force_only_when_asked(tmp_path: Path) -> None:
+    entries = printer.select(permutation_manifest(tmp_path), limit=1)
+    plain = printer.format_commands(entries, "output").strip()
+    entry = entries[0]
+    assert plain == (
+        f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder build --output-folder output"
+        f" {axes.INPUT_FLAG} {entry[axes.INPUT_KEY]} {axes.PARAM_FLAG} {entry[axes.PARAM_KEY]}"
+    )
+    assert printer.format_commands(entries, "output", force=True).strip() == plain + " --force"
+    assert "'my out'" in printer.format_commands(entries, "my out")
+
+
+def test_json_document_has_every_field(tmp_path: Path) -> None:
+    document = json.loads(printer.format_json(permutation_manifest(tmp_path), "output"))
+    assert document["total"] == len(INPUTS) * len(PARAMS) and document["done"] == 0
+    first = document["entries"][0]
+    for key in (
+        "permutation_id",
+        axes.INPUT_KEY,
+        axes.PARAM_KEY,
+        "done",
+        "status",
+        "sort_key",
+        "label",
+        "output_path",
+        "output_size",
+        "error",
+        "command",
+    ):
+        assert key in first
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "with space", ".hidden", "-flag", ""])
+def test_unsafe_discovered_input_is_refused(
+    bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "discover_inputs", lambda: [*INPUTS, bad])
+    monkeypatch.setattr(pipeline, "estimate_cost", lambda _: 1)
+    with pytest.raises(UsageError, match="not a safe filename stem"):
+        permutation_manifest(tmp_path)
+
+
+def test_colliding_permutation_ids_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "discover_inputs", lambda: ["a_b", "a"])
+    monkeypatch.setattr(pipeline, "estimate_cost", lambda _: 1)
+    monkeypatch.setattr(pipeline, "PARAM_REGISTRY", {"c": {"cost": 1}, "b_c": {"cost": 2}})
+    with pytest.raises(UsageError, match="'a_b_c' comes from both"):
+        permutation_manifest(tmp_path)
+
+
+def test_repeated_input_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "discover_inputs", lambda: [INPUTS[0], INPUTS[0]])
+    with pytest.raises(UsageError, match="twice"):
+        permutation_manifest(tmp_path)
+
+
+def test_single_entry_matches_the_full_manifest(tmp_path: Path) -> None:
+    touch_artifact(tmp_path, f"{INPUTS[-1]}_{PARAMS[-1]}")
+    by_id = {e["permutation_id"]: e for e in permutation_manifest(tmp_path)}
+    for inp in INPUTS:
+        for param in PARAMS:
+            assert permutation_entry(tmp_path, inp, param) == by_id[f"{inp}_{param}"]
+
+
+def test_single_entry_names_the_valid_ids(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=f"unknown {settings.INPUT_AXIS} id 'nope'; valid: "):
+        permutation_entry(tmp_path, "nope", PARAMS[0])
+    with pytest.raises(UsageError, match=f"unknown {settings.PARAM_AXIS} name 'nope'; valid: "):
+        permutation_entry(tmp_path, INPUTS[0], "nope")

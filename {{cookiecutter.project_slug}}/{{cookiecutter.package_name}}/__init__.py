@@ -1,0 +1,1 @@
+"""A permutation builder: see README.md."""

@@ -1,0 +1,61 @@
+"""Three log files per build (debug, info, error) in its staging dir, and brief progress on stderr.
+
+Handlers belong to one build: attached on entry, closed and removed on exit whatever happens, so a
+process that builds many permutations never writes a line twice or leaks a file handle.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from .. import settings
+from . import staging
+
+LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+LEVELS = (("debug", logging.DEBUG), ("info", logging.INFO), ("error", logging.ERROR))
+
+
+class BuildLogs:
+    """``with BuildLogs(stage, permutation_id) as log:`` gives a logger writing the three files."""
+
+    def __init__(self, stage: Path, permutation_id: str, *, console: bool = True) -> None:
+        self.stage = stage
+        self.permutation_id = permutation_id
+        self.console = console
+        self.logger = logging.getLogger(f"{settings.PACKAGE}.build.{permutation_id}")
+        self._handlers: list[logging.Handler] = []
+
+    def __enter__(self) -> logging.Logger:
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False
+        file_format = logging.Formatter(LOG_FORMAT, datefmt=DATE_FORMAT)
+        file_format.converter = time.gmtime  # timestamps in UTC, comparable across hosts
+        for level_name, level in LEVELS:
+            path = staging.log_file(self.stage, self.permutation_id, level_name)
+            self._attach(logging.FileHandler(path, encoding="utf-8"), level, file_format)
+        if self.console:
+            console_format = logging.Formatter(f"{self.permutation_id}: %(message)s")
+            self._attach(logging.StreamHandler(sys.stderr), logging.INFO, console_format)
+        return self.logger
+
+    def _attach(self, handler: logging.Handler, level: int, fmt: logging.Formatter) -> None:
+        handler.setLevel(level)
+        handler.setFormatter(fmt)
+        self.logger.addHandler(handler)
+        self._handlers.append(handler)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        for handler in self._handlers:
+            handler.close()
+            self.logger.removeHandler(handler)
+        self._handlers.clear()

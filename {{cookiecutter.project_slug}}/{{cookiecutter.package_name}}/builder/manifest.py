@@ -1,0 +1,224 @@
+"""The manifest: every permutation of inputs x parameters with its build status.
+
+It costs one listing of the output folder and one of its staging folder, whatever the size of the
+matrix: a missing artifact is learned from its absence in the listing, never from a ``stat``, and a
+staged build's progress is read only for the staging dirs that exist. The builder never prints.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import pipeline, settings
+from . import axes, staging
+from .ids import UsageError, check_safe_stem
+
+Entry = dict[str, Any]
+
+
+def discover_inputs() -> list[str]:
+    """The pipeline's input ids, refused one by one if any is unsafe as a file name or repeated."""
+    inputs = [check_safe_stem(i, f"{axes.INPUT_AXIS} id") for i in pipeline.discover_inputs()]
+    _refuse_repeats(inputs, f"{axes.INPUT_AXIS} id")
+    return inputs
+
+
+def param_names() -> list[str]:
+    """The registry's keys, refused if any is unsafe as a file name or lacks a cost."""
+    for name, spec in pipeline.PARAM_REGISTRY.items():
+        check_safe_stem(name, f"{axes.PARAM_AXIS} name")
+        if "cost" not in spec:
+            raise UsageError(f"PARAM_REGISTRY[{name!r}] has no 'cost'; give every entry a cost")
+    return list(pipeline.PARAM_REGISTRY)
+
+
+def phase_names() -> list[str]:
+    return [phase.__name__ for phase in pipeline.PHASES]
+
+
+def _refuse_repeats(values: list[str], what: str) -> None:
+    if len(set(values)) != len(values):
+        seen: set[str] = set()
+        repeated = next(v for v in values if v in seen or seen.add(v))  # type: ignore[func-returns-value]
+        raise UsageError(f"{what} {repeated!r} is discovered twice; ids must be unique")
+
+
+def _refuse_colliding_ids(inputs: list[str], params: list[str]) -> None:
+    """Two pairs may join to one id (a_b + c, a + b_c): refuse rather than merge their artifacts.
+
+    A collision needs an underscore in both an input id and a parameter name, so the common case
+    costs one scan of each axis, not a set of the whole matrix.
+    """
+    if not any("_" in p for p in params) or not any("_" in i for i in inputs):
+        return
+    owners: dict[str, tuple[str, str]] = {}
+    for inp in inputs:
+        for param in params:
+            pair = owners.setdefault(f"{inp}_{param}", (inp, param))
+            if pair != (inp, param):
+                raise UsageError(
+                    f"permutation id '{inp}_{param}' comes from both {pair} and {(inp, param)};"
+                    " rename one so that every pair has its own id"
+                )
+
+
+def artifact_sizes(output_dir: Path) -> dict[str, int]:
+    """Size of each finished artifact, by permutation id, from one listing of the output folder."""
+    suffix = "." + settings.ARTIFACT_EXTENSION
+    cut = -len(suffix)
+    sizes: dict[str, int] = {}
+    try:
+        listing = os.scandir(output_dir)
+    except FileNotFoundError:
+        return sizes
+    except NotADirectoryError:
+        raise UsageError(f"output folder '{output_dir}' is a file; give a folder") from None
+    with listing:
+        for item in listing:
+            name = item.name
+            if name.endswith(suffix) and item.is_file():
+                sizes[name[:cut]] = item.stat().st_size
+    return sizes
+
+
+def last_error(error_log: Path) -> str | None:
+    """The message of the last record in an error log (its first line, without the traceback)."""
+    try:
+        text = error_log.read_text(errors="replace")
+    except OSError:
+        return None
+    message = None
+    for line in text.splitlines():
+        head, marker, rest = line.partition(" [ERROR] ")
+        if marker and head[:4].isdigit():
+            message = rest.strip()
+    return message
+
+
+def staged_status(
+    output_dir: Path, permutation_id: str, phases: list[str]
+) -> tuple[str, str | None]:
+    """``BUILD [k/N] phase`` for a live build; ``FAIL [k/N] phase`` and its last error if dead.
+
+    k counts the phase being run (or that failed), 1-based; ``BUILD [0/N] starting`` means the
+    builder has not created its progress record yet.
+    """
+    from . import progress  # sqlite3 is imported only when a staging dir exists
+
+    stage = staging.staging_dir(output_dir, permutation_id)
+    holder = staging.live_holder(staging.lock_file(stage, permutation_id))
+    record = staging.progress_file(stage, permutation_id)
+    completed = progress.read_completed_names(record) if record.exists() else None
+    total = len(phases)
+    if holder is not None and completed is None:
+        return f"BUILD [0/{total}] starting", None
+    done_count = len(completed or [])
+    where = (
+        f"[{done_count + 1}/{total}] {phases[done_count]}"
+        if done_count < total
+        else f"[{total}/{total}] finishing"
+    )
+    if holder is not None:
+        return f"BUILD {where}", None
+    error = last_error(staging.log_file(stage, permutation_id, "error"))
+    return f"FAIL {where}", error or "the builder stopped without logging an error (killed?)"
+
+
+def staged_statuses(output_dir: Path) -> dict[str, tuple[str, str | None]]:
+    """Status of every staging dir, from one listing of ``<output>/_build``."""
+    try:
+        with os.scandir(staging.staging_root(output_dir)) as listing:
+            names = [item.name for item in listing if item.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    if not names:
+        return {}
+    phases = phase_names()
+    return {name: staged_status(output_dir, name, phases) for name in names}
+
+
+def permutation_manifest(output_dir: Path) -> list[Entry]:
+    """Every permutation with its status, in discovery order (the printer sorts)."""
+    inputs = discover_inputs()
+    params = param_names()
+    _refuse_colliding_ids(inputs, params)
+    return _entries(
+        output_dir, inputs, params, artifact_sizes(output_dir), staged_statuses(output_dir)
+    )
+
+
+def check_known(inp: str | None, param: str | None) -> tuple[list[str], list[str]]:
+    """Refuse an id the pipeline does not have, listing the valid ones; return both axes' values."""
+    if inp is not None:
+        check_safe_stem(inp, f"{axes.INPUT_AXIS} id")
+    if param is not None:
+        check_safe_stem(param, f"{axes.PARAM_AXIS} name")
+    inputs = discover_inputs()
+    params = param_names()
+    if inp is not None and inp not in inputs:
+        raise UsageError(f"unknown {axes.INPUT_AXIS} id {inp!r}; valid: {', '.join(inputs)}")
+    if param is not None and param not in params:
+        raise UsageError(f"unknown {axes.PARAM_AXIS} name {param!r}; valid: {', '.join(params)}")
+    return inputs, params
+
+
+def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
+    """One permutation's entry without listing the output folder, so ``build`` of one stays fast."""
+    inputs, params = check_known(inp, param)
+    _refuse_colliding_ids(inputs, params)
+    permutation_id = f"{inp}_{param}"
+    try:
+        sizes = {
+            permutation_id: (output_dir / staging.artifact_name(permutation_id)).stat().st_size
+        }
+    except FileNotFoundError:
+        sizes = {}
+    except NotADirectoryError:
+        raise UsageError(f"output folder '{output_dir}' is a file; give a folder") from None
+    stage = staging.staging_dir(output_dir, permutation_id)
+    staged = {permutation_id: staged_status(output_dir, permutation_id, phase_names())}
+    return _entries(output_dir, [inp], [param], sizes, staged if stage.is_dir() else {})[0]
+
+
+def _entries(
+    output_dir: Path,
+    inputs: list[str],
+    params: list[str],
+    sizes: dict[str, int],
+    staged: dict[str, tuple[str, str | None]],
+) -> list[Entry]:
+    """The cross-product as entry dicts: the one loop that runs per permutation, kept lean."""
+    param_costs = [(p, pipeline.PARAM_REGISTRY[p]["cost"]) for p in params]
+    folder = str(output_dir)
+    suffix = "." + settings.ARTIFACT_EXTENSION
+    unit = pipeline.COST_UNIT
+    input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
+    entries: list[Entry] = []
+    append = entries.append
+    for inp in inputs:
+        cost = pipeline.estimate_cost(inp)
+        described = f"({cost:,} {unit})"
+        for param, param_cost in param_costs:
+            permutation_id = f"{inp}_{param}"
+            size = sizes.get(permutation_id)
+            status, error = staged.get(permutation_id) or (
+                "DONE" if size is not None else "MISS",
+                None,
+            )
+            append(
+                {
+                    "permutation_id": permutation_id,
+                    input_key: inp,
+                    param_key: param,
+                    "done": size is not None,
+                    "status": status,
+                    "error": error,
+                    "output_path": f"{folder}/{permutation_id}{suffix}",
+                    "output_size": size,
+                    "sort_key": (cost, param_cost, inp, param),
+                    "label": f"{inp} + {param} {described}",
+                }
+            )
+    return entries

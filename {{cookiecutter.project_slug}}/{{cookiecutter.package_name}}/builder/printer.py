@@ -1,0 +1,104 @@
+"""Printing the manifest: filter, sort and limit, then a table, self-commands or one JSON document.
+
+Everything here works on the entries it is handed and writes to the stream it is handed; it never
+looks at the file system, so what it prints is exactly what the manifest builder saw.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import TextIO
+
+from .. import settings
+from . import axes
+from .manifest import Entry
+
+
+def select(
+    entries: list[Entry],
+    *,
+    missing: bool = False,
+    done: bool = False,
+    sort: str = "size",
+    limit: int | None = None,
+) -> list[Entry]:
+    """Filter (missing or done), sort (cheapest first, or by name), keep the first ``limit``."""
+    if missing:
+        entries = [e for e in entries if not e["done"]]
+    if done:
+        entries = [e for e in entries if e["done"]]
+    if sort == "name":
+        entries = sorted(entries, key=lambda e: e["permutation_id"])
+    else:
+        entries = sorted(entries, key=lambda e: e["sort_key"])
+    return entries if limit is None else entries[:limit]
+
+
+def self_command(entry: Entry, output_folder: str, *, force: bool = False) -> str:
+    """The command, runnable from the project root, that builds exactly this permutation."""
+    return (
+        f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder build"
+        f" --output-folder {shlex.quote(output_folder)}"
+        f" {axes.INPUT_FLAG} {entry[axes.INPUT_KEY]}"
+        f" {axes.PARAM_FLAG} {entry[axes.PARAM_KEY]}"
+        f"{' --force' if force else ''}"
+    )
+
+
+def format_commands(entries: list[Entry], output_folder: str, *, force: bool = False) -> str:
+    return "".join(self_command(e, output_folder, force=force) + "\n" for e in entries)
+
+
+def format_table(entries: list[Entry]) -> str:
+    """The spec's table: a ``=== Manifest (done/total) ===`` header and one row per entry.
+
+    Live and failed builds add their phase (and a failed one its last error) after the label.
+    """
+    total_done = sum(1 for e in entries if e["done"])
+    rows = [f"\n=== Manifest ({total_done}/{len(entries)}) ===\n"]
+    for e in entries:
+        status = e["status"]
+        if status == "DONE" or status == "MISS":
+            rows.append(f"  [{status}] {e['permutation_id']:<30s} {e['label']}")
+            continue
+        marker = status.split(" ", 1)[0]
+        detail = f"{status}: {e['error']}" if e["error"] else status
+        rows.append(f"  [{marker}] {e['permutation_id']:<30s} {e['label']}  {detail}")
+    return "\n".join(rows) + "\n\n"
+
+
+def format_json(entries: list[Entry], output_folder: str, *, force: bool = False) -> str:
+    """One JSON document: counts, then every entry with every field and its self-command."""
+    document = {
+        "output_folder": output_folder,
+        "input_axis": axes.INPUT_AXIS,
+        "param_axis": axes.PARAM_AXIS,
+        "total": len(entries),
+        "done": sum(1 for e in entries if e["done"]),
+        "entries": [{**e, "command": self_command(e, output_folder, force=force)} for e in entries],
+    }
+    return json.dumps(document) + "\n"
+
+
+def print_manifest(
+    entries: list[Entry],
+    output_folder: str,
+    out: TextIO,
+    *,
+    missing: bool = False,
+    done: bool = False,
+    sort: str = "size",
+    limit: int | None = None,
+    commands: bool = False,
+    force: bool = False,
+    as_json: bool = False,
+) -> None:
+    """Select the entries, then write them as commands, JSON or a table to ``out``."""
+    chosen = select(entries, missing=missing, done=done, sort=sort, limit=limit)
+    if commands:
+        out.write(format_commands(chosen, output_folder, force=force))
+    elif as_json:
+        out.write(format_json(chosen, output_folder, force=force))
+    else:
+        out.write(format_table(chosen))
