@@ -9,13 +9,17 @@ import sys
 ANSWERS: dict[str, object] = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 
+# The baked pyproject.toml keeps pytest in a "test" dependency group, which uv installs on request.
+TEST_RUNNERS = {"uv run": "uv run --group test -m pytest", "python": "python -m pytest"}
+
+
 def next_steps(slug: str, package: str, runner: str) -> list[str]:
     builder = f"{runner} -m {package}.builder"
     return [
         f"cd {slug}",
         f"{builder} manifest",
         f"{builder} build --output-folder output",
-        f"{runner} -m pytest",
+        TEST_RUNNERS[runner],
     ]
 
 

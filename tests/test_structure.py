@@ -1,7 +1,8 @@
-"""Every supported combination bakes a complete, rendered, lint-clean project."""
+"""Every supported combination bakes a complete, rendered, lint- and type-clean project."""
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -84,9 +85,10 @@ def test_the_default_tree_has_the_promised_files(bake: Bake) -> None:
     [
         pytest.param(["ruff", "check", "--no-cache", "."], id="ruff-check"),
         pytest.param(["ruff", "format", "--no-cache", "--check", "."], id="ruff-format"),
+        pytest.param(["mypy", "--cache-dir", os.devnull, "."], id="mypy"),
     ],
 )
-def test_baked_project_is_lint_clean(
+def test_baked_project_is_lint_and_type_clean(
     bake: Bake, answers: dict[str, str], command: list[str]
 ) -> None:
     bake(**answers).python("-m", *command)

@@ -1,0 +1,42 @@
+"""After a bake the user is told what to run next, and those commands work."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Bake
+
+
+def next_steps(stderr: str) -> list[str]:
+    lines = stderr.partition("Next steps:\n")[2].splitlines()
+    return [line.strip() for line in lines if line.startswith("  ")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", ["uv run", "python"])
+def test_next_steps_run_in_a_shell(
+    bake: Bake, capfd: pytest.CaptureFixture[str], runner: str
+) -> None:
+    project = bake(command_runner=runner)
+    steps = next_steps(capfd.readouterr().err)
+
+    assert steps[0] == f"cd {project.root.name}"
+    assert steps[1] == f"{runner} -m {project.package}.builder manifest"
+    script = "\n".join([f"cd {project.root.parent}", *steps])
+    project.run("bash", "-euo", "pipefail", "-c", script)
+    assert all(project.artifact(pid).is_file() for pid in project.permutation_ids)
+
+
+@pytest.mark.parametrize(
+    ("extension", "noted"),
+    [
+        pytest.param("db", False, id="db"),
+        pytest.param("csv", False, id="csv"),
+        pytest.param("parquet", True, id="parquet"),
+    ],
+)
+def test_missing_writer_is_pointed_out(
+    bake: Bake, capfd: pytest.CaptureFixture[str], extension: str, noted: bool
+) -> None:
+    project = bake(artifact_extension=extension)
+    stderr = capfd.readouterr().err
+    assert (f"implement write_artifact in {project.package}/pipeline.py" in stderr) == noted
