@@ -12,6 +12,8 @@ step() {
     "$@"
 }
 
+# A fresh bake each time, so the walkthrough starts from an empty output folder.
+rm -rf "$project"
 step cookiecutter --no-input . -o .scratch/demo -f
 cd "$project"
 step python -m "$package.builder" manifest
