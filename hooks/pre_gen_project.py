@@ -92,6 +92,12 @@ def check_axes() -> Problems:
     yield from axis_problems("param_axis")
     if answer("input_axis") == answer("param_axis"):
         yield problem("param_axis", answer("param_axis"), "must differ from input_axis")
+    elif answer("__input_plural") == answer("__param_plural"):
+        yield problem(
+            "param_axis",
+            answer("param_axis"),
+            f"has the same plural as input_axis (list-{answer('__param_plural')}); choose another",
+        )
 
 
 def param_value_problem(value: str) -> str | None:

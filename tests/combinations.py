@@ -9,7 +9,9 @@ SUPPORTED = [
     pytest.param({"input_axis": "dataset", "param_axis": "model"}, id="dataset-x-model"),
     pytest.param({"param_values": "tiny,huge"}, id="two-params"),
     pytest.param({"param_values": " a1 , b.2,c-3 ,D_4"}, id="four-params-spaced"),
-    pytest.param({"input_axis": "data_set", "param_axis": "fit_kind"}, id="underscored-axes"),
+    pytest.param(
+        {"input_axis": "data_batch", "param_axis": "fit_category"}, id="irregular-plurals"
+    ),
     pytest.param({"artifact_extension": ".sqlite"}, id="ext-dot-sqlite"),
     pytest.param({"artifact_extension": "sqlite3"}, id="ext-sqlite3"),
     pytest.param({"artifact_extension": "json"}, id="ext-json"),

@@ -30,6 +30,12 @@ REFUSED = [
     pytest.param({"input_axis": "data-set"}, "input_axis", "data-set", id="input-axis-dash"),
     pytest.param({"input_axis": "output"}, "input_axis", "output", id="input-axis-cli-word"),
     pytest.param(
+        {"input_axis": "box", "param_axis": "boxe"},
+        "param_axis",
+        "boxe",
+        id="axes-same-plural",
+    ),
+    pytest.param(
         {"param_axis": "_model"}, "param_axis", "_model", id="param-axis-underscore-first"
     ),
     pytest.param({"param_axis": "status"}, "param_axis", "status", id="param-axis-cli-word"),

@@ -63,7 +63,7 @@ class Project:
 
     def manifest(self, *args: str) -> dict[str, Any]:
         """The manifest as JSON, with entries by permutation id."""
-        document = json.loads(self.run("manifest", "--json", *args).stdout)
+        document: dict[str, Any] = json.loads(self.run("manifest", "--json", *args).stdout)
         document["by_id"] = {e["permutation_id"]: e for e in document["entries"]}
         return document
 
