@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package_name }} import settings
+from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }}.builder import axes
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The permutation that single-build tests build: the first input with the first parameter.
+PHASES = [phase.__name__ for phase in pipeline.PHASES]
+INPUT = pipeline.discover_inputs()[0]
+PARAM = next(iter(pipeline.PARAM_REGISTRY))
+PERMUTATION = f"{INPUT}_{PARAM}"
+BUILD_ONE = ("build", "--output-folder", "output", axes.INPUT_FLAG, INPUT, axes.PARAM_FLAG, PARAM)
 
 
 @dataclass
@@ -24,6 +36,7 @@ class Project:
     """A copy of the project (package and demo data) that a test may break, build and inspect."""
 
     root: Path
+    started: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
     def output(self) -> Path:
@@ -39,27 +52,50 @@ class Project:
     def stage(self, permutation_id: str) -> Path:
         return self.output / "_build" / permutation_id
 
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", f"{settings.PACKAGE}.builder", *args]
+    def log(self, level: str, permutation_id: str = PERMUTATION) -> str:
+        """A staged build's debug, info or error log."""
+        return (self.stage(permutation_id) / f"{permutation_id}.{level}.log").read_text()
 
-    def run(
-        self, *args: str, code: int | None = 0, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the builder's CLI here; check the exit code unless ``code`` is None."""
-        result = subprocess.run(
-            self.command(*args),
+    def start(self, *args: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+        """Start the builder's CLI here (after ``prefix``, a wrapper command) without waiting."""
+        process = subprocess.Popen(
+            [*prefix, sys.executable, "-m", f"{settings.PACKAGE}.builder", *args],
             cwd=self.root,
             env=clean_env(),
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
+            # Python ignores Ctrl-C if started with SIGINT ignored, as background jobs of
+            # non-interactive shells are: give the builder the default, as in a terminal.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
+        self.started.append(process)
+        return process
+
+    def finish(
+        self, process: subprocess.Popen[str], code: int | None = 0, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Wait for a started CLI; check its exit code unless ``code`` is None."""
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         if code is not None:
             assert result.returncode == code, (
-                f"{' '.join(args)} exited {result.returncode}, expected {code}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+                f"{' '.join(map(str, process.args))} exited {result.returncode}, expected {code}"
+                f"\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
             )
         return result
+
+    def run(
+        self, *args: str, code: int | None = 0, prefix: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the builder's CLI here; check the exit code unless ``code`` is None."""
+        return self.finish(self.start(*args, prefix=prefix), code)
 
     def manifest(self, *args: str) -> dict[str, Any]:
         """The manifest as JSON, with entries by permutation id."""
@@ -68,15 +104,82 @@ class Project:
         return document
 
     def insert_in_phase(self, phase: str, statement: str) -> None:
-        """Make a phase run ``statement`` first: how tests inject faults into a real pipeline."""
+        """Make a phase run ``statement`` (lines) first: how tests inject faults into a pipeline."""
         source = self.pipeline.read_text()
         pattern = re.compile(rf'(def {phase}\(ctx: BuildContext\) -> str:\n    """.*?"""\n)', re.S)
-        changed, count = pattern.subn(lambda m: m.group(1) + f"    {statement}\n", source, count=1)
+        code = "".join(f"    {line}\n" for line in statement.splitlines())
+        changed, count = pattern.subn(lambda m: m.group(1) + code, source, count=1)
         assert count == 1, f"phase {phase} not found in {self.pipeline}"
         self.pipeline.write_text(changed)
 
+    def block_in_phase(self, phase: str) -> Block:
+        """Make a phase signal that it has started, then wait until the test releases it."""
+        block = Block(self.root / f"reached-{phase}", self.root / f"release-{phase}")
+        paths = {"reached": str(block.reached), "release": str(block.release)}
+        self.insert_in_phase(phase, BLOCKING.format(**paths))
+        return block
+
     def restore_pipeline(self) -> None:
         shutil.copy(ROOT / settings.PACKAGE / "pipeline.py", self.pipeline)
+
+
+# Run first in a blocked phase; bounded, so that a test that fails to release it cannot hang.
+BLOCKING = """import pathlib, time
+pathlib.Path({reached!r}).touch()
+for _ in range(3000):
+    if pathlib.Path({release!r}).exists():
+        break
+    time.sleep(0.01)
+else:
+    raise TimeoutError("the test never released this phase")"""
+
+
+@dataclass
+class Block:
+    """A phase held open: it touches ``reached`` on entry and runs on once ``release`` exists."""
+
+    reached: Path
+    release: Path
+
+    def wait_until_reached(self, process: subprocess.Popen[str], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.reached.exists():
+            if process.poll() is not None:
+                stderr = process.communicate()[1]
+                raise AssertionError(f"the builder exited {process.returncode} early:\n{stderr}")
+            assert time.monotonic() < deadline, "the builder never reached the blocked phase"
+            time.sleep(0.01)
+
+    def open(self) -> None:
+        self.release.touch()
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[tuple[str, ...]]:
+    """A command prefix under which ``folder`` cannot be written, even by root.
+
+    Permissions bind other users; root ignores them, so for root the command runs in a private
+    mount namespace where ``folder`` is a read-only bind mount (gone when the command ends).
+    """
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield ()
+        finally:
+            folder.chmod(mode)
+        return
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    prefix = ("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh")
+    prefix += (str(folder),)
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=30)
+        problem = probe.stderr.strip() if probe.returncode else ""
+    except OSError as error:
+        problem = str(error)
+    if problem:
+        pytest.skip(f"root cannot make a read-only folder here (unshare --mount): {problem}")
+    yield prefix
 
 
 def clean_env() -> dict[str, str]:
@@ -87,12 +190,17 @@ def clean_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
+def project(tmp_path: Path) -> Iterator[Project]:
     root = tmp_path / "project"
     ignore = shutil.ignore_patterns("__pycache__", settings.DEFAULT_OUTPUT_FOLDER, "_build")
     shutil.copytree(ROOT / settings.PACKAGE, root / settings.PACKAGE, ignore=ignore)
     shutil.copytree(ROOT / "data", root / "data")
-    return Project(root)
+    project = Project(root)
+    yield project
+    for process in project.started:  # a failed test may leave a builder blocked in a phase
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 # The demo writes JSON, JSON Lines, CSV and SQLite with the standard library; any other extension

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from conftest import Project, assert_valid_artifact, needs_demo_writer
+from conftest import (
+    BUILD_ONE,
+    INPUT,
+    PERMUTATION,
+    PHASES,
+    Project,
+    assert_valid_artifact,
+    needs_demo_writer,
+)
 
 from {{ cookiecutter.package_name }} import pipeline
-from {{ cookiecutter.package_name }}.builder import axes
-
-PHASES = [phase.__name__ for phase in pipeline.PHASES]
-INPUT = pipeline.discover_inputs()[0]
-PARAM = next(iter(pipeline.PARAM_REGISTRY))
-PERMUTATION = f"{INPUT}_{PARAM}"
-BUILD_ONE = ("build", "--output-folder", "output", axes.INPUT_FLAG, INPUT, axes.PARAM_FLAG, PARAM)
-
-
-def info_log(project: Project) -> str:
-    return (project.stage(PERMUTATION) / f"{PERMUTATION}.info.log").read_text()
 
 
 @needs_demo_writer
 def test_success_moves_the_artifact_and_removes_staging(project: Project) -> None:
     result = project.run(*BUILD_ONE)
     assert_valid_artifact(project.artifact(PERMUTATION))
-    assert not project.stage(PERMUTATION).exists()
-    assert f"phase {len(PHASES)}/{len(PHASES)} {PHASES[-1]}" in result.stderr
+    assert not (project.output / "_build").exists()  # nor an empty _build/ left behind
+    # stderr: one line as each phase starts and one as it ends, with its duration; stdout: nothing
+    for number, phase in enumerate(PHASES, 1):
+        assert f"{PERMUTATION}: phase {number}/{len(PHASES)} {phase}: started\n" in result.stderr
+        done = rf"{PERMUTATION}: phase {number}/{len(PHASES)} {phase}: done in \d+\.\d\ds"
+        assert re.search(done, result.stderr), result.stderr
+    assert len(result.stderr.splitlines()) == 2 * len(PHASES) + 1
     assert result.stdout == ""
 
 
@@ -38,8 +42,11 @@ def test_a_failing_phase_keeps_staging_and_a_rerun_resumes(project: Project, fai
     assert f"phase {failing + 1}/{len(PHASES)} {phase} failed" in result.stderr
     assert str(error_log) in result.stderr
     assert not project.artifact(PERMUTATION).exists()
+    # The error log alone says what failed, where, and shows the phase's own traceback.
     errors = error_log.read_text()
-    assert f"injected failure in {phase}" in errors and "Traceback" in errors
+    failed = f"phase {failing + 1}/{len(PHASES)} {phase} failed: RuntimeError: injected failure"
+    assert f" [ERROR] {failed} in {phase}\nTraceback" in errors
+    assert re.search(rf'File ".*pipeline\.py", line \d+, in {phase}\n', errors)
 
     entry = project.manifest()["by_id"][PERMUTATION]
     assert entry["status"] == f"FAIL [{failing + 1}/{len(PHASES)}] {phase}"
@@ -53,12 +60,19 @@ def test_a_failing_phase_keeps_staging_and_a_rerun_resumes(project: Project, fai
 
 
 @needs_demo_writer
-def test_resume_skips_completed_phases(project: Project) -> None:
+def test_resume_skips_completed_phases_and_the_info_log_says_so(project: Project) -> None:
     project.insert_in_phase(PHASES[-1], 'raise RuntimeError("late failure")')
     project.run(*BUILD_ONE, code=1)
-    project.restore_pipeline()
+    for number, phase in enumerate(PHASES[:-1], 1):  # start, end, duration and the summary
+        done = rf" \[INFO\] phase {number}/{len(PHASES)} {phase}: done in \d+\.\d\ds \(.+\)\n"
+        assert re.search(done, project.log("info")), project.log("info")
     project.insert_in_phase(PHASES[0], 'raise AssertionError("a completed phase ran again")')
-    project.run(*BUILD_ONE)  # would fail if phase 1 ran again
+    result = project.run(*BUILD_ONE, code=1)  # fails at the last phase only, once more
+    assert "late failure" in result.stderr and "ran again" not in result.stderr
+    for number, phase in enumerate(PHASES[:-1], 1):
+        assert project.log("info").count(f"phase {number}/{len(PHASES)} {phase}: skipped") == 1
+    project.restore_pipeline()
+    project.run(*BUILD_ONE)
     assert_valid_artifact(project.artifact(PERMUTATION))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }} import pipeline, settings
-from {{ cookiecutter.package_name }}.builder import axes, printer
+from {{ cookiecutter.package_name }}.builder import axes, printer, staging
 from {{ cookiecutter.package_name }}.builder.ids import UsageError
 from {{ cookiecutter.package_name }}.builder.manifest import (
     permutation_entry,
@@ -151,3 +151,30 @@ def test_single_entry_names_the_valid_ids(tmp_path: Path) -> None:
         permutation_entry(tmp_path, "nope", PARAMS[0])
     with pytest.raises(UsageError, match=f"unknown {settings.PARAM_AXIS} name 'nope'; valid: "):
         permutation_entry(tmp_path, INPUTS[0], "nope")
+
+
+def test_a_staged_build_shows_what_its_lock_records(tmp_path: Path) -> None:
+    """BUILD while a live process holds the lock, FAIL once it is gone; the phase as recorded."""
+    permutation_id, total = f"{INPUTS[0]}_{PARAMS[0]}", len(pipeline.PHASES)
+    phase = f"[{total}/{total}] {pipeline.PHASES[-1].__name__}"
+
+    def status() -> tuple[str, str | None]:
+        entry = permutation_entry(tmp_path, INPUTS[0], PARAMS[0])
+        listed = {e["permutation_id"]: e for e in permutation_manifest(tmp_path)}
+        assert listed[permutation_id] == entry
+        return entry["status"], entry["error"]
+
+    lock = staging.BuildLock(staging.staging_dir(tmp_path, permutation_id), permutation_id)
+    assert lock.acquire()  # flock: this process's lock conflicts with its own later probes
+    assert status() == (f"BUILD [0/{total}] starting", None)
+    lock.note(phase=phase)
+    assert status() == (f"BUILD {phase}", None)
+    lock.release()  # as a SIGKILL would: no error recorded
+    assert status() == (f"FAIL {phase}", "no error recorded: the builder was killed")
+    assert lock.acquire()  # a new builder's record replaces the old one
+    assert status() == (f"BUILD [0/{total}] starting", None)
+    lock.note(phase=phase, error="ValueError: bad\nrow")
+    lock.release()
+    assert status() == (f"FAIL {phase}", "ValueError: bad row")
+    lock.path.unlink()  # a staging dir without a lock: its builder never got that far
+    assert status() == (f"FAIL [0/{total}] starting", "no error recorded: the builder was killed")

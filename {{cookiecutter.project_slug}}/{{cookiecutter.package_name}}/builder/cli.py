@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .. import pipeline, settings
-from . import axes
+from . import axes, interrupts
 from .ids import UsageError
 from .manifest import (
     Entry,
@@ -202,11 +202,15 @@ HANDLERS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    interrupts.handle_sigterm()
     try:
         return HANDLERS[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:  # outside a phase (a build reports its own): no traceback
+        print(f"interrupted by {interrupts.signal_name(stop)}", file=sys.stderr)
+        return interrupts.exit_code(stop)
     except BrokenPipeError:  # a reader such as `head` stopped early: not our error to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

@@ -1,7 +1,9 @@
 """Three log files per build (debug, info, error) in its staging dir, and brief progress on stderr.
 
 Handlers belong to one build: attached on entry, closed and removed on exit whatever happens, so a
-process that builds many permutations never writes a line twice or leaks a file handle.
+process that builds many permutations never writes a line twice or leaks a file handle. The console
+gets one line per record the builder marks with ``extra=PROGRESS`` (phase started, done, skipped),
+plus anything logged at WARNING or above, never a traceback: those are for the files.
 """
 
 from __future__ import annotations
@@ -18,6 +20,22 @@ from . import staging
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 LEVELS = (("debug", logging.DEBUG), ("info", logging.INFO), ("error", logging.ERROR))
+PROGRESS = {"console": True}
+
+
+def for_console(record: logging.LogRecord) -> bool:
+    return bool(getattr(record, "console", record.levelno >= logging.WARNING))
+
+
+class ConsoleFormat(logging.Formatter):
+    """``<permutation_id>: message``, one line, whatever exception the record carries."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.prefix}: {record.getMessage()}"
 
 
 class BuildLogs:
@@ -35,12 +53,17 @@ class BuildLogs:
         self.logger.propagate = False
         file_format = logging.Formatter(LOG_FORMAT, datefmt=DATE_FORMAT)
         file_format.converter = time.gmtime  # timestamps in UTC, comparable across hosts
-        for level_name, level in LEVELS:
-            path = staging.log_file(self.stage, self.permutation_id, level_name)
-            self._attach(logging.FileHandler(path, encoding="utf-8"), level, file_format)
+        try:
+            for level_name, level in LEVELS:
+                path = staging.log_file(self.stage, self.permutation_id, level_name)
+                self._attach(logging.FileHandler(path, encoding="utf-8"), level, file_format)
+        except BaseException:  # a file that cannot be opened must not leave the others open
+            self.__exit__(None, None, None)
+            raise
         if self.console:
-            console_format = logging.Formatter(f"{self.permutation_id}: %(message)s")
-            self._attach(logging.StreamHandler(sys.stderr), logging.INFO, console_format)
+            console = logging.StreamHandler(sys.stderr)
+            console.addFilter(for_console)
+            self._attach(console, logging.INFO, ConsoleFormat(self.permutation_id))
         return self.logger
 
     def _attach(self, handler: logging.Handler, level: int, fmt: logging.Formatter) -> None:

@@ -2,7 +2,7 @@
 
 It costs one listing of the output folder and one of its staging folder, whatever the size of the
 matrix: a missing artifact is learned from its absence in the listing, never from a ``stat``, and a
-staged build's progress is read only for the staging dirs that exist. The builder never prints.
+staged build's status is read from its lock only for the staging dirs that exist. It never prints.
 """
 
 from __future__ import annotations
@@ -32,10 +32,6 @@ def param_names() -> list[str]:
         if "cost" not in spec:
             raise UsageError(f"PARAM_REGISTRY[{name!r}] has no 'cost'; give every entry a cost")
     return list(pipeline.PARAM_REGISTRY)
-
-
-def phase_names() -> list[str]:
-    return [phase.__name__ for phase in pipeline.PHASES]
 
 
 def _refuse_repeats(values: list[str], what: str) -> None:
@@ -83,47 +79,21 @@ def artifact_sizes(output_dir: Path) -> dict[str, int]:
     return sizes
 
 
-def last_error(error_log: Path) -> str | None:
-    """The message of the last record in an error log (its first line, without the traceback)."""
-    try:
-        text = error_log.read_text(errors="replace")
-    except OSError:
-        return None
-    message = None
-    for line in text.splitlines():
-        head, marker, rest = line.partition(" [ERROR] ")
-        if marker and head[:4].isdigit():
-            message = rest.strip()
-    return message
+def staged_status(output_dir: Path, permutation_id: str) -> tuple[str, str | None]:
+    """``BUILD [k/N] phase`` for a live build; ``FAIL [k/N] phase`` and its error if it died.
 
-
-def staged_status(
-    output_dir: Path, permutation_id: str, phases: list[str]
-) -> tuple[str, str | None]:
-    """``BUILD [k/N] phase`` for a live build; ``FAIL [k/N] phase`` and its last error if dead.
-
-    k counts the phase being run (or that failed), 1-based; ``BUILD [0/N] starting`` means the
-    builder has not created its progress record yet.
+    k is the phase being run (or that was running when the build stopped), 1-based;
+    ``[0/N] starting`` means the builder holds the lock but has not begun a phase yet, and
+    ``[N/N] finishing`` that the phases are done and the artifact is being moved into place. It
+    all comes from the lock's status record: the staged artifact is never opened, so a busy or
+    crashed database cannot make the manifest slow or wrong.
     """
-    from . import progress  # sqlite3 is imported only when a staging dir exists
-
     stage = staging.staging_dir(output_dir, permutation_id)
-    holder = staging.live_holder(staging.lock_file(stage, permutation_id))
-    record = staging.progress_file(stage, permutation_id)
-    completed = progress.read_completed_names(record) if record.exists() else None
-    total = len(phases)
-    if holder is not None and completed is None:
-        return f"BUILD [0/{total}] starting", None
-    done_count = len(completed or [])
-    where = (
-        f"[{done_count + 1}/{total}] {phases[done_count]}"
-        if done_count < total
-        else f"[{total}/{total}] finishing"
-    )
-    if holder is not None:
+    live, record = staging.read_lock(staging.lock_file(stage, permutation_id))
+    where = record.get("phase", f"[0/{len(pipeline.PHASES)}] starting")
+    if live:
         return f"BUILD {where}", None
-    error = last_error(staging.log_file(stage, permutation_id, "error"))
-    return f"FAIL {where}", error or "the builder stopped without logging an error (killed?)"
+    return f"FAIL {where}", record.get("error", "no error recorded: the builder was killed")
 
 
 def staged_statuses(output_dir: Path) -> dict[str, tuple[str, str | None]]:
@@ -133,10 +103,8 @@ def staged_statuses(output_dir: Path) -> dict[str, tuple[str, str | None]]:
             names = [item.name for item in listing if item.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return {}
-    if not names:
-        return {}
-    phases = phase_names()
-    return {name: staged_status(output_dir, name, phases) for name in names}
+    # A name starting with '.' is a staging dir being discarded, never a permutation id.
+    return {name: staged_status(output_dir, name) for name in names if name[0] != "."}
 
 
 def permutation_manifest(output_dir: Path) -> list[Entry]:
@@ -178,8 +146,8 @@ def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
     except NotADirectoryError:
         raise UsageError(f"output folder '{output_dir}' is a file; give a folder") from None
     stage = staging.staging_dir(output_dir, permutation_id)
-    staged = {permutation_id: staged_status(output_dir, permutation_id, phase_names())}
-    return _entries(output_dir, [inp], [param], sizes, staged if stage.is_dir() else {})[0]
+    staged = {permutation_id: staged_status(output_dir, permutation_id)} if stage.is_dir() else {}
+    return _entries(output_dir, [inp], [param], sizes, staged)[0]
 
 
 def _entries(

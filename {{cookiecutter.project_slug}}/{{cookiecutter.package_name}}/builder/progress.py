@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timezone
-from pathlib import Path
-from urllib.parse import quote
 
 TABLE = "_build_progress"
 
@@ -37,24 +35,3 @@ def record_phase(conn: sqlite3.Connection, phase: int, name: str) -> None:
 
 def drop_table(conn: sqlite3.Connection) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-
-
-def read_completed_names(path: Path) -> list[str] | None:
-    """Completed phase names of a staged build, read-only; None when the file cannot be read now.
-
-    The manifest calls this while a builder may be writing, so it never creates, locks for long or
-    repairs anything: a busy or half-created file simply reads as unknown.
-    """
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=0.2)
-    except sqlite3.Error:
-        return None
-    try:
-        rows = conn.execute(f"SELECT name FROM {TABLE} ORDER BY phase").fetchall()
-    except sqlite3.OperationalError as error:
-        return [] if "no such table" in str(error) else None
-    except sqlite3.DatabaseError:
-        return None
-    finally:
-        conn.close()
-    return [str(name) for (name,) in rows]

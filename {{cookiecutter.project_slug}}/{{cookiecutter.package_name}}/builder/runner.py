@@ -6,42 +6,34 @@ Lifecycle of one permutation (``build_permutation``):
 3. run each remaining phase; for SQLite artifacts the phase's work and its progress row commit in
    one transaction, so a phase killed half-way leaves nothing a resumed build would trust;
 4. on success drop the progress table, VACUUM, fsync, ``os.replace`` into the output folder, and
-   delete the staging dir; on failure keep it, with the partial artifact and the three logs.
+   delete the staging dir; on failure or interruption keep it, with the partial artifact, the
+   three logs and the lock's record of where and why it stopped.
 Only ``build`` imports this module: the info subcommands never pay for logging or sqlite3.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
-import signal
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from .. import pipeline
-from . import axes, progress, staging
+from . import axes, interrupts, progress, staging
 from .context import BuildContext
 from .ids import UsageError
-from .logs import BuildLogs
+from .logs import PROGRESS, BuildLogs
 from .manifest import Entry
 
 Phase = Callable[[BuildContext], "str | None"]
 
-
-class Terminated(BaseException):
-    """SIGTERM (a scheduler's cancel or time limit), raised like Ctrl-C so cleanup runs the same."""
-
-
-class PhaseError(Exception):
-    """A phase failed; carries where, so the one-line report can say it."""
-
-    def __init__(self, where: str, cause: BaseException) -> None:
-        super().__init__(f"{where} failed: {type(cause).__name__}: {cause}")
+FAILED, BUSY = 1, 3  # exit codes; an interruption exits 128 + the signal's number
 
 
 @dataclass
@@ -49,19 +41,16 @@ class Outcome:
     permutation_id: str
     result: str  # built | skipped | busy | failed | interrupted
     message: str
+    code: int = 0
     error_log: Path | None = None
-    seconds: float = 0.0
-
-
-def raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
 
 
 def prepare_output_folder(output_dir: Path) -> None:
-    """Create the output folder or say in one line why it cannot be used."""
+    """Create the output folder, or say in one line why builds cannot write there."""
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        staging.staging_root(output_dir).mkdir(exist_ok=True)
+        with tempfile.TemporaryFile(dir=output_dir):  # can a file be created there at all?
+            pass
     except (FileExistsError, NotADirectoryError):
         raise UsageError(
             f"output folder '{output_dir}' is a file or lies under one; give a folder"
@@ -73,28 +62,32 @@ def prepare_output_folder(output_dir: Path) -> None:
 
 
 def build_permutation(entry: Entry, output_dir: Path, *, force: bool = False) -> Outcome:
-    """Build one permutation under its lock; never raises for a failing phase, only reports it."""
+    """Build one permutation under its lock; a failing phase is reported, never raised."""
     permutation_id = entry["permutation_id"]
     stage = staging.staging_dir(output_dir, permutation_id)
     final = output_dir / staging.artifact_name(permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
-    if not lock.acquire():
-        return Outcome(permutation_id, "busy", f"is being built by {lock.holder()}")
     try:
+        if not lock.acquire():
+            return Outcome(permutation_id, "busy", f"is being built by {lock.holder}", BUSY)
         if final.exists() and not force:
-            _remove_if_only_lock(stage, lock.path)
-            return Outcome(permutation_id, "skipped", f"is done: {final}")
+            if [p.name for p in stage.iterdir()] == [lock.path.name]:  # only our lock: drop it
+                staging.discard(stage)
+            return Outcome(permutation_id, "skipped", f"is done: {final} (--force rebuilds it)")
         if force:
             _clear_stage(stage, keep=lock.path)
-        return _run_phases(entry, stage, final)
+        return _build_staged(entry, stage, final, lock)
+    except KeyboardInterrupt as stop:  # taking the lock, clearing or discarding the stage
+        return _interrupted(permutation_id, stop, "outside a phase", None)
     finally:
         lock.release()
 
 
-def _remove_if_only_lock(stage: Path, lock_path: Path) -> None:
-    """Drop a staging dir that we created just to hold the lock; keep one with a failure in it."""
-    if [p.name for p in stage.iterdir()] == [lock_path.name]:
-        shutil.rmtree(stage, ignore_errors=True)
+def _interrupted(
+    permutation_id: str, stop: KeyboardInterrupt, where: str, error_log: Path | None
+) -> Outcome:
+    message = f"interrupted by {interrupts.signal_name(stop)} {where}"
+    return Outcome(permutation_id, "interrupted", message, interrupts.exit_code(stop), error_log)
 
 
 def _clear_stage(stage: Path, *, keep: Path) -> None:
@@ -104,16 +97,20 @@ def _clear_stage(stage: Path, *, keep: Path) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def _run_phases(entry: Entry, stage: Path, final: Path) -> Outcome:
+def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLock) -> Outcome:
+    """Run the phases not yet recorded, then finish; the logs and the lock say how it went."""
     permutation_id = entry["permutation_id"]
     phases: list[Phase] = list(pipeline.PHASES)
     total = len(phases)
     started = time.monotonic()
     is_sqlite = staging.artifact_is_sqlite()
     error_log = staging.log_file(stage, permutation_id, "error")
+    where = "setup"
     with BuildLogs(stage, permutation_id) as log:
         conn = sqlite3.connect(staging.progress_file(stage, permutation_id), isolation_level=None)
         try:
+            log.info(f"build {permutation_id} ({entry['label']}): {total} phases in {stage}")
+            log.debug(f"lock {lock.path} taken")
             progress.ensure_table(conn)
             completed = progress.completed_phases(conn)
             _check_progress_matches(completed, phases)
@@ -127,29 +124,36 @@ def _run_phases(entry: Entry, stage: Path, final: Path) -> Outcome:
                 log=log,
                 connection=conn if is_sqlite else None,
             )
-            log.info(f"build {permutation_id} ({entry['label']}): {total} phases in {stage}")
             for number, phase in enumerate(phases, 1):
                 where = f"phase {number}/{total} {phase.__name__}"
                 if number <= len(completed):
-                    log.info(f"{where}: skipped, completed at {completed[number - 1][2]}")
+                    log.info(
+                        f"{where}: skipped, completed at {completed[number - 1][2]}", extra=PROGRESS
+                    )
                     continue
-                _run_phase(phase, number, where, context, conn, is_sqlite)
-            _finish(conn, context.artifact_path, final, is_sqlite)
-        except (KeyboardInterrupt, Terminated) as stop:
-            signal_name = "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
-            log.error(f"interrupted by {signal_name}; staging kept for a resume: {stage}")
-            return Outcome(
-                permutation_id, "interrupted", f"interrupted by {signal_name}", error_log
-            )
+                lock.note(phase=f"[{number}/{total}] {phase.__name__}")
+                _run_phase(phase, where, number, context, conn)
+            where = "finishing"
+            lock.note(phase=f"[{total}/{total}] finishing")
+            _finish(conn, context.artifact_path, final, log)
+        except KeyboardInterrupt as stop:
+            outcome = _interrupted(permutation_id, stop, f"in {where}", error_log)
+            lock.note(error=outcome.message)
+            log.error(f"{outcome.message}; staging kept, rerun to resume: {stage}")
+            return outcome
         except Exception as error:
-            log.error(str(error), exc_info=not isinstance(error, UsageError))
-            message = str(error)
-            return Outcome(permutation_id, "failed", message, error_log, time.monotonic() - started)
+            user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
+            message = str(error) if user_error else f"{type(error).__name__}: {error}"
+            lock.note(error=message[:500])
+            log.error(f"{where} failed: {message}", exc_info=None if user_error else error)
+            return Outcome(
+                permutation_id, "failed", f"{where} failed: {message}", FAILED, error_log
+            )
         finally:
             conn.close()
-        log.info(f"built {final} in {time.monotonic() - started:.2f}s")
-    shutil.rmtree(stage, ignore_errors=True)
-    return Outcome(permutation_id, "built", f"built {final}", None, time.monotonic() - started)
+        log.info(f"built {final} in {time.monotonic() - started:.2f}s", extra=PROGRESS)
+    staging.discard(stage)
+    return Outcome(permutation_id, "built", f"built {final}")
 
 
 def _check_progress_matches(completed: list[tuple[int, str, str]], phases: list[Phase]) -> None:
@@ -164,49 +168,41 @@ def _check_progress_matches(completed: list[tuple[int, str, str]], phases: list[
 
 
 def _run_phase(
-    phase: Phase,
-    number: int,
-    where: str,
-    context: BuildContext,
-    conn: sqlite3.Connection,
-    is_sqlite: bool,
+    phase: Phase, where: str, number: int, context: BuildContext, conn: sqlite3.Connection
 ) -> None:
     """Run one phase and record it; for SQLite, both inside one transaction that commits or not."""
     log = context.log
-    log.info(f"{where}: started")
+    log.info(f"{where}: started", extra=PROGRESS)
     started = time.monotonic()
+    sqlite = context.connection is not None
     try:
-        if is_sqlite:
+        if sqlite:
             conn.execute("BEGIN IMMEDIATE")
         summary = phase(context)
-        if is_sqlite and not conn.in_transaction:
+        if sqlite and not conn.in_transaction:
             raise RuntimeError("the phase committed on its own; let the builder commit each phase")
         progress.record_phase(conn, number, phase.__name__)
-        if is_sqlite:
+        if sqlite:
             conn.execute("COMMIT")
-    except Exception as error:
-        _rollback(conn)
-        raise PhaseError(where, error) from error
     except BaseException:
-        _rollback(conn)
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     elapsed = time.monotonic() - started
-    log.info(f"{where}: done in {elapsed:.2f}s" + (f" ({summary})" if summary else ""))
+    done = f"{where}: done in {elapsed:.2f}s" + (f" ({summary})" if summary else "")
+    log.info(done, extra=PROGRESS)
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
-
-
-def _finish(conn: sqlite3.Connection, artifact: Path, final: Path, is_sqlite: bool) -> None:
+def _finish(conn: sqlite3.Connection, artifact: Path, final: Path, log: logging.Logger) -> None:
     """Make the staged artifact final: progress gone, bytes on disk, then one atomic rename."""
-    if is_sqlite:
+    if staging.artifact_is_sqlite():
         progress.drop_table(conn)
+        conn.execute("PRAGMA journal_mode=DELETE")  # a single file, whatever the phases chose
         conn.execute("VACUUM")
     conn.close()
     if not artifact.is_file():
         raise RuntimeError(f"the last phase did not write the artifact {artifact}")
+    log.debug(f"fsync {artifact}, then rename it to {final}")
     _fsync(artifact)
     os.replace(artifact, final)
     _fsync(final.parent)
@@ -223,12 +219,10 @@ def _fsync(path: Path) -> None:
 def build_all(entries: list[Entry], output_dir: Path, *, force: bool = False) -> int:
     """Build each entry in order, go on past failures, report them all; return the exit code."""
     prepare_output_folder(output_dir)
-    signal.signal(signal.SIGTERM, raise_terminated)
     outcomes: list[Outcome] = []
     for entry in entries:
-        outcome = build_permutation(entry, output_dir, force=force)
-        outcomes.append(outcome)
-        if outcome.result == "interrupted":
+        outcomes.append(build_permutation(entry, output_dir, force=force))
+        if outcomes[-1].result == "interrupted":
             break
     return report(outcomes)
 
@@ -238,18 +232,17 @@ def report(outcomes: list[Outcome]) -> int:
     counts = {result: 0 for result in ("built", "skipped", "busy", "failed", "interrupted")}
     for outcome in outcomes:
         counts[outcome.result] += 1
-        if outcome.result in ("busy", "failed", "interrupted"):
+        if outcome.result == "skipped":
+            print(f"{outcome.permutation_id} {outcome.message}", file=sys.stderr)
+        elif outcome.result != "built":
             where = f" (log: {outcome.error_log})" if outcome.error_log else ""
             print(f"error: {outcome.permutation_id} {outcome.message}{where}", file=sys.stderr)
-        elif outcome.result == "skipped":
-            print(
-                f"{outcome.permutation_id} {outcome.message} (--force rebuilds it)", file=sys.stderr
-            )
     if len(outcomes) > 1:
         summary = ", ".join(f"{n} {result}" for result, n in counts.items() if n)
         print(f"summary: {summary}", file=sys.stderr)
-    if counts["interrupted"]:
-        return 143 if any("SIGTERM" in o.message for o in outcomes) else 130
+    interrupted = [outcome.code for outcome in outcomes if outcome.result == "interrupted"]
+    if interrupted:
+        return interrupted[0]
     if counts["failed"]:
-        return 1
-    return 3 if counts["busy"] else 0
+        return FAILED
+    return BUSY if counts["busy"] else 0

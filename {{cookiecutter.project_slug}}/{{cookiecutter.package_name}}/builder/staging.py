@@ -3,25 +3,31 @@
 Layout: ``<output>/_build/<permutation_id>/`` holds the staged artifact, its progress file (for
 non-SQLite kinds), the three logs and ``<permutation_id>.lock``. The lock is an ``flock`` on that
 file, so the kernel releases it when its builder dies, even by SIGKILL: a lock file nobody holds is
-stale by construction, and its text (pid, host, start time) only serves messages.
+stale by construction. The file's text is its builder's status record, ``key: value`` lines that
+the manifest reads without opening the artifact: ``holder`` (pid, host, start), ``phase`` (the one
+running, as ``[k/N] name``) and, when the build failed, ``error``. A dead build keeps its record, so
+it still says where and why it stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import settings
+from .ids import UsageError
 
 BUILD_FOLDER = "_build"
 SQLITE_EXTENSIONS = frozenset({"db", "sqlite", "sqlite3", "db3"})
 
 # A manifest probing the lock holds it shared for microseconds; a starting builder retries this
 # long before it reports the permutation as busy.
-_LOCK_ATTEMPTS = 10
+_LOCK_ATTEMPTS = 5
 _LOCK_RETRY_SECONDS = 0.05
 
 
@@ -57,62 +63,108 @@ def log_file(stage: Path, permutation_id: str, level: str) -> Path:
     return stage / f"{permutation_id}.{level}.log"
 
 
-def live_holder(lock_path: Path) -> str | None:
-    """Who holds the lock (its text) if a live builder does; None if nobody does."""
+def discard(stage: Path) -> None:
+    """Delete a staging dir, and ``_build`` with it if that is left empty.
+
+    The dir is first renamed away in one step, so a builder arriving meanwhile creates a fresh
+    lock file instead of locking one that is being deleted (its inode check then sees the change).
+    """
+    trash = stage.with_name(f".{stage.name}.{os.getpid()}.discarded")
+    try:
+        os.rename(stage, trash)
+    except OSError:
+        trash = stage
+    shutil.rmtree(trash, ignore_errors=True)
+    with contextlib.suppress(OSError):  # not empty: other permutations are staged or building
+        os.rmdir(stage.parent)
+
+
+def read_lock(lock_path: Path) -> tuple[bool, dict[str, str]]:
+    """Whether a live builder holds the lock, and the status record in it (empty if none)."""
     try:
         fd = os.open(lock_path, os.O_RDONLY)
     except OSError:
-        return None
+        return False, {}
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return os.read(fd, 4096).decode(errors="replace").strip() or "an unknown builder"
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
+            live = True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            live = False
+        return live, _record(fd)
     finally:
         os.close(fd)
 
 
+def _record(fd: int) -> dict[str, str]:
+    text = os.pread(fd, 8192, 0).decode(errors="replace")
+    fields = (line.partition(": ") for line in text.splitlines())
+    return {key: value for key, sep, value in fields if sep}
+
+
 class BuildLock:
-    """An exclusive, crash-released lock on one permutation's staging dir."""
+    """An exclusive, crash-released lock on one permutation's staging dir, and its status record."""
 
     def __init__(self, stage: Path, permutation_id: str) -> None:
         self.path = lock_file(stage, permutation_id)
+        self.holder = "another builder"  # after a failed acquire: who holds the lock
         self._fd: int | None = None
+        self._fields: dict[str, str] = {}
 
     def acquire(self) -> bool:
-        """Take the lock and write our pid and host into it; False if a live builder holds it."""
+        """Take the lock and record our pid and host in it; False if a live builder holds it."""
         for _ in range(_LOCK_ATTEMPTS):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except FileNotFoundError:  # the staging dir vanished under us: a builder finished
+            fd = self._open()
+            if fd is None:
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                self.holder = _record(fd).get("holder", self.holder)
                 os.close(fd)
                 time.sleep(_LOCK_RETRY_SECONDS)
                 continue
-            if not self._still_at_path(fd):  # we locked a file another builder just removed
+            if not self._still_at_path(fd):  # we locked a file another builder just discarded
                 os.close(fd)
                 continue
-            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} on {os.uname().nodename} since {started}\n".encode())
             self._fd = fd
+            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            self._fields = {}
+            self.note(holder=f"pid {os.getpid()} on {os.uname().nodename} since {started}")
             return True
         return False
 
+    def _open(self) -> int | None:
+        """The lock file, created with its staging dir; None if a finishing builder removed it."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise UsageError(f"cannot write to '{self.path.parent}': {error.strerror}") from None
+
     def _still_at_path(self, fd: int) -> bool:
         try:
-            return os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            here, there = os.fstat(fd), os.stat(self.path)
         except FileNotFoundError:
             return False
+        return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
-    def holder(self) -> str:
-        return live_holder(self.path) or "another builder"
+    def note(self, **fields: str) -> None:
+        """Update the status record (``phase``, ``error``) that ``manifest`` shows for this build.
+
+        New text is written over the old from the start, then cut to length, so a reader never
+        sees an empty record; values are kept to one line.
+        """
+        if self._fd is None:
+            return
+        self._fields.update({key: " ".join(value.split()) for key, value in fields.items()})
+        text = "".join(f"{key}: {value}\n" for key, value in self._fields.items()).encode()
+        os.pwrite(self._fd, text, 0)
+        os.ftruncate(self._fd, len(text))
 
     def release(self) -> None:
         if self._fd is not None:
