@@ -86,7 +86,7 @@ class Project:
         result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         if code is not None:
             assert result.returncode == code, (
-                f"{' '.join(map(str, process.args))} exited {result.returncode}, expected {code}"
+                f"{process.args!r} exited {result.returncode}, expected {code}"
                 f"\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
             )
         return result
@@ -170,8 +170,8 @@ def read_only(folder: Path) -> Iterator[tuple[str, ...]]:
             folder.chmod(mode)
         return
     script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
-    prefix = ("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh")
-    prefix += (str(folder),)
+    private_mounts = ("unshare", "--mount", "--propagation", "private")
+    prefix = (*private_mounts, "sh", "-c", script, "sh", str(folder))
     try:
         probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=30)
         problem = probe.stderr.strip() if probe.returncode else ""
