@@ -25,3 +25,16 @@ SUPPORTED = [
         id="punctuated-name",
     ),
 ]
+
+# Every question answered, none with its default: how scripts and CI bake without prompts.
+EVERY_ANSWER = {
+    "project_name": "Weather Models",
+    "project_slug": "wx-trends",
+    "package_name": "wx_trends",
+    "description": 'Fits "trends" per station \\ model.',
+    "input_axis": "station",
+    "param_axis": "model",
+    "param_values": "small,base,large",
+    "artifact_extension": "jsonl",
+    "command_runner": "python",
+}

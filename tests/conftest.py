@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,95 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 # Folders that running a baked project (its tests, linters, uv) leaves behind.
 RUN_LEFTOVERS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".venv"})
 
+# The questions cookiecutter asks, in order; "_" variables are derived or cookiecutter's own.
+PUBLIC_VARIABLES = [
+    name
+    for name in json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+    if not name.startswith("_")
+]
+# Where the post-gen hook records the public answers, as a cookiecutter config file.
+ANSWERS_FILE = ".cookiecutter-answers.yaml"
+
 Bake = Callable[..., "BakedProject"]
+
+
+def run_command(
+    args: Sequence[str | Path],
+    cwd: Path,
+    env: Mapping[str, str],
+    *,
+    ok: bool = True,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command as a user would; with ok, a non-zero exit fails showing its output."""
+    result = subprocess.run(
+        [str(arg) for arg in args],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        timeout=600,
+        check=False,
+    )
+    if ok:
+        assert result.returncode == 0, (
+            f"{' '.join(map(str, args))} exited {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+        )
+    return result
+
+
+def walk(root: Path) -> Iterator[Path]:
+    """Every file and folder under root, sorted, skipping caches that running a bake leaves."""
+    for path in sorted(root.rglob("*")):
+        if not RUN_LEFTOVERS.intersection(path.relative_to(root).parts):
+            yield path
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under root with a file's bytes (None for a folder), to compare two trees."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes() if path.is_file() else None
+        for path in walk(root)
+    }
+
+
+def copy_template(destination: Path) -> Path:
+    """The template's files that git tracks or would track: what a clone of this commit holds."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        check=True,
+    )
+    for name in filter(None, listing.stdout.decode().split("\0")):
+        source = TEMPLATE / name
+        if source.is_file():  # a tracked file deleted in the working tree is left out
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+def change_machinery(template: Path) -> str:
+    """Make a copy of the template newer: one more line in a builder module; that line."""
+    line = "TEMPLATE_REVISION = 2  # a newer template's builder"
+    printer = (
+        template / "{{cookiecutter.project_slug}}/{{cookiecutter.package_name}}/builder/printer.py"
+    )
+    printer.write_text(printer.read_text(encoding="utf-8") + line + "\n", encoding="utf-8")
+    return line
+
+
+def commit_all(repo: Path, env: Mapping[str, str], message: str) -> str:
+    """Commit every change in repo (made a git repo first if need be); the commit's hash."""
+    if not (repo / ".git").exists():
+        run_command(["git", "init", "-q", "-b", "main"], repo, env)
+    run_command(["git", "add", "-A"], repo, env)
+    run_command(["git", "commit", "-q", "-m", message], repo, env)
+    return run_command(["git", "rev-parse", "HEAD"], repo, env).stdout.strip()
 
 
 @dataclass(frozen=True)
@@ -62,30 +152,13 @@ class BakedProject:
 
     def files(self) -> Iterator[Path]:
         """Every file of the bake, skipping caches that running it leaves behind."""
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not RUN_LEFTOVERS.intersection(path.relative_to(self.root).parts):
-                yield path
+        return (path for path in walk(self.root) if path.is_file())
 
     def run(
         self, *args: str | Path, ok: bool = True, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project root; with ok, a non-zero exit fails showing stderr."""
-        result = subprocess.run(
-            [str(arg) for arg in args],
-            cwd=self.root,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=600,
-            check=False,
-        )
-        if ok:
-            assert result.returncode == 0, (
-                f"{' '.join(map(str, args))} exited {result.returncode}\n"
-                f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-            )
-        return result
+        return run_command(args, self.root, {**self.env, **(env or {})}, ok=ok)
 
     def python(
         self, *args: str | Path, ok: bool = True, env: Mapping[str, str] | None = None
@@ -105,6 +178,29 @@ def subprocess_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env["UV_NO_PROGRESS"] = "1"
     # scripts/venv.sh points every run at one cache; a bare pytest run gets its own.
     env.setdefault("UV_CACHE_DIR", str(tmp_path_factory.mktemp("uv-cache")))
+    return env
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, subprocess_env: dict[str, str]) -> dict[str, str]:
+    """A user's shell for the cookiecutter, cruft and git CLIs: no user config, a git identity."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        key: value
+        for key, value in subprocess_env.items()
+        if not key.startswith("GIT_") and key not in {"COOKIECUTTER_CONFIG", "FORCE_COLOR"}
+    }
+    identity = {"NAME": "Template Tests", "EMAIL": "template-tests@example.invalid"}
+    env.update(
+        {
+            f"GIT_{who}_{what}": value
+            for who in ("AUTHOR", "COMMITTER")
+            for what, value in identity.items()
+        }
+    )
+    # HOME keeps cookiecutter's replay files and user config out of the real home.
+    env.update(HOME=str(home), GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", COLUMNS="80")
     return env
 
 
