@@ -1,0 +1,124 @@
+"""cruft bakes from a git repo of the template and carries a project to the template's next commit.
+
+The machinery lives apart from the user's module so that an update can replace one and never
+touch the other: this test edits the user's module, updates, and compares bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import (
+    ANSWERS_FILE,
+    PUBLIC_VARIABLES,
+    BakedProject,
+    change_machinery,
+    commit_all,
+    copy_template,
+    run_command,
+)
+from cookiecutter.config import get_config
+
+pytestmark = pytest.mark.slow
+
+# The commands the baked README gives; the test runs them as written.
+CRUFT_CHECK = "cruft check"
+CRUFT_UPDATE = "cruft update --skip-apply-ask"
+ANSWERS = {
+    "project_name": "Weather Models",
+    "input_axis": "station",
+    "param_axis": "model",
+    "param_values": "small,base",
+    "command_runner": "python",
+}
+README_LINE = "Updated for {{ cookiecutter.project_name }} by the template's second commit."
+
+
+def cruft_create(template: Path, output: Path, env: dict[str, str]) -> BakedProject:
+    command = ["cruft", "create", template, "--no-input", "--output-dir", output]
+    run_command([*command, "--extra-context", json.dumps(ANSWERS)], template.parent, env)
+    (root,) = output.iterdir()
+    state = json.loads((root / ".cruft.json").read_text(encoding="utf-8"))
+    return BakedProject(root, state["context"]["cookiecutter"], env)
+
+
+def edit_pipeline(project: BakedProject) -> bytes:
+    """What a user does in their own module: a new parameter, a changed phase. The new bytes."""
+    pipeline = project.root / project.package / "pipeline.py"
+    source = pipeline.read_text(encoding="utf-8")
+    registry = "PARAM_REGISTRY: dict[str, dict[str, Any]] = {\n"
+    assert source.count(registry) == 1
+    source = source.replace(registry, registry + '    "large": {"cost": 3, "degree": 3},\n')
+    phase = re.compile(r'(def fit_model\(ctx: BuildContext\) -> str:\n    """.*?"""\n)', re.S)
+    source, count = phase.subn(r'\1    ctx.log.info("my own step")\n', source)
+    assert count == 1
+    pipeline.write_text(source, encoding="utf-8")
+    return pipeline.read_bytes()
+
+
+def newer_template(template: Path) -> str:
+    """Change the machinery and one rendered file of the template; the machinery's new line."""
+    readme = template / "{{cookiecutter.project_slug}}" / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + f"\n{README_LINE}\n", encoding="utf-8")
+    return change_machinery(template)
+
+
+def changed_files(project: BakedProject) -> set[str]:
+    status = project.run("git", "status", "--porcelain", "--untracked-files=all").stdout
+    return {line[3:] for line in status.splitlines()}
+
+
+def cruft(project: BakedProject, command: str, ok: bool = True) -> str:
+    result = project.run(*command.split(), ok=ok)
+    return result.stdout + result.stderr
+
+
+def test_cruft_update_replaces_the_machinery_and_keeps_the_pipeline(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    template = copy_template(tmp_path / "template")
+    first = commit_all(template, cli_env, "template, first version")
+    project = cruft_create(template, tmp_path / "projects", cli_env)
+    package = project.root / project.package
+    readme = (project.root / "README.md").read_text(encoding="utf-8")
+    assert CRUFT_CHECK in readme
+    assert CRUFT_UPDATE in readme
+
+    # cruft's record (template and commit) and the answers for plain cookiecutter, side by side.
+    assert project.context["_commit"] == first
+    answers = get_config(str(project.root / ANSWERS_FILE))["default_context"]
+    assert answers == {name: project.context[name] for name in PUBLIC_VARIABLES}
+
+    commit_all(project.root, cli_env, "baked with cruft")
+    pipeline = edit_pipeline(project)
+    settings = (package / "settings.py").read_bytes()
+    commit_all(project.root, cli_env, "my pipeline")
+    assert "SUCCESS" in cruft(project, CRUFT_CHECK)
+
+    line = newer_template(template)
+    second = commit_all(template, cli_env, "template, second version")
+    assert "out of date" in cruft(project, CRUFT_CHECK, ok=False)
+
+    cruft(project, CRUFT_UPDATE)
+
+    assert line in (package / "builder" / "printer.py").read_text(encoding="utf-8")
+    readme_line = README_LINE.replace("{{ cookiecutter.project_name }}", ANSWERS["project_name"])
+    assert readme_line in (project.root / "README.md").read_text(encoding="utf-8")
+    assert (package / "pipeline.py").read_bytes() == pipeline
+    assert (package / "settings.py").read_bytes() == settings
+    assert changed_files(project) == {
+        ".cruft.json",
+        "README.md",
+        f"{project.package}/builder/printer.py",
+    }
+    assert (
+        json.loads((project.root / ".cruft.json").read_text(encoding="utf-8"))["commit"] == second
+    )
+    assert "SUCCESS" in cruft(project, CRUFT_CHECK)
+
+    models = project.builder("list-models").stdout.split()
+    assert {"small", "base", "large"} <= set(models)
+    project.python("-m", "pytest", "-q", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
