@@ -14,6 +14,7 @@ import pytest
 from conftest import (
     ANSWERS_FILE,
     PUBLIC_VARIABLES,
+    TEMPLATE,
     BakedProject,
     change_machinery,
     commit_all,
@@ -38,7 +39,7 @@ README_LINE = "Updated for {{ cookiecutter.project_name }} by the template's sec
 
 
 def cruft_create(template: Path, output: Path, env: dict[str, str]) -> BakedProject:
-    command = ["cruft", "create", template, "--no-input", "--output-dir", output]
+    command: list[str | Path] = ["cruft", "create", template, "--no-input", "--output-dir", output]
     run_command([*command, "--extra-context", json.dumps(ANSWERS)], template.parent, env)
     (root,) = output.iterdir()
     state = json.loads((root / ".cruft.json").read_text(encoding="utf-8"))
@@ -83,9 +84,10 @@ def test_cruft_update_replaces_the_machinery_and_keeps_the_pipeline(
     first = commit_all(template, cli_env, "template, first version")
     project = cruft_create(template, tmp_path / "projects", cli_env)
     package = project.root / project.package
-    readme = (project.root / "README.md").read_text(encoding="utf-8")
-    assert CRUFT_CHECK in readme
-    assert CRUFT_UPDATE in readme
+    for readme in (project.root / "README.md", TEMPLATE / "README.md"):
+        text = readme.read_text(encoding="utf-8")
+        for command in (CRUFT_CHECK, CRUFT_UPDATE):
+            assert re.search(rf"^\s*{re.escape(command)}\s", text, re.M), (readme, command)
 
     # cruft's record (template and commit) and the answers for plain cookiecutter, side by side.
     assert project.context["_commit"] == first

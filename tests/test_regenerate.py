@@ -41,7 +41,13 @@ def recorded(project: BakedProject) -> dict[str, object]:
 
 def rebake(template: Path, answers_file: Path, output: Path, env: dict[str, str]) -> Path:
     """Bake with plain cookiecutter from a recorded answers file; the new project's root."""
-    command = ["cookiecutter", template, "--no-input", "--config-file", answers_file]
+    command: list[str | Path] = [
+        "cookiecutter",
+        template,
+        "--no-input",
+        "--config-file",
+        answers_file,
+    ]
     run_command([*command, "--output-dir", output], output.parent, env)
     (root,) = output.iterdir()
     return root

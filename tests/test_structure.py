@@ -68,6 +68,7 @@ def test_the_default_tree_has_the_promised_files(bake: Bake) -> None:
         "/pyproject.toml",
         "/README.md",
         "/.gitignore",
+        "/.cookiecutter-answers.yaml",
         "/<package>/__init__.py",
         "/<package>/settings.py",
         "/<package>/pipeline.py",

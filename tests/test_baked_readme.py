@@ -1,0 +1,103 @@
+"""The baked README speaks the pipeline's own names, and what it says to run does run."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+import pytest
+from conftest import ANSWERS_FILE, Bake, BakedProject
+
+CUSTOM_AXES = {"input_axis": "dataset", "param_axis": "model", "param_values": "small,base"}
+
+
+def readme(project: BakedProject) -> str:
+    return (project.root / "README.md").read_text(encoding="utf-8")
+
+
+def section(project: BakedProject, title: str) -> str:
+    """The README's text from a `## title` heading to the next one."""
+    text = readme(project)
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def axis_names(project: BakedProject) -> list[str]:
+    """What the README calls the two axes: subcommands, flags, recipes, the artifact path."""
+    inp, param = (str(project.context[key]) for key in ("input_axis", "param_axis"))
+    plurals = (str(project.context[key]) for key in ("__input_plural", "__param_plural"))
+    return [
+        *(f"list-{plural.replace('_', '-')}" for plural in plurals),
+        f"--{inp.replace('_', '-')}-id",
+        f"--{param.replace('_', '-')}-name",
+        f"Add a new {inp}:",
+        f"Add a new {param}:",
+        f"`output/<{inp}>_<{param}>.{project.extension}`",
+    ]
+
+
+def test_readme_names_the_baked_axes_and_never_the_defaults(bake: Bake) -> None:
+    project, default = bake(**CUSTOM_AXES), bake()
+    text = readme(project)
+
+    assert [name for name in axis_names(project) if name not in text] == []
+    assert [name for name in axis_names(default) if name in text] == []
+    for name in (f"{project.package}/pipeline.py", f"{project.package}/builder/", ANSWERS_FILE):
+        assert name in text
+
+
+def test_readme_explains_how_to_regenerate_and_update(bake: Bake) -> None:
+    text = section(bake(**CUSTOM_AXES), "Regenerate or update the builder")
+    for step in (f"--config-file {ANSWERS_FILE}", "cruft create", "cruft check", "cruft update"):
+        assert step in text
+
+
+@pytest.mark.parametrize("extension", ["db", "json"])
+def test_make_it_yours_names_what_exists(bake: Bake, extension: str) -> None:
+    """Every function, constant and ctx attribute the recipes mention is really there."""
+    project = bake(artifact_extension=extension, **CUSTOM_AXES)
+    recipes = section(project, "Make it yours")
+    pipeline_path = project.root / project.package / "pipeline.py"
+    pipeline = ast.parse(pipeline_path.read_text(encoding="utf-8"))
+    defined = {node.name for node in pipeline.body if isinstance(node, ast.FunctionDef)}
+    defined |= {
+        target.id
+        for node in pipeline.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+
+    named = set(re.findall(r"`([a-z_]+)\(\)`", recipes)) | set(
+        re.findall(r"`([A-Z_]{4,})`", recipes)
+    )
+    assert {"discover_inputs", "estimate_cost", "PARAM_REGISTRY", "PHASES"} <= named
+    assert named <= defined
+
+    attributes = sorted(set(re.findall(r"`ctx\.([a-z_]+)", recipes)))
+    assert attributes
+    probe = (
+        f"from {project.package}.builder.context import BuildContext as C; import json, sys;"
+        " print(json.dumps([a for a in sys.argv[1:]"
+        " if a not in C.__dataclass_fields__ and not hasattr(C, a)]))"
+    )
+    assert json.loads(project.python("-c", probe, *attributes).stdout) == []
+
+
+@pytest.mark.slow
+def test_readme_builder_commands_run_in_a_shell(bake: Bake) -> None:
+    """Each builder command of the README's shell blocks, as written, from the project root."""
+    project = bake(command_runner="python", **CUSTOM_AXES)
+    prefix = f"python -m {project.package}.builder "
+    commands = [line for line in readme(project).splitlines() if line.startswith(prefix)]
+    assert any(" build " in line for line in commands)
+    project.run("bash", "-euo", "pipefail", "-c", "\n".join(commands))
+
+    assert all(project.artifact(pid).is_file() for pid in project.permutation_ids)
+    # Everything is built, so nothing is missing and a rebuild forces every permutation.
+    assert (project.root / "run_missing.sh").read_text(encoding="utf-8") == ""
+    rebuild = (project.root / "rebuild_all.sh").read_text(encoding="utf-8").splitlines()
+    assert len(rebuild) == len(project.permutation_ids)
+    assert all(line.startswith(prefix) and line.endswith(" --force") for line in rebuild)
