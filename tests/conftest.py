@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cookiecutter.config import get_config
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 # Folders that running a baked project (its tests, linters, uv) leaves behind.
@@ -56,6 +57,17 @@ def run_command(
             f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
         )
     return result
+
+
+def baked_root(output: Path) -> Path:
+    """The one project a bake wrote into its output folder."""
+    (root,) = output.iterdir()
+    return root
+
+
+def recorded_answers(root: Path) -> dict[str, object]:
+    """A project's answers file, read as cookiecutter reads a config file."""
+    return dict(get_config(str(root / ANSWERS_FILE))["default_context"])
 
 
 def walk(root: Path) -> Iterator[Path]:

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 from conftest import (
-    ANSWERS_FILE,
     PUBLIC_VARIABLES,
     TEMPLATE,
     BakedProject,
+    baked_root,
     change_machinery,
     commit_all,
     copy_template,
+    recorded_answers,
     run_command,
 )
-from cookiecutter.config import get_config
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ README_LINE = "Updated for {{ cookiecutter.project_name }} by the template's sec
 def cruft_create(template: Path, output: Path, env: dict[str, str]) -> BakedProject:
     command: list[str | Path] = ["cruft", "create", template, "--no-input", "--output-dir", output]
     run_command([*command, "--extra-context", json.dumps(ANSWERS)], template.parent, env)
-    (root,) = output.iterdir()
+    root = baked_root(output)
     state = json.loads((root / ".cruft.json").read_text(encoding="utf-8"))
     return BakedProject(root, state["context"]["cookiecutter"], env)
 
@@ -91,8 +91,9 @@ def test_cruft_update_replaces_the_machinery_and_keeps_the_pipeline(
 
     # cruft's record (template and commit) and the answers for plain cookiecutter, side by side.
     assert project.context["_commit"] == first
-    answers = get_config(str(project.root / ANSWERS_FILE))["default_context"]
-    assert answers == {name: project.context[name] for name in PUBLIC_VARIABLES}
+    assert recorded_answers(project.root) == {
+        name: project.context[name] for name in PUBLIC_VARIABLES
+    }
 
     commit_all(project.root, cli_env, "baked with cruft")
     pipeline = edit_pipeline(project)

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 from combinations import EVERY_ANSWER
-from conftest import ANSWERS_FILE, PUBLIC_VARIABLES, TEMPLATE, run_command
-from cookiecutter.config import get_config
+from conftest import PUBLIC_VARIABLES, TEMPLATE, baked_root, recorded_answers, run_command
 
 PROMPTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))["__prompts__"]
 SHOW_SETTINGS = """\
@@ -46,15 +45,6 @@ def landed(root: Path, env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def recorded(root: Path) -> dict[str, object]:
-    return dict(get_config(str(root / ANSWERS_FILE))["default_context"])
-
-
-def the_bake(output: Path) -> Path:
-    (root,) = output.iterdir()
-    return root
-
-
 def test_every_question_is_answered_on_the_command_line(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -70,9 +60,9 @@ def test_every_question_is_answered_on_the_command_line(
     ]
     run_command(command, tmp_path, cli_env)
 
-    root = the_bake(tmp_path / "out")
+    root = baked_root(tmp_path / "out")
     assert landed(root, cli_env) == EVERY_ANSWER
-    assert recorded(root) == EVERY_ANSWER
+    assert recorded_answers(root) == EVERY_ANSWER
 
 
 # (what the user types, what the project gets); an empty line takes the default shown.
@@ -114,7 +104,7 @@ def test_an_interactive_bake_asks_each_question_once_in_one_line(
         if not isinstance(PROMPTS[name], dict):
             assert "\n" not in question.rstrip(), f"{name}'s question wraps: {question!r}"
 
-    root = the_bake(tmp_path / "out")
+    root = baked_root(tmp_path / "out")
     expected = {name: value for name, (_, value) in TYPED.items()}
     assert landed(root, cli_env) == expected
 

@@ -13,12 +13,13 @@ from conftest import (
     TEMPLATE,
     Bake,
     BakedProject,
+    baked_root,
     change_machinery,
     copy_template,
+    recorded_answers,
     run_command,
     snapshot,
 )
-from cookiecutter.config import get_config
 
 # Text a YAML writer must escape or keep as is: quotes, backslashes, line breaks of every kind
 # (NEL and U+2028 included), a tab, a DEL, accents and a character outside the BMP.
@@ -33,12 +34,6 @@ REBAKES = [
 ]
 
 
-def recorded(project: BakedProject) -> dict[str, object]:
-    """The answers file as cookiecutter itself reads a config file."""
-    config = get_config(str(project.root / ANSWERS_FILE))
-    return dict(config["default_context"])
-
-
 def rebake(template: Path, answers_file: Path, output: Path, env: dict[str, str]) -> Path:
     """Bake with plain cookiecutter from a recorded answers file; the new project's root."""
     command: list[str | Path] = [
@@ -49,8 +44,7 @@ def rebake(template: Path, answers_file: Path, output: Path, env: dict[str, str]
         answers_file,
     ]
     run_command([*command, "--output-dir", output], output.parent, env)
-    (root,) = output.iterdir()
-    return root
+    return baked_root(output)
 
 
 @pytest.mark.parametrize("answers", REBAKES)
@@ -60,7 +54,9 @@ def test_answers_file_holds_every_public_answer_and_nothing_else(
     project = bake(**answers)
     text = (project.root / ANSWERS_FILE).read_text(encoding="utf-8")
 
-    assert recorded(project) == {name: project.context[name] for name in PUBLIC_VARIABLES}
+    assert recorded_answers(project.root) == {
+        name: project.context[name] for name in PUBLIC_VARIABLES
+    }
     # cookiecutter's own _template, _output_dir, _repo_dir hold paths of this machine.
     assert str(tmp_path) not in text
     assert str(TEMPLATE) not in text
