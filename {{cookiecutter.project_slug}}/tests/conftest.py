@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -97,6 +98,17 @@ class Project:
         """Run the builder's CLI here; check the exit code unless ``code`` is None."""
         return self.finish(self.start(*args, prefix=prefix), code)
 
+    def python(self, code: str) -> subprocess.CompletedProcess[str]:
+        """Run Python code here, as the builder runs: to watch it with hooks from the inside."""
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=self.root,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     def manifest(self, *args: str) -> dict[str, Any]:
         """The manifest as JSON, with entries by permutation id."""
         document: dict[str, Any] = json.loads(self.run("manifest", "--json", *args).stdout)
@@ -182,6 +194,21 @@ def read_only(folder: Path) -> Iterator[tuple[str, ...]]:
     yield prefix
 
 
+def run_commands_through_a_shell(project: Project, commands: str) -> None:
+    """Run generated commands as a script, the runner swapped for this interpreter when absent."""
+    runner = settings.COMMAND_RUNNER
+    script = commands.replace(f"{runner} -m ", f"{shlex.quote(sys.executable)} -m ")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=project.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def clean_env() -> dict[str, str]:
     """The environment minus what would make a child Python see another project."""
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -220,9 +247,53 @@ needs_demo_writer = pytest.mark.skipif(
 )
 
 
+def sidecar(artifact: Path) -> Path:
+    """Where provenance of a non-SQLite artifact lives: beside it, named after it."""
+    return artifact.with_name(artifact.name + ".provenance.json")
+
+
+@dataclass
+class Grid:
+    """``manifest --grid`` read back: each row's cells (gaps removed) and total, each column's."""
+
+    title: str
+    rows: dict[str, str]
+    row_totals: dict[str, str]
+    columns: list[str]  # names, in column-number order
+    column_totals: dict[str, str]
+    pages: list[tuple[int, int]]
+
+    def cell(self, row: str, column: str) -> str:
+        return self.rows[row][self.columns.index(column)]
+
+
+_GRID_ROW = re.compile(r"  (\S+) +([#.BFS]+(?: [#.BFS]+)*) +(\d+/\d+)")
+_GRID_KEY = re.compile(r"(\d+) (\S+) +(\d+/\d+)")
+_GRID_PAGE = re.compile(r"  \S+ (\d+)-(\d+) of \d+")
+
+
+def parse_grid(text: str) -> Grid:
+    """Read a plain grid: rows of every page joined, the key's names and totals."""
+    blocks = text.strip("\n").split("\n\n")
+    grid = Grid(blocks[0], {}, {}, [], {}, [])
+    for line in "\n".join(blocks[1:-2]).splitlines():
+        if page := _GRID_PAGE.fullmatch(line):
+            grid.pages.append((int(page[1]), int(page[2])))
+        elif row := _GRID_ROW.fullmatch(line):
+            grid.rows[row[1]] = grid.rows.get(row[1], "") + row[2].replace(" ", "")
+            grid.row_totals[row[1]] = row[3]
+    keys = sorted((int(n), name, total) for n, name, total in _GRID_KEY.findall(blocks[-2]))
+    assert [n for n, _, _ in keys] == list(range(1, len(keys) + 1)), blocks[-2]
+    grid.columns = [name for _, name, _ in keys]
+    grid.column_totals = {name: total for _, name, total in keys}
+    return grid
+
+
 def assert_valid_artifact(path: Path) -> None:
     """The artifact is a genuine, complete file of its kind, with no build bookkeeping in it."""
     kind = settings.ARTIFACT_EXTENSION.lower()
+    if kind not in {"db", "sqlite", "sqlite3", "db3"}:  # provenance travels beside the artifact
+        assert json.loads(sidecar(path).read_text())["permutation_id"] == path.stem
     if kind in {"db", "sqlite", "sqlite3", "db3"}:
         import sqlite3
 
@@ -232,6 +303,7 @@ def assert_valid_artifact(path: Path) -> None:
                 for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
             assert "_build_progress" not in tables
+            assert "_provenance" in tables  # kept: what the artifact was built from
             assert conn.execute("SELECT count(*) FROM predictions").fetchone()[0] > 0
         conn.close()
     elif kind == "json":

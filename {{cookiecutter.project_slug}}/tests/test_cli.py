@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import shlex
-import subprocess
-import sys
-
 import pytest
-from conftest import Project, assert_valid_artifact, clean_env, needs_demo_writer
+from conftest import (
+    Project,
+    assert_valid_artifact,
+    needs_demo_writer,
+    run_commands_through_a_shell,
+)
 
 from {{ cookiecutter.package_name }} import pipeline, settings
 from {{ cookiecutter.package_name }}.builder import axes
@@ -26,21 +27,6 @@ def test_list_subcommands_name_each_axis_value(project: Project) -> None:
     assert [line.split()[0] for line in inputs if line] == pipeline.discover_inputs()
     params = project.run(axes.LIST_PARAMS).stdout.split("\n")
     assert [line.split()[0] for line in params if line] == list(pipeline.PARAM_REGISTRY)
-
-
-def run_commands_through_a_shell(project: Project, commands: str) -> None:
-    """Run generated commands as a script, the runner swapped for this interpreter when absent."""
-    runner = settings.COMMAND_RUNNER
-    script = commands.replace(f"{runner} -m ", f"{shlex.quote(sys.executable)} -m ")
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=project.root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 @needs_demo_writer
@@ -130,6 +116,9 @@ BAD_USAGE = [
         ("manifest", "--missing", "--done"), "not allowed with argument", id="missing-and-done"
     ),
     pytest.param(("manifest", "--sort", "cost"), "invalid choice: 'cost'", id="unknown-sort"),
+    pytest.param(
+        ("manifest", "--stale", "--done"), "--stale already selects built", id="stale-and-done"
+    ),
     pytest.param(("build",), "--output-folder", id="build-without-output"),
     pytest.param(("frobnicate",), "invalid choice: 'frobnicate'", id="unknown-subcommand"),
 ]

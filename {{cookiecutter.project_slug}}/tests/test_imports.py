@@ -14,6 +14,8 @@ INFO_COMMANDS = [
     ("manifest",),
     ("manifest", "--json"),
     ("manifest", "--commands"),
+    ("manifest", "--grid"),
+    ("manifest", "--stale"),  # nothing built yet: no artifact to open, so no sqlite3
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
 ]
@@ -44,13 +46,7 @@ def test_info_subcommands_run_with_build_modules_unimportable(project: Project) 
             f"BLOCKED = {BUILD_ONLY!r}; ARGS = {list(args)!r}; PACKAGE = {settings.PACKAGE!r}"
             + BLOCKING_RUNNER
         )
-        result = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=project.root,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-        )
+        result = project.python(code)
         assert result.returncode == 0, f"{args}: {result.stderr}"
         assert "Traceback" not in result.stderr
 

@@ -5,7 +5,9 @@ what is here and nothing else:
 - discover_inputs(): the {{ cookiecutter.input_axis }} ids, discovered at run time;
 - estimate_cost(): what one {{ cookiecutter.input_axis }} costs to build, so the cheapest go first;
 - PARAM_REGISTRY: the {{ cookiecutter.param_axis }} names and their settings;
-- PHASES: the build phases, run in order, each recorded when it completes.
+- PHASES: the build phases, run in order, each recorded when it completes;
+- input_files() and FINGERPRINT (optional): the files each artifact records in its provenance,
+  and how `manifest --stale` tells whether they changed since.
 Keep module level light: `manifest` and `list-*` import this module on every run, so heavy
 imports belong inside the phase functions.
 """
@@ -49,6 +51,17 @@ def estimate_cost(input_id: str) -> int:
 
 def input_path(input_id: str) -> Path:
     return INPUT_FOLDER / f"{input_id}{INPUT_SUFFIX}"
+
+
+# How input files are fingerprinted in each artifact's provenance: "stat" (size and mtime: free,
+# but a copy or checkout that changes mtimes makes artifacts stale) or "content" (sha256: reads
+# every input file once per run of `build` or `manifest --stale`).
+FINGERPRINT = "stat"
+
+
+def input_files(input_id: str) -> list[Path]:
+    """The files an input's artifacts are built from: a change to one makes them stale."""
+    return [input_path(input_id)]
 
 
 # --- the build phases, run in this order; each returns a short summary for the info log ---

@@ -1,7 +1,8 @@
-"""Command line: info subcommands (``manifest``, ``list-*``) and ``build``, with deferred imports.
+"""Command line: info subcommands (``manifest``, ``list-*``, ``show``) and ``build``, imported late.
 
 Info subcommands import only the standard library, ``settings`` and the user's light ``pipeline``
-module; ``build`` imports the runner (logging, sqlite3 and whatever the phases need) on demand.
+module (``manifest --stale`` and ``show`` add sqlite3 to read SQLite artifacts' provenance);
+``build`` imports the runner (logging, sqlite3 and whatever the phases need) on demand.
 Errors a user can cause end as one line on stderr and exit code 2; stdout carries only data.
 """
 
@@ -69,11 +70,31 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument(
         "--json", action="store_true", help="print one JSON document with every field"
     )
+    shape.add_argument(
+        "--grid",
+        action="store_true",
+        help=f"print the matrix: a row per {axes.INPUT_AXIS}, a column per {axes.PARAM_AXIS}",
+    )
+    manifest.add_argument(
+        "--stale",
+        action="store_true",
+        help="only built permutations whose inputs, parameter or pipeline code changed since"
+        " (reads each artifact's provenance); with --missing, the missing ones too",
+    )
     manifest.add_argument(
         "--force",
         action="store_true",
         help="with --commands or --json: add --force to each command",
     )
+
+    show = commands.add_parser(
+        "show", help="print what a built artifact was built from, and whether it is stale"
+    )
+    show.add_argument("permutation_id", help="an id that `manifest` lists")
+    show.add_argument(
+        "--output-folder", help=f"default: {settings.DEFAULT_OUTPUT_FOLDER}/ in the project root"
+    )
+    show.add_argument("--json", action="store_true", help="print it as one JSON document")
 
     commands.add_parser(
         axes.LIST_INPUTS, help=f"list the discovered {axes.INPUT_AXIS} ids and their costs"
@@ -117,9 +138,18 @@ def run_manifest(args: argparse.Namespace) -> int:
 
     if args.force and not (args.commands or args.json):
         raise UsageError("--force only applies with --commands or --json")
+    if args.stale and args.done:
+        raise UsageError("--stale already selects built permutations; drop --done")
     output_dir = output_folder(args.output_folder)
+    entries = permutation_manifest(output_dir)
+    if args.stale:  # the only manifest that reads artifacts: their provenance
+        from .stale import mark_stale
+
+        mark_stale(entries)
+    if args.grid:
+        return _print_grid(entries, args)
     print_manifest(
-        permutation_manifest(output_dir),
+        entries,
         command_folder(output_dir),
         sys.stdout,
         missing=args.missing,
@@ -129,7 +159,32 @@ def run_manifest(args: argparse.Namespace) -> int:
         commands=args.commands,
         force=args.force,
         as_json=args.json,
+        stale=args.stale,
     )
+    return 0
+
+
+def _print_grid(entries: list[Entry], args: argparse.Namespace) -> int:
+    from .grid import format_grid, grid_matrix, terminal_style
+
+    matrix = grid_matrix(
+        entries,
+        missing=args.missing,
+        done=args.done,
+        stale=args.stale,
+        sort=args.sort,
+        limit=args.limit,
+    )
+    width, colour = terminal_style(sys.stdout)
+    sys.stdout.write(format_grid(matrix, width=width, colour=colour, stale=args.stale))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from .show import format_json, format_show, load
+
+    document = load(output_folder(args.output_folder), args.permutation_id)
+    sys.stdout.write(format_json(document) if args.json else format_show(document))
     return 0
 
 
@@ -194,6 +249,7 @@ def _selected_for_build(
 
 HANDLERS = {
     "manifest": run_manifest,
+    "show": run_show,
     axes.LIST_INPUTS: run_list_inputs,
     axes.LIST_PARAMS: run_list_params,
     "build": run_build,

@@ -22,9 +22,16 @@ def select(
     done: bool = False,
     sort: str = "size",
     limit: int | None = None,
+    stale: bool = False,
 ) -> list[Entry]:
-    """Filter (missing or done), sort (cheapest first, or by name), keep the first ``limit``."""
-    if missing:
+    """Filter (missing or done), sort (cheapest first, or by name), keep the first ``limit``.
+
+    ``stale`` keeps the entries ``stale.mark_stale`` marked STALE, and with ``missing`` the missing
+    ones too: everything a rebuild would touch.
+    """
+    if stale:
+        entries = [e for e in entries if e["status"] == "STALE" or (missing and not e["done"])]
+    elif missing:
         entries = [e for e in entries if not e["done"]]
     if done:
         entries = [e for e in entries if e["done"]]
@@ -36,7 +43,11 @@ def select(
 
 
 def self_command(entry: Entry, output_folder: str, *, force: bool = False) -> str:
-    """The command, runnable from the project root, that builds exactly this permutation."""
+    """The command, runnable from the project root, that builds exactly this permutation.
+
+    A stale artifact is done, so its command always carries ``--force``.
+    """
+    force = force or entry["status"] == "STALE"
     return (
         f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder build"
         f" --output-folder {shlex.quote(output_folder)}"
@@ -53,7 +64,8 @@ def format_commands(entries: list[Entry], output_folder: str, *, force: bool = F
 def format_table(entries: list[Entry]) -> str:
     """The spec's table: a ``=== Manifest (done/total) ===`` header and one row per entry.
 
-    Live and failed builds add their phase (and a failed one its last error) after the label.
+    Live and failed builds add their phase (and a failed one its last error) after the label;
+    stale artifacts, why they are stale.
     """
     total_done = sum(1 for e in entries if e["done"])
     rows = [f"\n=== Manifest ({total_done}/{len(entries)}) ===\n"]
@@ -63,7 +75,8 @@ def format_table(entries: list[Entry]) -> str:
             rows.append(f"  [{status}] {e['permutation_id']:<30s} {e['label']}")
             continue
         marker = status.split(" ", 1)[0]
-        detail = f"{status}: {e['error']}" if e["error"] else status
+        note = e["error"] or "; ".join(e.get("stale") or ())
+        detail = f"{status}: {note}" if note and status != marker else note or status
         rows.append(f"  [{marker}] {e['permutation_id']:<30s} {e['label']}  {detail}")
     return "\n".join(rows) + "\n\n"
 
@@ -93,9 +106,10 @@ def print_manifest(
     commands: bool = False,
     force: bool = False,
     as_json: bool = False,
+    stale: bool = False,
 ) -> None:
     """Select the entries, then write them as commands, JSON or a table to ``out``."""
-    chosen = select(entries, missing=missing, done=done, sort=sort, limit=limit)
+    chosen = select(entries, missing=missing, done=done, sort=sort, limit=limit, stale=stale)
     if commands:
         out.write(format_commands(chosen, output_folder, force=force))
     elif as_json:

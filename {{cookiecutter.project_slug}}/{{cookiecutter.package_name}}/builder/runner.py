@@ -5,9 +5,10 @@ Lifecycle of one permutation (``build_permutation``):
 2. resume after the phases its ``_build_progress`` records, or start afresh with ``--force``;
 3. run each remaining phase; for SQLite artifacts the phase's work and its progress row commit in
    one transaction, so a phase killed half-way leaves nothing a resumed build would trust;
-4. on success drop the progress table, VACUUM, fsync, ``os.replace`` into the output folder, and
-   delete the staging dir; on failure or interruption keep it, with the partial artifact, the
-   three logs and the lock's record of where and why it stopped.
+4. on success drop the progress table, record provenance (``provenance``), VACUUM, fsync,
+   ``os.replace`` into the output folder, and delete the staging dir; on failure or interruption
+   keep it, with the partial artifact, the three logs and the lock's record of where and why it
+   stopped.
 Only ``build`` imports this module: the info subcommands never pay for logging or sqlite3.
 """
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import pipeline
-from . import axes, interrupts, progress, staging
+from . import axes, interrupts, progress, provenance, staging
 from .context import BuildContext
 from .ids import UsageError
 from .logs import PROGRESS, BuildLogs
@@ -124,18 +125,21 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                 log=log,
                 connection=conn if is_sqlite else None,
             )
+            record = provenance.Recorder(entry)
             for number, phase in enumerate(phases, 1):
                 where = f"phase {number}/{total} {phase.__name__}"
                 if number <= len(completed):
                     log.info(
                         f"{where}: skipped, completed at {completed[number - 1][2]}", extra=PROGRESS
                     )
+                    record.resumed(number, phase.__name__, completed[number - 1][2])
                     continue
                 lock.note(phase=f"[{number}/{total}] {phase.__name__}")
-                _run_phase(phase, where, number, context, conn)
+                with record.timing(number, phase.__name__):
+                    _run_phase(phase, where, number, context, conn)
             where = "finishing"
             lock.note(phase=f"[{total}/{total}] finishing")
-            _finish(conn, context.artifact_path, final, log)
+            _finish(conn, context.artifact_path, final, log, record)
         except KeyboardInterrupt as stop:
             outcome = _interrupted(permutation_id, stop, f"in {where}", error_log)
             lock.note(error=outcome.message)
@@ -193,10 +197,18 @@ def _run_phase(
     log.info(done, extra=PROGRESS)
 
 
-def _finish(conn: sqlite3.Connection, artifact: Path, final: Path, log: logging.Logger) -> None:
-    """Make the staged artifact final: progress gone, bytes on disk, then one atomic rename."""
-    if staging.artifact_is_sqlite():
+def _finish(
+    conn: sqlite3.Connection,
+    artifact: Path,
+    final: Path,
+    log: logging.Logger,
+    record: provenance.Recorder,
+) -> None:
+    """Make the staged artifact final: progress gone, provenance in, bytes on disk, one rename."""
+    is_sqlite = staging.artifact_is_sqlite()
+    if is_sqlite:
         progress.drop_table(conn)
+        provenance.write_table(conn, record.finished())
         conn.execute("PRAGMA journal_mode=DELETE")  # a single file, whatever the phases chose
         conn.execute("VACUUM")
     conn.close()
@@ -204,6 +216,9 @@ def _finish(conn: sqlite3.Connection, artifact: Path, final: Path, log: logging.
         raise RuntimeError(f"the last phase did not write the artifact {artifact}")
     log.debug(f"fsync {artifact}, then rename it to {final}")
     _fsync(artifact)
+    if not is_sqlite:  # the sidecar goes first, so a visible artifact always has its provenance
+        sidecar = provenance.write_sidecar(artifact, record.finished())
+        os.replace(sidecar, provenance.sidecar_path(final))
     os.replace(artifact, final)
     _fsync(final.parent)
 

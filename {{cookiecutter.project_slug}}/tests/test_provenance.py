@@ -1,0 +1,276 @@
+"""Provenance and staleness through the real CLI: `show`, `manifest --stale` and its rebuilds."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sqlite3
+from contextlib import closing
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from conftest import (
+    PHASES,
+    Project,
+    assert_valid_artifact,
+    needs_demo_writer,
+    parse_grid,
+    run_commands_through_a_shell,
+    sidecar,
+)
+
+from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }}.builder import BUILDER_VERSION, axes
+
+INPUTS = pipeline.discover_inputs()
+PARAMS = list(pipeline.PARAM_REGISTRY)
+TOTAL = len(INPUTS) * len(PARAMS)
+IS_SQLITE = settings.ARTIFACT_EXTENSION.lower() in {"db", "sqlite", "sqlite3", "db3"}
+
+
+def build(project: Project, *args: str, code: int = 0) -> None:
+    project.run("build", "--output-folder", "output", *args, code=code)
+
+
+def stale(project: Project) -> dict[str, list[str]]:
+    """``manifest --stale --json``: the stale permutations and their reasons."""
+    entries = project.manifest("--stale")["entries"]
+    assert all(e["status"] == "STALE" for e in entries)
+    return {e["permutation_id"]: e["stale"] for e in entries}
+
+
+def rebuild_stale(project: Project) -> list[str]:
+    """Run what ``manifest --stale --commands`` prints; return the commands."""
+    commands = project.run("manifest", "--stale", "--commands").stdout
+    run_commands_through_a_shell(project, commands)
+    return commands.splitlines()
+
+
+def show(project: Project, permutation_id: str) -> dict[str, Any]:
+    return dict(json.loads(project.run("show", permutation_id, "--json").stdout))
+
+
+@needs_demo_writer
+def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> None:
+    inp, param = INPUTS[0], PARAMS[-1]
+    permutation_id = f"{inp}_{param}"
+    build(project, axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
+    artifact = project.artifact(permutation_id)
+    assert_valid_artifact(artifact)
+
+    document = show(project, permutation_id)
+    assert document["stale"] == [] and document["output_path"] == str(artifact)
+    recorded = document["provenance"]
+    data = os.stat(project.root / "data" / f"{inp}.csv")
+    assert recorded["axes"] == {settings.INPUT_AXIS: inp, settings.PARAM_AXIS: param}
+    assert recorded["inputs"] == [
+        {"path": f"data/{inp}.csv", "size": data.st_size, "mtime_ns": data.st_mtime_ns}
+    ]
+    assert recorded["fingerprint"] == "stat"
+    assert recorded["param"] == pipeline.PARAM_REGISTRY[param]
+    assert recorded["pipeline"]["path"] == f"{settings.PACKAGE}/pipeline.py"
+    assert len(recorded["pipeline"]["sha256"]) == 64
+    assert recorded["builder_version"] == BUILDER_VERSION
+    assert recorded["host"] == os.uname().nodename
+    assert [p["name"] for p in recorded["phases"]] == PHASES
+    assert all(p["seconds"] >= 0 for p in recorded["phases"])
+    assert recorded["started_at"] <= recorded["finished_at"]
+
+    # Where it is kept: inside a SQLite artifact, else in the sidecar beside the artifact.
+    if IS_SQLITE:
+        with closing(sqlite3.connect(artifact)) as conn:
+            rows = dict(conn.execute("SELECT key, value FROM _provenance"))
+        assert {key: json.loads(value) for key, value in rows.items()} == recorded
+        assert not sidecar(artifact).exists()
+    else:
+        assert json.loads(sidecar(artifact).read_text()) == recorded
+        assert recorded["artifact"] == {  # which copy of the artifact the sidecar describes
+            "size": artifact.stat().st_size,
+            "mtime_ns": artifact.stat().st_mtime_ns,
+        }
+
+    text = project.run("show", permutation_id).stdout
+    for expected in (
+        permutation_id,
+        f"data/{inp}.csv",
+        recorded["pipeline"]["sha256"],
+        BUILDER_VERSION,
+        *PHASES,
+        "up to date",
+    ):
+        assert expected in text
+
+
+@needs_demo_writer
+def test_a_resumed_build_records_which_phases_ran_earlier(project: Project) -> None:
+    inp, param = INPUTS[0], PARAMS[0]
+    project.insert_in_phase(PHASES[-1], 'raise RuntimeError("late failure")')
+    build(project, axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param, code=1)
+    project.restore_pipeline()
+    build(project, axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
+    phases = show(project, f"{inp}_{param}")["provenance"]["phases"]
+    assert [p["seconds"] is None for p in phases] == [True] * (len(PHASES) - 1) + [False]
+    assert "resumed" in project.run("show", f"{inp}_{param}").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(("nope_nope",), "unknown permutation id 'nope_nope'", id="unknown"),
+        pytest.param(("../x",), "not a safe filename stem", id="unsafe"),
+        pytest.param((f"{INPUTS[0]}_{PARAMS[0]}",), "is not built (MISS)", id="not-built"),
+    ],
+)
+def test_show_refuses_in_one_line(project: Project, args: tuple[str, ...], message: str) -> None:
+    result = project.run("show", *args, code=2)
+    lines = result.stderr.strip().splitlines()
+    assert result.stdout == "" and len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_an_artifact_without_provenance_is_stale(project: Project) -> None:
+    permutation_id = f"{INPUTS[0]}_{PARAMS[0]}"
+    project.output.mkdir()
+    project.artifact(permutation_id).write_text("made by hand")
+    assert list(stale(project)) == [permutation_id]
+    assert stale(project)[permutation_id][0].startswith("no provenance")
+    result = project.run("show", permutation_id, code=2)
+    assert "has no provenance" in result.stderr and "--force" in result.stderr
+
+
+@needs_demo_writer
+def test_an_input_change_makes_its_artifacts_stale_until_rebuilt(project: Project) -> None:
+    build(project)
+    assert stale(project) == {}
+    assert project.run("manifest", "--stale").stdout.count("[STALE]") == 0
+    changed = project.root / "data" / f"{INPUTS[0]}.csv"
+    with changed.open("a") as data:
+        data.write("999,1.5\n")
+    expected = {f"{INPUTS[0]}_{p}": [f"input changed: data/{INPUTS[0]}.csv"] for p in PARAMS}
+    assert stale(project) == expected
+    assert project.run("manifest", "--stale").stdout.count("[STALE]") == len(PARAMS)
+    grid = parse_grid(project.run("manifest", "--grid", "--stale").stdout)
+    assert grid.rows == {INPUTS[0]: "S" * len(PARAMS)}
+
+    commands = rebuild_stale(project)
+    assert len(commands) == len(PARAMS) and all(c.endswith(" --force") for c in commands)
+    assert stale(project) == {}
+    for permutation_id in expected:
+        assert_valid_artifact(project.artifact(permutation_id))
+        assert show(project, permutation_id)["provenance"]["inputs"][0]["size"] == (
+            changed.stat().st_size
+        )
+
+
+@needs_demo_writer
+def test_a_parameter_change_makes_only_its_artifacts_stale(project: Project) -> None:
+    build(project)
+    param = PARAMS[0]
+    source = project.pipeline.read_text()
+    entry = json.dumps(param) + ": {"
+    assert source.count(entry) == 1
+    project.pipeline.write_text(source.replace(entry, entry + '"note": "v2", ', 1))
+    expected = {f"{inp}_{param}": ["parameter changed: note"] for inp in INPUTS}
+    assert stale(project) == expected  # the registry is not code: nothing else is stale
+
+    commands = rebuild_stale(project)
+    assert len(commands) == len(INPUTS)
+    assert stale(project) == {}
+    assert show(project, f"{INPUTS[0]}_{param}")["provenance"]["param"]["note"] == "v2"
+    for inp in INPUTS:
+        assert_valid_artifact(project.artifact(f"{inp}_{param}"))
+
+
+@needs_demo_writer
+def test_a_cost_change_only_reorders(project: Project) -> None:
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    source = project.pipeline.read_text()
+    entry = json.dumps(PARAMS[0]) + ': {"cost": 1,'
+    assert source.count(entry) == 1
+    project.pipeline.write_text(source.replace(entry, json.dumps(PARAMS[0]) + ': {"cost": 99,'))
+    assert stale(project) == {}
+
+
+@needs_demo_writer
+def test_a_code_change_makes_every_artifact_stale(project: Project) -> None:
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    project.insert_in_phase(PHASES[1], 'ctx.log.debug("a changed phase")')
+    built = [f"{INPUTS[0]}_{param}" for param in PARAMS]
+    assert stale(project) == {permutation_id: ["pipeline code changed"] for permutation_id in built}
+    assert len(rebuild_stale(project)) == len(PARAMS)
+    assert stale(project) == {}
+    for permutation_id in built:
+        assert_valid_artifact(project.artifact(permutation_id))
+
+
+@needs_demo_writer
+@pytest.mark.parametrize(("mode", "touch_is_stale"), [("stat", True), ("content", False)])
+def test_the_fingerprint_mode_decides_whether_a_touch_counts(
+    project: Project, mode: str, touch_is_stale: bool
+) -> None:
+    source = project.pipeline.read_text()
+    assert source.count('FINGERPRINT = "stat"') == 1
+    project.pipeline.write_text(source.replace('FINGERPRINT = "stat"', f'FINGERPRINT = "{mode}"'))
+    build(project, axes.INPUT_FLAG, INPUTS[0], axes.PARAM_FLAG, PARAMS[0])
+    data = project.root / "data" / f"{INPUTS[0]}.csv"
+    recorded = show(project, f"{INPUTS[0]}_{PARAMS[0]}")["provenance"]["inputs"][0]
+    assert ("sha256" in recorded) is (mode == "content")
+
+    before = data.stat()
+    os.utime(data, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    assert bool(stale(project)) is touch_is_stale
+
+    text = data.read_text()  # same size, other content, original mtime: only a hash sees it
+    swapped = text.replace("1", "2", 1) if "1" in text else text.replace("2", "1", 1)
+    data.write_text(swapped)
+    os.utime(data, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert data.stat().st_size == before.st_size
+    assert bool(stale(project)) is (mode == "content")
+
+
+@needs_demo_writer
+def test_stale_with_missing_selects_everything_a_rebuild_touches(project: Project) -> None:
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    (project.root / "data" / f"{INPUTS[0]}.csv").write_text("day,temperature\n1,2.0\n2,3.0\n")
+    commands = project.run("manifest", "--stale", "--missing", "--commands").stdout.splitlines()
+    assert len(commands) == TOTAL
+    forced = [c for c in commands if c.endswith(" --force")]
+    assert len(forced) == len(PARAMS)
+    assert all(f"{axes.INPUT_FLAG} {INPUTS[0]} " in c for c in forced)
+    result = project.run("manifest", "--stale", "--done", code=2)
+    assert "drop --done" in result.stderr
+
+
+# Files that plain `manifest` may open: none in the output folder. The audit hook sees every
+# open() and sqlite3 connection, so reading an artifact or its provenance would show here.
+AUDIT_RUNNER = """
+import runpy, sys
+opened = []
+def audit(event, args):
+    if event in ("open", "sqlite3.connect") and args and not isinstance(args[0], int):
+        opened.append(str(args[0]))
+sys.addaudithook(audit)
+sys.argv = ["builder", *ARGS]
+try:
+    runpy.run_module(PACKAGE + ".builder", run_name="__main__")
+except SystemExit:
+    pass
+sys.stderr.write("OPENED " + repr(opened) + "\\n")
+"""
+
+
+def opened_in_output(project: Project, *args: str) -> list[str]:
+    code = f"ARGS = {list(args)!r}; PACKAGE = {settings.PACKAGE!r}" + AUDIT_RUNNER
+    opened = ast.literal_eval(project.python(code).stderr.rsplit("OPENED ", 1)[1])
+    uri = "file:"  # how the builder opens SQLite read-only
+    paths = [unquote(p[len(uri) :].split("?")[0]) if p.startswith(uri) else p for p in opened]
+    return [path for path in paths if path.startswith(str(project.output))]
+
+
+@needs_demo_writer
+def test_only_stale_reads_artifacts(project: Project) -> None:
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    for args in (("manifest",), ("manifest", "--json"), ("manifest", "--grid")):
+        assert opened_in_output(project, *args) == [], args
+    assert len(opened_in_output(project, "manifest", "--stale")) == len(PARAMS)

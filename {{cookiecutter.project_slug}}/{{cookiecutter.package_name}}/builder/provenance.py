@@ -1,0 +1,263 @@
+"""Provenance: what each artifact was built from, recorded in it (or beside it) before it is final.
+
+A build records its axis values, a fingerprint of each input file the pipeline names with
+``input_files()``, the parameter's registry entry, a fingerprint of the pipeline's code, the builder
+version, phase timings, host and timestamps. SQLite artifacts keep it in a ``_provenance`` table
+(one row per key, JSON values); other kinds get a sidecar ``<id>.<ext>.provenance.json`` that is
+moved into the output folder just before the artifact, so a visible artifact always has one. The
+sidecar names the artifact's size and mtime, so one left by an interrupted rebuild is not trusted.
+Only ``build``, ``show`` and ``manifest --stale`` come here; plain ``manifest`` never reads it.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+import os
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import pipeline
+from . import BUILDER_VERSION, axes, staging
+from .ids import UsageError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+TABLE = "_provenance"
+SIDECAR_SUFFIX = ".provenance.json"
+FINGERPRINTS = ("stat", "content")
+
+# Module-level settings of pipeline.py that are not code: the registry is compared per parameter,
+# the others only order, label or choose how inputs are fingerprinted.
+NOT_CODE = frozenset({"PARAM_REGISTRY", "FINGERPRINT", "COST_UNIT"})
+
+Document = dict[str, Any]
+
+
+class MissingProvenance(Exception):
+    """A built artifact without provenance that can be trusted; the message says why."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def project_root() -> Path:
+    """The folder holding the pipeline's package: recorded paths are relative to it when inside."""
+    return Path(pipeline.__file__).resolve().parents[1]
+
+
+def display_path(path: Path) -> str:
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(project_root()).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def fingerprint_mode() -> str:
+    """``pipeline.FINGERPRINT``: ``"stat"`` (size and mtime, the default) or ``"content"``."""
+    mode = getattr(pipeline, "FINGERPRINT", "stat")
+    if mode not in FINGERPRINTS:
+        raise UsageError(f"pipeline.FINGERPRINT {mode!r} is not one of {', '.join(FINGERPRINTS)}")
+    return str(mode)
+
+
+def input_files(input_id: str) -> list[Path]:
+    """The files the pipeline says this input is built from; none if it has no ``input_files``."""
+    named = getattr(pipeline, "input_files", None)
+    return [] if named is None else [Path(path) for path in named(input_id)]
+
+
+@functools.cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """A file's content hash, computed once per process for each (size, mtime) it is seen with."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint_file(path: Path, mode: str) -> Document:
+    """Size and mtime of a file, and its sha256 in ``content`` mode; a vanished file says so."""
+    shown = display_path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return {"path": shown, "missing": True}
+    record: Document = {"path": shown, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+    if mode == "content":
+        record["sha256"] = _sha256(str(path), info.st_size, info.st_mtime_ns)
+    return record
+
+
+def fingerprint_inputs(input_id: str, mode: str) -> list[Document]:
+    return [fingerprint_file(path, mode) for path in input_files(input_id)]
+
+
+def registry_entry(param: str) -> Document:
+    """The parameter's registry entry as JSON would keep it (values it cannot hold, as repr)."""
+    entry = pipeline.PARAM_REGISTRY[param]
+    return dict(json.loads(json.dumps(entry, sort_keys=True, default=repr)))
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 of pipeline.py without its settings (``NOT_CODE``), read once per process.
+
+    Any other edit counts, comments included: the builder cannot tell which lines change an
+    artifact, so it errs on the side of calling it stale. The source as bytes, not a syntax tree,
+    keeps the fingerprint the same across Python versions.
+    """
+    source = Path(pipeline.__file__).read_text(encoding="utf-8")
+    settings_lines: set[int] = set()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id in NOT_CODE for t in targets):
+            settings_lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    kept = (
+        line
+        for number, line in enumerate(source.splitlines(keepends=True), 1)
+        if number not in settings_lines
+    )
+    return hashlib.sha256("".join(kept).encode("utf-8")).hexdigest()
+
+
+class Recorder:
+    """Collects one build's provenance; inputs and code are fingerprinted when the build starts.
+
+    Fingerprinting before the phases run errs on the safe side: an input edited while a phase
+    reads it is recorded as it was, so ``manifest --stale`` reports the edit.
+    """
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        input_id, param = entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]
+        mode = fingerprint_mode()
+        self.document: Document = {
+            "permutation_id": entry["permutation_id"],
+            "axes": {axes.INPUT_AXIS: input_id, axes.PARAM_AXIS: param},
+            "fingerprint": mode,
+            "inputs": fingerprint_inputs(input_id, mode),
+            "param": registry_entry(param),
+            "pipeline": {
+                "path": display_path(Path(pipeline.__file__)),
+                "sha256": code_fingerprint(),
+            },
+            "builder_version": BUILDER_VERSION,
+            "python": platform.python_version(),
+            "host": os.uname().nodename,
+            "pid": os.getpid(),
+            "started_at": now(),
+        }
+        self.phases: list[Document] = []
+
+    def resumed(self, number: int, name: str, completed_at: str) -> None:
+        """A phase an earlier, interrupted run completed: its time is not known, its end is."""
+        self.phases.append(
+            {"phase": number, "name": name, "seconds": None, "completed_at": completed_at}
+        )
+
+    @contextmanager
+    def timing(self, number: int, name: str) -> Iterator[None]:
+        """Time a phase; recorded only if it completes."""
+        started = time.monotonic()
+        yield
+        seconds = round(time.monotonic() - started, 3)
+        self.phases.append(
+            {"phase": number, "name": name, "seconds": seconds, "completed_at": now()}
+        )
+
+    def finished(self) -> Document:
+        return {**self.document, "phases": list(self.phases), "finished_at": now()}
+
+
+# --- SQLite artifacts: a table inside the artifact ---
+
+
+def write_table(conn: sqlite3.Connection, document: Document) -> None:
+    """Replace the ``_provenance`` table of the staged database in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    conn.execute(f"CREATE TABLE {TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.executemany(
+        f"INSERT INTO {TABLE} (key, value) VALUES (?, ?)",
+        [(key, json.dumps(value, sort_keys=True)) for key, value in document.items()],
+    )
+    conn.execute("COMMIT")
+
+
+def read_table(artifact: Path) -> Document:
+    import sqlite3
+    from urllib.parse import quote
+
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(artifact))}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error as error:
+        raise MissingProvenance(f"cannot open {artifact.name}: {error}") from None
+    try:
+        rows = conn.execute(f"SELECT key, value FROM {TABLE}").fetchall()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            raise MissingProvenance(f"{artifact.name} has no {TABLE} table") from None
+        raise MissingProvenance(f"cannot read {artifact.name}: {error}") from None
+    except sqlite3.DatabaseError as error:
+        raise MissingProvenance(f"{artifact.name} is not a readable SQLite file: {error}") from None
+    finally:
+        conn.close()
+    return {str(key): json.loads(value) for key, value in rows}
+
+
+# --- other kinds: a sidecar beside the artifact ---
+
+
+def sidecar_path(artifact: Path) -> Path:
+    return artifact.with_name(artifact.name + SIDECAR_SUFFIX)
+
+
+def _artifact_identity(artifact: Path) -> Document:
+    info = os.stat(artifact)
+    return {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
+def write_sidecar(artifact: Path, document: Document) -> Path:
+    """Write the staged artifact's sidecar (fsynced) beside it; the artifact must be complete."""
+    path = sidecar_path(artifact)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({**document, "artifact": _artifact_identity(artifact)}, handle, indent=1)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path
+
+
+def read_sidecar(artifact: Path) -> Document:
+    path = sidecar_path(artifact)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MissingProvenance(f"no sidecar {path.name}") from None
+    except (OSError, ValueError) as error:
+        raise MissingProvenance(f"cannot read {path.name}: {error}") from None
+    if not isinstance(document, dict):
+        raise MissingProvenance(f"{path.name} is not a JSON object")
+    if document.get("artifact") != _artifact_identity(artifact):
+        raise MissingProvenance(
+            f"{path.name} was written for another copy of the artifact (size or mtime differ)"
+        )
+    return document
+
+
+def read(artifact: Path) -> Document:
+    """The provenance of a final artifact; MissingProvenance if there is none to trust."""
+    return read_table(artifact) if staging.artifact_is_sqlite() else read_sidecar(artifact)

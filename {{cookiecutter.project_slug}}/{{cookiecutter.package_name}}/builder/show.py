@@ -1,0 +1,107 @@
+"""``show <permutation_id>``: a built artifact's provenance, and whether it is stale today."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import axes, provenance
+from .ids import UsageError, check_safe_stem
+from .manifest import discover_inputs, param_names, permutation_entry
+from .provenance import Document, MissingProvenance
+from .stale import Today
+
+
+def resolve(permutation_id: str) -> tuple[str, str]:
+    """The (input id, parameter name) pair behind a permutation id, or a UsageError."""
+    check_safe_stem(permutation_id, "permutation id")
+    params = set(param_names())
+    for inp in discover_inputs():
+        param = permutation_id[len(inp) + 1 :]
+        if permutation_id.startswith(f"{inp}_") and param in params:
+            return inp, param
+    raise UsageError(f"unknown permutation id {permutation_id!r}; `manifest` lists every id")
+
+
+def load(output_dir: Path, permutation_id: str) -> Document:
+    """The artifact's path, its recorded provenance and today's staleness reasons (empty: fresh)."""
+    inp, param = resolve(permutation_id)
+    entry = permutation_entry(output_dir, inp, param)
+    if not entry["done"]:
+        raise UsageError(
+            f"{permutation_id} is not built ({entry['status']}); only an artifact has provenance"
+        )
+    try:
+        recorded = provenance.read(Path(entry["output_path"]))
+    except MissingProvenance as why:
+        raise UsageError(
+            f"{permutation_id} has no provenance ({why}); rebuild it with --force to record one"
+        ) from None
+    return {
+        "permutation_id": permutation_id,
+        "output_path": entry["output_path"],
+        "stale": Today().reasons(recorded, inp, param),
+        "provenance": recorded,
+    }
+
+
+def _when(mtime_ns: Any) -> str:
+    if not isinstance(mtime_ns, int):
+        return "?"
+    moment = datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc)
+    return moment.isoformat(timespec="seconds")
+
+
+def _input_line(record: Document) -> str:
+    if record.get("missing"):
+        return f"    {record.get('path')}  (missing when the build started)"
+    size, modified = record.get("size", 0), _when(record.get("mtime_ns"))
+    line = f"    {record.get('path')}  {size:,} bytes  modified {modified}"
+    return line + (f"  sha256 {record['sha256']}" if "sha256" in record else "")
+
+
+def _phase_line(record: Document, width: int) -> str:
+    seconds = record.get("seconds")
+    took = "resumed" if seconds is None else f"{seconds:.3f} s"
+    name = f"{record.get('phase')} {record.get('name')}"
+    return f"    {name:<{width}}  {took:>9}  completed {record.get('completed_at')}"
+
+
+def format_show(document: Document) -> str:
+    """The human view of ``load``'s document."""
+    recorded: Document = document["provenance"]
+    values = recorded.get("axes") or {}
+    code = recorded.get("pipeline") or {}
+    param_entry = json.dumps(recorded.get("param"), sort_keys=True)
+    mode = recorded.get("fingerprint", "stat")
+    how = "sha256 of the content" if mode == "content" else "size and mtime"
+    fields = [
+        (axes.INPUT_AXIS, values.get(axes.INPUT_AXIS)),
+        (axes.PARAM_AXIS, f"{values.get(axes.PARAM_AXIS)} {param_entry}"),
+        ("pipeline code", f"{code.get('path')} sha256 {code.get('sha256')}"),
+        ("builder", f"{recorded.get('builder_version')} on Python {recorded.get('python')}"),
+        ("built on", f"{recorded.get('host')} (pid {recorded.get('pid')})"),
+        ("started", recorded.get("started_at")),
+        ("finished", recorded.get("finished_at")),
+    ]
+    stale = document["stale"]
+    status = "STALE: " + "; ".join(stale) if stale else "up to date"
+    width = max(len(label) for label, _ in [*fields, ("inputs", "")])
+    shown = provenance.display_path(Path(document["output_path"]))
+    lines = [f"{document['permutation_id']}: {shown}"]
+    lines += [f"  {label:<{width}}  {value}" for label, value in fields]
+    inputs = recorded.get("inputs") or []
+    lines.append(f"  {'inputs':<{width}}  {len(inputs)} file(s), fingerprinted by {how}")
+    lines += [_input_line(record) for record in inputs]
+    phases = recorded.get("phases") or []
+    lines.append(f"  {'phases':<{width}}  {len(phases)}")
+    name_width = max((len(f"{p.get('phase')} {p.get('name')}") for p in phases), default=0)
+    lines += [_phase_line(record, name_width) for record in phases]
+    lines.append(f"  {'status':<{width}}  {status}")
+    return "\n".join(lines) + "\n"
+
+
+def format_json(document: Document) -> str:
+    return json.dumps(document, indent=1, sort_keys=True) + "\n"
