@@ -73,8 +73,10 @@ def test_rows_follow_the_sort(project: Project) -> None:
     assert list(by_name.rows) == sorted(INPUTS) and by_name.columns == sorted(PARAMS)
 
 
-def widen(project: Project, params: int, inputs: int = 0) -> None:
-    """Give the project ``params`` parameters and ``inputs`` more inputs, some with long names."""
+def widen(
+    project: Project, params: int, inputs: int = 0, prefix: str = "station-with-a-rather-long-name-"
+) -> None:
+    """Give the project ``params`` parameters and ``inputs`` more inputs named ``prefix<n>``."""
     with project.pipeline.open("a") as source:
         source.write(
             "\nPARAM_REGISTRY.clear()\n"
@@ -84,7 +86,7 @@ def widen(project: Project, params: int, inputs: int = 0) -> None:
         )
     demo = project.root / "data" / f"{INPUTS[0]}.csv"
     for number in range(inputs):
-        shutil.copy(demo, demo.with_name(f"station-with-a-rather-long-name-{number}.csv"))
+        shutil.copy(demo, demo.with_name(f"{prefix}{number}.csv"))
 
 
 def assert_fits(text: str, width: int = 80) -> None:
@@ -112,15 +114,19 @@ def test_a_wider_grid_is_transposed_when_that_fits(project: Project) -> None:
     assert len(grid.rows) == 70 and sorted(grid.columns) == sorted(INPUTS)
 
 
-def test_a_grid_wide_both_ways_is_paged(project: Project) -> None:
-    widen(project, params=70, inputs=70)
+@pytest.mark.parametrize(("params", "inputs"), [(70, 70), (120, 300)], ids=["70x73", "120x303"])
+def test_a_grid_wide_both_ways_is_paged(project: Project, params: int, inputs: int) -> None:
+    widen(project, params=params, inputs=inputs, prefix="s")
     out = project.run("manifest", "--grid").stdout
     assert_fits(out)
     grid = parse_grid(out)
-    assert len(grid.pages) > 1 and grid.pages[0][0] == 1 and grid.pages[-1][1] == 70
+    assert "transposed" not in grid.title  # it would take more pages
+    assert len(grid.pages) > 1 and grid.pages[0][0] == 1 and grid.pages[-1][1] == params
     assert all(a[1] + 1 == b[0] for a, b in zip(grid.pages, grid.pages[1:], strict=False))
-    assert len(grid.rows) == len(INPUTS) + 70 and len(grid.columns) == 70
-    assert all(len(cells) == 70 for cells in grid.rows.values())
+    blocks = out.strip("\n").split("\n\n")
+    assert len(blocks) == 1 + len(grid.pages) + 2  # title, one block per page, key, legend
+    assert len(grid.rows) == len(INPUTS) + inputs and len(grid.columns) == params
+    assert all(len(cells) == params for cells in grid.rows.values())
 
 
 def run_in_terminal(project: Project, *args: str, **env: str) -> str:

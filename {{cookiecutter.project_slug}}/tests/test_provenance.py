@@ -143,7 +143,6 @@ def test_an_artifact_without_provenance_is_stale(project: Project) -> None:
 def test_an_input_change_makes_its_artifacts_stale_until_rebuilt(project: Project) -> None:
     build(project)
     assert stale(project) == {}
-    assert project.run("manifest", "--stale").stdout.count("[STALE]") == 0
     changed = project.root / "data" / f"{INPUTS[0]}.csv"
     with changed.open("a") as data:
         data.write("999,1.5\n")
@@ -158,9 +157,8 @@ def test_an_input_change_makes_its_artifacts_stale_until_rebuilt(project: Projec
     assert stale(project) == {}
     for permutation_id in expected:
         assert_valid_artifact(project.artifact(permutation_id))
-        assert show(project, permutation_id)["provenance"]["inputs"][0]["size"] == (
-            changed.stat().st_size
-        )
+    recorded = show(project, f"{INPUTS[0]}_{PARAMS[0]}")["provenance"]["inputs"][0]
+    assert recorded["size"] == changed.stat().st_size
 
 
 @needs_demo_writer

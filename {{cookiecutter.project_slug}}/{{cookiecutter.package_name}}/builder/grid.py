@@ -165,7 +165,8 @@ def _page(layout: _Layout, first: int, last: int, colour: bool) -> list[str]:
             (" " if _gap_before(n, first) else "") + str(n).rjust(digits)[place] for n in numbers
         )
         if place < digits - 1:
-            lines.append(f"{INDENT}{'':<{label_width}}{GAP}{ruler}".rstrip())
+            if ruler.strip():  # a page of columns 1-99 has no hundreds to show
+                lines.append(f"{INDENT}{'':<{label_width}}{GAP}{ruler}".rstrip())
         else:
             head = f"{_cut(matrix.row_axis, label_width):<{label_width}}"
             lines.append(f"{INDENT}{head}{GAP}{ruler}{GAP}{'done':>{layout.total_width}}")
