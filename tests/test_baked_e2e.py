@@ -100,3 +100,6 @@ def test_generated_commands_build_everything(
     assert all(row.startswith("  [DONE] ") for row in rows), table
     for permutation_id in project.permutation_ids:
         CHECK_ARTIFACT[project.kind](project.artifact(permutation_id))
+    # Each artifact records what it was built from, and nothing has changed since.
+    assert f"=== Grid ({total}/{total} done)" in project.builder("manifest", "--grid").stdout
+    assert project.builder("manifest", "--stale", "--commands").stdout == ""
