@@ -48,6 +48,12 @@ def rebuild_stale(project: Project) -> list[str]:
     return commands.splitlines()
 
 
+def append_to_pipeline(project: Project, *statements: str) -> None:
+    """Statements at the end of pipeline.py, as a user's later edits of its settings would be."""
+    with project.pipeline.open("a") as source:
+        source.write("".join(f"{statement}\n" for statement in statements))
+
+
 def show(project: Project, permutation_id: str) -> dict[str, Any]:
     return dict(json.loads(project.run("show", permutation_id, "--json").stdout))
 
@@ -165,10 +171,7 @@ def test_an_input_change_makes_its_artifacts_stale_until_rebuilt(project: Projec
 def test_a_parameter_change_makes_only_its_artifacts_stale(project: Project) -> None:
     build(project)
     param = PARAMS[0]
-    source = project.pipeline.read_text()
-    entry = json.dumps(param) + ": {"
-    assert source.count(entry) == 1
-    project.pipeline.write_text(source.replace(entry, entry + '"note": "v2", ', 1))
+    append_to_pipeline(project, f'PARAM_REGISTRY[{param!r}].update(note="v2")')
     expected = {f"{inp}_{param}": ["parameter changed: note"] for inp in INPUTS}
     assert stale(project) == expected  # the registry is not code: nothing else is stale
 
@@ -183,10 +186,13 @@ def test_a_parameter_change_makes_only_its_artifacts_stale(project: Project) -> 
 @needs_demo_writer
 def test_a_cost_change_only_reorders(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
-    source = project.pipeline.read_text()
-    entry = json.dumps(PARAMS[0]) + ': {"cost": 1,'
-    assert source.count(entry) == 1
-    project.pipeline.write_text(source.replace(entry, json.dumps(PARAMS[0]) + ': {"cost": 99,'))
+    param = PARAMS[0]
+    append_to_pipeline(
+        project,
+        f"PARAM_REGISTRY[{param!r}] = dict(PARAM_REGISTRY[{param!r}], cost=99)",
+        'COST_UNIT = "bytes on disk"',
+    )
+    assert project.manifest("--sort", "size")["entries"][-1][axes.PARAM_KEY] == param
     assert stale(project) == {}
 
 
@@ -207,9 +213,7 @@ def test_a_code_change_makes_every_artifact_stale(project: Project) -> None:
 def test_the_fingerprint_mode_decides_whether_a_touch_counts(
     project: Project, mode: str, touch_is_stale: bool
 ) -> None:
-    source = project.pipeline.read_text()
-    assert source.count('FINGERPRINT = "stat"') == 1
-    project.pipeline.write_text(source.replace('FINGERPRINT = "stat"', f'FINGERPRINT = "{mode}"'))
+    append_to_pipeline(project, f"FINGERPRINT = {mode!r}")
     build(project, axes.INPUT_FLAG, INPUTS[0], axes.PARAM_FLAG, PARAMS[0])
     data = project.root / "data" / f"{INPUTS[0]}.csv"
     recorded = show(project, f"{INPUTS[0]}_{PARAMS[0]}")["provenance"]["inputs"][0]

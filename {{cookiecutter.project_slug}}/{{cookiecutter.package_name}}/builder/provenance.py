@@ -110,9 +110,28 @@ def registry_entry(param: str) -> Document:
     return dict(json.loads(json.dumps(entry, sort_keys=True, default=repr)))
 
 
+def _sets_a_setting(node: ast.stmt) -> bool:
+    """A module-level statement that only sets a ``NOT_CODE`` name: ``X = ...``, ``X: T = ...``,
+    ``X[k] = ...``, ``X += ...`` or ``X.update(...)``."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+        targets = [node.target]
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        targets = [node.value.func]
+    else:
+        return False
+    for target in targets:
+        while isinstance(target, ast.Subscript | ast.Attribute):
+            target = target.value
+        if not (isinstance(target, ast.Name) and target.id in NOT_CODE):
+            return False
+    return True
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """sha256 of pipeline.py without its settings (``NOT_CODE``), read once per process.
+    """sha256 of pipeline.py without the statements setting ``NOT_CODE``, read once per process.
 
     Any other edit counts, comments included: the builder cannot tell which lines change an
     artifact, so it errs on the side of calling it stale. The source as bytes, not a syntax tree,
@@ -121,10 +140,7 @@ def code_fingerprint() -> str:
     source = Path(pipeline.__file__).read_text(encoding="utf-8")
     settings_lines: set[int] = set()
     for node in ast.parse(source).body:
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if isinstance(node, ast.AnnAssign):
-            targets = [node.target]
-        if any(isinstance(t, ast.Name) and t.id in NOT_CODE for t in targets):
+        if _sets_a_setting(node):
             settings_lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
     kept = (
         line
