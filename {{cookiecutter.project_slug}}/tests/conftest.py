@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -187,6 +188,12 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+def local_commands(commands: str) -> str:
+    """Generated commands with their runner swapped for this interpreter (uv may be absent)."""
+    runner = settings.COMMAND_RUNNER
+    return commands.replace(f"{runner} -m ", f"{shlex.quote(sys.executable)} -m ")
 
 
 @pytest.fixture

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import shlex
 import subprocess
-import sys
 
 import pytest
-from conftest import Project, assert_valid_artifact, clean_env, needs_demo_writer
+from conftest import (
+    Project,
+    assert_valid_artifact,
+    clean_env,
+    local_commands,
+    needs_demo_writer,
+)
 
 from {{ cookiecutter.package_name }} import pipeline, settings
 from {{ cookiecutter.package_name }}.builder import axes
@@ -30,10 +34,8 @@ def test_list_subcommands_name_each_axis_value(project: Project) -> None:
 
 def run_commands_through_a_shell(project: Project, commands: str) -> None:
     """Run generated commands as a script, the runner swapped for this interpreter when absent."""
-    runner = settings.COMMAND_RUNNER
-    script = commands.replace(f"{runner} -m ", f"{shlex.quote(sys.executable)} -m ")
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+        ["bash", "-euo", "pipefail", "-c", local_commands(commands)],
         cwd=project.root,
         env=clean_env(),
         capture_output=True,
@@ -124,7 +126,39 @@ BAD_USAGE = [
         ("manifest", "--limit", "x"), "--limit 'x' is not a whole number", id="limit-text"
     ),
     pytest.param(
-        ("manifest", "--force"), "--force only applies with --commands or --json", id="force-alone"
+        ("manifest", "--force"),
+        "--force only applies with --commands, --json or --slurm",
+        id="force-alone",
+    ),
+    pytest.param(
+        ("build", "--output-folder", "output", "--jobs", "0"),
+        "--jobs '0' is not a whole number of at least 1",
+        id="jobs-zero",
+    ),
+    pytest.param(("manifest", "--shard", "3/2"), "--shard '3/2' is not I/N", id="shard-past-n"),
+    pytest.param(("manifest", "--shard", "0/2"), "--shard '0/2' is not I/N", id="shard-zero"),
+    pytest.param(("manifest", "--shard", "2"), "--shard '2' is not I/N", id="shard-no-slash"),
+    pytest.param(
+        ("manifest", "--time", "1:00:00"), "--time only applies with --slurm", id="time-no-slurm"
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--time", "1h"), "--time '1h' is not minutes", id="slurm-time"
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--mem", "4 GB"), "--mem '4 GB' is not a size", id="slurm-mem"
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--partition", "a\nb"),
+        "--partition 'a\\nb' is not partition names",
+        id="slurm-partition-newline",
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--max-array-size", "0"),
+        "--max-array-size '0' is not a whole number",
+        id="slurm-array-size-zero",
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--json"), "not allowed with argument", id="slurm-and-json"
     ),
     pytest.param(
         ("manifest", "--missing", "--done"), "not allowed with argument", id="missing-and-done"

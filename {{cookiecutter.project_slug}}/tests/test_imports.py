@@ -14,6 +14,8 @@ INFO_COMMANDS = [
     ("manifest",),
     ("manifest", "--json"),
     ("manifest", "--commands"),
+    ("manifest", "--missing", "--commands", "--shard", "1/2"),
+    ("manifest", "--slurm", "--time", "1:00:00"),
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
 ]
