@@ -226,29 +226,17 @@ def test_build_jobs_stops_cleanly_and_the_next_build_resumes(
     project: Project, stop: signal.Signals, to_group: bool, code: int
 ) -> None:
     project.insert_in_phase(PHASES[1], "__import__('time').sleep(120)")
-    builder = subprocess.Popen(
-        project.command("build", "--output-folder", "output", "--jobs", "2"),
-        cwd=project.root,
-        env=clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal gives a command
-    )
-    try:
-        wait_for(lambda: len(building(project)) == 2, "two builds in their second phase")
-        running = building(project)
-        workers = {int(_text(project.stage(p) / f"{p}.lock").split()[1]) for p in running}
-        if to_group:
-            os.killpg(builder.pid, stop)
-        else:
-            builder.send_signal(stop)
-        _, stderr = builder.communicate(timeout=60)
-    finally:
-        if builder.poll() is None:
-            os.killpg(builder.pid, signal.SIGKILL)
-            builder.wait()
-    assert builder.returncode == code, stderr
+    # setsid: the builder leads a process group of its own, as a command in a terminal does.
+    builder = project.start("build", "--output-folder", "output", "--jobs", "2", prefix=("setsid",))
+    wait_for(lambda: len(building(project)) == 2, "two builds in their second phase")
+    running = building(project)
+    locks = [_text(project.stage(p) / f"{p}.lock") for p in running]
+    workers = {int(re.findall(r"^holder: pid (\d+) ", text, re.M)[0]) for text in locks}
+    if to_group:
+        os.killpg(builder.pid, stop)
+    else:
+        builder.send_signal(stop)
+    stderr = project.finish(builder, code=code, timeout=60).stderr
     assert "summary: " in stderr and " interrupted" in stderr
     assert not any(_alive(pid) for pid in workers)
 
