@@ -30,6 +30,20 @@ ANSWERS_FILE = ".cookiecutter-answers.yaml"
 
 Bake = Callable[..., "BakedProject"]
 
+# Set by .ci/run once it has installed the engines: then a missing one fails instead of skipping.
+REQUIRE_ENGINES = "PERM_TEMPLATE_REQUIRE_ENGINES"
+
+
+def require_program(*names: str) -> None:
+    """Skip, saying what is missing, unless every program is on PATH (fail if CI promised them)."""
+    missing = [name for name in names if shutil.which(name) is None]
+    if not missing:
+        return
+    reason = f"not installed here: {', '.join(missing)}"
+    if os.environ.get(REQUIRE_ENGINES):
+        pytest.fail(f"{reason}, though {REQUIRE_ENGINES} says CI installed them")
+    pytest.skip(reason)
+
 
 def run_command(
     args: Sequence[str | Path],

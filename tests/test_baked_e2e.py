@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from combinations import SUPPORTED
-from conftest import Bake, BakedProject
+from conftest import Bake, BakedProject, require_program
 
 pytestmark = pytest.mark.slow
 
@@ -64,10 +64,49 @@ def manifest_rows(table: str) -> list[str]:
     return [line for line in table.splitlines() if line.startswith("  [")]
 
 
+# The baked tests marked `engines` build the whole matrix several times over (parallel, xargs,
+# `build --jobs`, SLURM files). The machinery they drive is the same file in every bake, so they
+# run for the bakes whose differences could meet them: progress inside a SQLite artifact or in a
+# file beside it, and axis names with underscores, which become flags with dashes.
+ENGINE_BAKES = {"defaults", "ext-csv", "irregular-plurals"}
+
+
+def test_engine_bakes_are_supported_bakes() -> None:
+    assert not ENGINE_BAKES - {param.id for param in SUPPORTED}
+
+
 @pytest.mark.parametrize("answers", SUPPORTED)
-def test_baked_tests_pass(bake: Bake, answers: dict[str, str]) -> None:
+def test_baked_tests_pass(
+    bake: Bake, answers: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    selection = [] if request.node.callspec.id in ENGINE_BAKES else ["-m", "not engines"]
     # Only pytest itself: the plugins this venv has for the template's tests stay out.
-    bake(**answers).python("-m", "pytest", "-q", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    bake(**answers).python(
+        "-m", "pytest", "-q", *selection, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    )
+
+
+ENGINES = {
+    "gnu-parallel": ("parallel", "parallel --will-cite -j 2"),
+    "xargs": ("xargs", "xargs -P 2 -I{} sh -c '{}'"),
+}
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_missing_commands_piped_to_an_engine_build_everything_with_the_real_runner(
+    bake: Bake, engine: str
+) -> None:
+    program, command = ENGINES[engine]
+    require_program(program)
+    project = bake()  # commands run through `uv run`, as a user's would
+    assert project.runner == "uv run"
+    pipeline = f"python -m {project.package}.builder manifest --missing --commands | {command}"
+    project.run("bash", "-euo", "pipefail", "-c", pipeline)
+    rows = manifest_rows(project.builder("manifest").stdout)
+    assert len(rows) == len(project.permutation_ids)
+    assert all(row.startswith("  [DONE] ") for row in rows), rows
+    for permutation_id in project.permutation_ids:
+        CHECK_ARTIFACT[project.kind](project.artifact(permutation_id))
 
 
 @pytest.mark.parametrize("answers", SUPPORTED)

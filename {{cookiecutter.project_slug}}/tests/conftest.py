@@ -196,10 +196,8 @@ def read_only(folder: Path) -> Iterator[tuple[str, ...]]:
 
 def run_commands_through_a_shell(project: Project, commands: str) -> None:
     """Run generated commands as a script, the runner swapped for this interpreter when absent."""
-    runner = settings.COMMAND_RUNNER
-    script = commands.replace(f"{runner} -m ", f"{shlex.quote(sys.executable)} -m ")
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+        ["bash", "-euo", "pipefail", "-c", local_commands(commands)],
         cwd=project.root,
         env=clean_env(),
         capture_output=True,
@@ -214,6 +212,12 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+def local_commands(commands: str) -> str:
+    """Generated commands with their runner swapped for this interpreter (uv may be absent)."""
+    runner = settings.COMMAND_RUNNER
+    return commands.replace(f"{runner} -m ", f"{shlex.quote(sys.executable)} -m ")
 
 
 @pytest.fixture

@@ -110,7 +110,39 @@ BAD_USAGE = [
         ("manifest", "--limit", "x"), "--limit 'x' is not a whole number", id="limit-text"
     ),
     pytest.param(
-        ("manifest", "--force"), "--force only applies with --commands or --json", id="force-alone"
+        ("manifest", "--force"),
+        "--force only applies with --commands, --json or --slurm",
+        id="force-alone",
+    ),
+    pytest.param(
+        ("build", "--output-folder", "output", "--jobs", "0"),
+        "--jobs '0' is not a whole number of at least 1",
+        id="jobs-zero",
+    ),
+    pytest.param(("manifest", "--shard", "3/2"), "--shard '3/2' is not I/N", id="shard-past-n"),
+    pytest.param(("manifest", "--shard", "0/2"), "--shard '0/2' is not I/N", id="shard-zero"),
+    pytest.param(("manifest", "--shard", "2"), "--shard '2' is not I/N", id="shard-no-slash"),
+    pytest.param(
+        ("manifest", "--time", "1:00:00"), "--time only applies with --slurm", id="time-no-slurm"
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--time", "1h"), "--time '1h' is not minutes", id="slurm-time"
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--mem", "4 GB"), "--mem '4 GB' is not a size", id="slurm-mem"
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--partition", "a\nb"),
+        "--partition 'a\\nb' is not partition names",
+        id="slurm-partition-newline",
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--max-array-size", "0"),
+        "--max-array-size '0' is not a whole number",
+        id="slurm-array-size-zero",
+    ),
+    pytest.param(
+        ("manifest", "--slurm", "--json"), "not allowed with argument", id="slurm-and-json"
     ),
     pytest.param(
         ("manifest", "--missing", "--done"), "not allowed with argument", id="missing-and-done"

@@ -16,6 +16,8 @@ INFO_COMMANDS = [
     ("manifest", "--commands"),
     ("manifest", "--grid"),
     ("manifest", "--stale"),  # nothing built yet: no artifact to open, so no sqlite3
+    ("manifest", "--missing", "--commands", "--shard", "1/2"),
+    ("manifest", "--slurm", "--time", "1:00:00"),
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
 ]

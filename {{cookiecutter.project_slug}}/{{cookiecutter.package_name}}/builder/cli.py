@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .. import pipeline, settings
 from . import axes, interrupts
@@ -25,6 +27,9 @@ from .manifest import (
     permutation_manifest,
 )
 
+if TYPE_CHECKING:
+    from . import slurm
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SELF = f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder"
 
@@ -36,14 +41,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--limit {text!r} is not a whole number of at least 1")
-    return value
+def _positive_int(flag: str) -> Callable[[str], int]:
+    """An argparse type for ``flag``: a whole number of at least 1, or a one-line error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r} is not a whole number of at least 1")
+        return value
+
+    return parse
+
+
+# `manifest --slurm` options: flag -> (argparse type, help); they apply only with --slurm.
+SLURM_FLAGS: dict[str, tuple[Callable[[str], object], str]] = {
+    "--partition": (str, "#SBATCH --partition (default: the cluster's)"),
+    "--time": (str, "#SBATCH --time per task, e.g. 2:00:00 (default: the cluster's)"),
+    "--cpus-per-task": (_positive_int("--cpus-per-task"), "#SBATCH --cpus-per-task (default: 1)"),
+    "--mem": (str, "#SBATCH --mem per task, e.g. 4G (default: the cluster's)"),
+    "--array-limit": (_positive_int("--array-limit"), "at most N tasks of an array at once (%%N)"),
+    "--max-array-size": (
+        _positive_int("--max-array-size"),
+        "the cluster's MaxArraySize: more tasks than this become several arrays (default: 1000)",
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--sort", choices=["size", "name"], default="size", help="size: cheapest first (default)"
     )
     manifest.add_argument(
-        "--limit", type=_positive_int, help="keep the first N after filtering and sorting"
+        "--limit",
+        type=_positive_int("--limit"),
+        help="keep the first N after filtering and sorting",
+    )
+    manifest.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="only shard I of N: a fixed split of the whole matrix, balanced by estimated cost",
     )
     shape = manifest.add_mutually_exclusive_group()
     shape.add_argument(
@@ -75,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"print the matrix: a row per {axes.INPUT_AXIS}, a column per {axes.PARAM_AXIS}",
     )
+    shape.add_argument(
+        "--slurm",
+        action="store_true",
+        help="print a bash file that submits the builds as SLURM job arrays (bash FILE)",
+    )
     manifest.add_argument(
         "--stale",
         action="store_true",
@@ -84,8 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument(
         "--force",
         action="store_true",
-        help="with --commands or --json: add --force to each command",
+        help="with --commands, --json or --slurm: add --force to each command",
     )
+    slurm_options = manifest.add_argument_group("with --slurm")
+    for flag, (kind, text) in SLURM_FLAGS.items():
+        slurm_options.add_argument(flag, type=kind, help=text)
 
     show = commands.add_parser(
         "show", help="print what a built artifact was built from, and whether it is stale"
@@ -116,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild even if done, dropping any staged partial build",
     )
+    build.add_argument(
+        "--jobs",
+        type=_positive_int("--jobs"),
+        default=1,
+        help="build up to N permutations at once, in N worker processes (default: 1)",
+    )
     return parser
 
 
@@ -133,15 +178,39 @@ def command_folder(output_dir: Path) -> str:
         return str(output_dir)
 
 
+def _slurm_job(args: argparse.Namespace, output_dir: Path) -> slurm.SlurmJob | None:
+    """The SLURM choices of ``manifest --slurm``; a SLURM flag without it is a usage error."""
+    chosen: dict[str, Any] = {}
+    for flag in SLURM_FLAGS:
+        dest = flag[2:].replace("-", "_")
+        if getattr(args, dest) is not None:
+            if not args.slurm:
+                raise UsageError(f"{flag} only applies with --slurm")
+            chosen[dest] = getattr(args, dest)
+    if not args.slurm:
+        return None
+    from . import slurm
+
+    return slurm.SlurmJob(str(PROJECT_ROOT), str(output_dir), **chosen).check()
+
+
 def run_manifest(args: argparse.Namespace) -> int:
     from .printer import print_manifest
 
-    if args.force and not (args.commands or args.json):
-        raise UsageError("--force only applies with --commands or --json")
+    if args.force and not (args.commands or args.json or args.slurm):
+        raise UsageError("--force only applies with --commands, --json or --slurm")
     if args.stale and args.done:
         raise UsageError("--stale already selects built permutations; drop --done")
+    shard = None
+    if args.shard is not None:
+        from .shard import parse_shard, shard_of
+
+        shard = parse_shard(args.shard)
     output_dir = output_folder(args.output_folder)
+    slurm_job = _slurm_job(args, output_dir)
     entries = permutation_manifest(output_dir)
+    if shard is not None:
+        entries = shard_of(entries, *shard)
     if args.stale:  # the only manifest that reads artifacts: their provenance
         from .stale import mark_stale
 
@@ -160,6 +229,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         force=args.force,
         as_json=args.json,
         stale=args.stale,
+        slurm=slurm_job,
     )
     return 0
 
@@ -226,6 +296,10 @@ def run_build(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 0
+    if args.jobs > 1 and len(entries) > 1:
+        from .pool import build_in_pool
+
+        return build_in_pool(entries, output_dir, force=args.force, jobs=args.jobs)
     from .runner import build_all
 
     return build_all(entries, output_dir, force=args.force)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .. import settings
 from . import axes
 from .manifest import Entry
+
+if TYPE_CHECKING:
+    from .slurm import SlurmJob
 
 
 def select(
@@ -107,10 +110,20 @@ def print_manifest(
     force: bool = False,
     as_json: bool = False,
     stale: bool = False,
+    slurm: SlurmJob | None = None,
 ) -> None:
-    """Select the entries, then write them as commands, JSON or a table to ``out``."""
+    """Select the entries, then write them as commands, JSON, a SLURM script or a table."""
     chosen = select(entries, missing=missing, done=done, sort=sort, limit=limit, stale=stale)
-    if commands:
+    if slurm is not None:
+        from .slurm import format_script  # re and dataclasses only when asked for
+
+        lines = [self_command(e, output_folder, force=force) for e in chosen]
+        out.write(
+            format_script(
+                lines, slurm, project_name=settings.PROJECT_NAME, job_name=settings.PACKAGE
+            )
+        )
+    elif commands:
         out.write(format_commands(chosen, output_folder, force=force))
     elif as_json:
         out.write(format_json(chosen, output_folder, force=force))

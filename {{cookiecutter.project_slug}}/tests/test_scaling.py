@@ -1,0 +1,448 @@
+"""Fanning out the missing builds: GNU parallel, xargs, `build --jobs`, shards, SLURM files, CI."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    ROOT,
+    Project,
+    assert_valid_artifact,
+    clean_env,
+    local_commands,
+    needs_demo_writer,
+)
+
+from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }}.builder import axes, shard
+
+# Tests that run many builds through an engine; `pytest -m "not engines"` leaves them out.
+engines = pytest.mark.engines
+
+TOTAL = len(pipeline.discover_inputs()) * len(pipeline.PARAM_REGISTRY)
+PHASES = [phase.__name__ for phase in pipeline.PHASES]
+
+
+def require(program: str) -> str:
+    """The program's path, or a skip that says what to install."""
+    path = shutil.which(program)
+    if path is None:
+        pytest.skip(f"{program} is not installed here (Debian: apt-get install {program})")
+    return path
+
+
+class BuildRecord:
+    """Each build notes the start and the end of its work in one file that all builders share."""
+
+    def __init__(self, project: Project, pause: float = 0.0) -> None:
+        self.path = project.root / "builds.log"
+        project.insert_in_phase(PHASES[0], self._note("start"))
+        project.insert_in_phase(PHASES[-1], self._note("end"))
+        if pause:
+            project.insert_in_phase(PHASES[1], f"__import__('time').sleep({pause})")
+
+    def _note(self, event: str) -> str:
+        fields = f"[ctx.permutation_id, {event!r}, str(os.getpid()), repr(time.time())]"
+        return f"import os, time; open({str(self.path)!r}, 'a').write(' '.join({fields}) + '\\n')"
+
+    def events(self) -> list[tuple[str, str, int, float]]:
+        lines = self.path.read_text().splitlines() if self.path.exists() else []
+        return [(p, event, int(pid), float(at)) for p, event, pid, at in map(str.split, lines)]
+
+    def starts(self) -> Counter[str]:
+        return Counter(p for p, event, _, _ in self.events() if event == "start")
+
+    def most_at_once(self) -> int:
+        """The most builds that were between their start and their end at one moment."""
+        steps = sorted((at, 1 if event == "start" else -1) for _, event, _, at in self.events())
+        running = peak = 0
+        for _, step in steps:
+            running += step
+            peak = max(peak, running)
+        return peak
+
+
+def missing_ids(project: Project) -> list[str]:
+    return [e["permutation_id"] for e in project.manifest("--missing")["entries"]]
+
+
+def assert_all_built_once(project: Project, record: BuildRecord, ids: list[str]) -> None:
+    """Every permutation done, valid, built by exactly one builder, and no staging left."""
+    assert record.starts() == Counter(ids)
+    document = project.manifest()
+    assert document["done"] == TOTAL, [e["status"] for e in document["entries"]]
+    for permutation_id in ids:
+        assert_valid_artifact(project.artifact(permutation_id))
+    staging = project.output / "_build"
+    assert not staging.exists() or not list(staging.iterdir())
+
+
+# --- local engines: each missing build once, concurrently -------------------------------------
+
+
+def missing_commands(project: Project) -> str:
+    return local_commands(project.run("manifest", "--missing", "--commands").stdout)
+
+
+def feed(project: Project, engine: list[str], commands: str) -> subprocess.CompletedProcess[str]:
+    """Run an engine in the project root with build commands on its standard input."""
+    return subprocess.run(
+        engine,
+        input=commands,
+        cwd=project.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@engines
+@needs_demo_writer
+def test_gnu_parallel_builds_each_once_even_when_every_command_is_given_twice(
+    project: Project, tmp_path: Path
+) -> None:
+    parallel = require("parallel")
+    record = BuildRecord(project, pause=0.2)
+    ids = missing_ids(project)
+    twice = "".join(f"{line}\n{line}\n" for line in missing_commands(project).splitlines())
+    joblog = tmp_path / "joblog"
+    feed(project, [parallel, "--will-cite", "-j", "4", "--joblog", str(joblog)], twice)
+    # A copy that meets its twin's lock exits 3 (busy); one that comes later finds it done.
+    codes = Counter(row.split("\t")[6] for row in joblog.read_text().splitlines()[1:])
+    assert sum(codes.values()) == 2 * TOTAL and set(codes) <= {"0", "3"}, codes
+    assert_all_built_once(project, record, ids)
+
+
+@engines
+@needs_demo_writer
+def test_xargs_builds_the_missing_permutations_concurrently(project: Project) -> None:
+    xargs = require("xargs")
+    record = BuildRecord(project, pause=0.3)
+    ids = missing_ids(project)
+    result = feed(project, [xargs, "-P", "3", "-I{}", "sh", "-c", "{}"], missing_commands(project))
+    assert result.returncode == 0, result.stderr
+    assert record.most_at_once() >= 2
+    assert_all_built_once(project, record, ids)
+
+
+# --- build --jobs: the builder's own process pool -----------------------------------------------
+
+
+@engines
+@needs_demo_writer
+def test_build_jobs_builds_on_that_many_workers_cheapest_first(project: Project) -> None:
+    record = BuildRecord(project, pause=0.3)
+    ids = missing_ids(project)
+    result = project.run("build", "--output-folder", "output", "--jobs", "2")
+    assert f"summary: {TOTAL} built" in result.stderr and result.stdout == ""
+    assert record.most_at_once() == 2
+    assert len({pid for _, _, pid, _ in record.events()}) == 2
+    started = [
+        p for p, event, _, _ in sorted(record.events(), key=lambda e: e[3]) if event == "start"
+    ]
+    assert started.index(ids[0]) < started.index(ids[-1])
+    assert_all_built_once(project, record, ids)
+
+
+@engines
+@needs_demo_writer
+def test_build_jobs_lists_each_failure_with_its_error_log(project: Project) -> None:
+    failing = pipeline.discover_inputs()[0]
+    project.insert_in_phase(
+        PHASES[1], f"if ctx.input_id == {failing!r}: raise RuntimeError('injected failure')"
+    )
+    result = project.run("build", "--output-folder", "output", "--jobs", "2", code=1)
+    failed = [f"{failing}_{param}" for param in pipeline.PARAM_REGISTRY]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == len(failed), result.stderr
+    for permutation_id in failed:
+        error_log = project.stage(permutation_id) / f"{permutation_id}.error.log"
+        line = next(line for line in errors if line.startswith(f"error: {permutation_id} "))
+        assert "injected failure" in line and line.endswith(f"(log: {error_log})")
+        assert "injected failure" in error_log.read_text()
+        assert project.manifest()["by_id"][permutation_id]["status"].startswith("FAIL ")
+    built = TOTAL - len(failed)
+    assert f"summary: {built} built, {len(failed)} failed" in result.stderr
+    assert project.manifest()["done"] == built
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def building(project: Project) -> set[str]:
+    """Permutations whose build has reached the second phase."""
+    root = project.output / "_build"
+    if not root.is_dir():
+        return set()
+    started = f"phase 2/{len(PHASES)} {PHASES[1]}: started"
+    return {
+        stage.name for stage in root.iterdir() if started in _text(stage / f"{stage.name}.info.log")
+    }
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+STOPS = [
+    pytest.param(signal.SIGINT, True, 130, id="ctrl-c-to-the-process-group"),
+    pytest.param(signal.SIGTERM, False, 143, id="sigterm-to-the-builder-only"),
+]
+
+
+@engines
+@needs_demo_writer
+@pytest.mark.parametrize(("stop", "to_group", "code"), STOPS)
+def test_build_jobs_stops_cleanly_and_the_next_build_resumes(
+    project: Project, stop: signal.Signals, to_group: bool, code: int
+) -> None:
+    project.insert_in_phase(PHASES[1], "__import__('time').sleep(120)")
+    # setsid: the builder leads a process group of its own, as a command in a terminal does.
+    builder = project.start("build", "--output-folder", "output", "--jobs", "2", prefix=("setsid",))
+    wait_for(lambda: len(building(project)) == 2, "two builds in their second phase")
+    running = building(project)
+    locks = [_text(project.stage(p) / f"{p}.lock") for p in running]
+    workers = {int(re.findall(r"^holder: pid (\d+) ", text, re.M)[0]) for text in locks}
+    if to_group:
+        os.killpg(builder.pid, stop)
+    else:
+        builder.send_signal(stop)
+    stderr = project.finish(builder, code=code, timeout=60).stderr
+    assert "summary: " in stderr and " interrupted" in stderr
+    assert not any(_alive(pid) for pid in workers)
+
+    # Nothing half-moved: no artifact at all, and staging only for the two that were running.
+    document = project.manifest()
+    assert document["done"] == 0
+    assert {p.name for p in (project.output / "_build").iterdir()} == running
+    for permutation_id in running:
+        entry = document["by_id"][permutation_id]
+        assert entry["status"] == f"FAIL [2/{len(PHASES)}] {PHASES[1]}"
+        assert f"interrupted by {stop.name}" in entry["error"]
+
+    project.restore_pipeline()
+    resumed = project.run("build", "--output-folder", "output").stderr
+    for permutation_id in running:
+        assert f"{permutation_id}: phase 1/{len(PHASES)} {PHASES[0]}: skipped" in resumed
+    assert project.manifest()["done"] == TOTAL
+
+
+# --- shards -------------------------------------------------------------------------------------
+
+
+def work(entry: dict[str, Any]) -> float:
+    return float(entry["sort_key"][0]) * float(entry["sort_key"][1])
+
+
+def test_the_greedy_split_is_disjoint_complete_and_balanced() -> None:
+    draw = random.Random(5)
+    entries: list[dict[str, Any]] = [
+        {
+            "permutation_id": f"p{n}",
+            "sort_key": (draw.randint(0, 10**6), draw.choice([0, 1, 2, 3.5]), f"p{n}", "x"),
+        }
+        for n in range(300)
+    ]
+    heaviest = max(map(work, entries))
+    for count in (1, 2, 3, 7, 16):
+        split = shard.assign(entries, count)
+        assert split == shard.assign(list(entries), count)  # deterministic
+        flat = [e["permutation_id"] for part in split for e in part]
+        assert sorted(flat) == sorted(e["permutation_id"] for e in entries)  # disjoint, complete
+        loads = [sum(map(work, part)) for part in split]
+        assert max(loads) - min(loads) <= heaviest
+        for part in split:  # each shard keeps the order it was given
+            assert part == [e for e in entries if e in part]
+    free = [{**e, "sort_key": (0, 0, *e["sort_key"][2:])} for e in entries]  # no costs at all
+    assert {len(part) for part in shard.assign(free, 7)} == {300 // 7, 300 // 7 + 1}
+
+
+def shards(project: Project, count: int) -> list[list[str]]:
+    return [
+        [
+            e["permutation_id"]
+            for e in project.manifest("--missing", "--shard", f"{i}/{count}")["entries"]
+        ]
+        for i in range(1, count + 1)
+    ]
+
+
+def test_a_shard_keeps_its_permutations_while_others_finish(project: Project) -> None:
+    ids = missing_ids(project)
+    before = shards(project, 3)
+    assert sorted(p for part in before for p in part) == sorted(ids)
+    finished = [before[0][0], before[-1][-1]]
+    project.output.mkdir()
+    for permutation_id in finished:  # what a finished build leaves, as far as the manifest cares
+        project.artifact(permutation_id).write_bytes(b"done")
+    after = shards(project, 3)
+    assert after == [[p for p in part if p not in finished] for part in before]
+    # --commands and --slurm take the same shard as --json, cheapest first
+    listed = project.manifest("--missing", "--shard", "2/3")["entries"]
+    assert [e["permutation_id"] for e in listed] == [p for p in ids if p in after[1]]
+    commands = project.run("manifest", "--missing", "--commands", "--shard", "2/3").stdout
+    assert commands.splitlines() == [e["command"] for e in listed]
+    slurm = project.run("manifest", "--missing", "--slurm", "--shard", "2/3").stdout
+    assert embedded_commands(slurm) == [e["command"] for e in listed]
+
+
+# --- SLURM files, run task by task the way SLURM runs them --------------------------------------
+
+
+def embedded_commands(script: str) -> list[str]:
+    listing = script.split("\ncommands=(\n", 1)[1].split("\n)\n", 1)[0]
+    return [shlex.split(line)[0] for line in listing.splitlines()]
+
+
+SLURM_ARGS = ("--max-array-size", "4", "--array-limit", "2", "--time", "0:30:00", "--mem", "1G")
+
+
+def test_slurm_file_lists_the_commands_and_cuts_arrays_at_the_cap(project: Project) -> None:
+    script = project.run("manifest", "--missing", "--slurm", *SLURM_ARGS).stdout
+    commands = project.run("manifest", "--missing", "--commands").stdout.splitlines()
+    assert script.startswith("#!/bin/bash\n") and embedded_commands(script) == commands
+    assert [line for line in script.splitlines() if line.startswith("#SBATCH")] == [
+        f"#SBATCH --job-name={settings.PACKAGE}",
+        "#SBATCH --cpus-per-task=1",
+        "#SBATCH --time=0:30:00",
+        "#SBATCH --mem=1G",
+    ]
+    arrays = [
+        (int(at), int(last)) for at, last in re.findall(r"^submit (\d+) (\d+) ", script, re.M)
+    ]
+    assert arrays == [(at, min(4, TOTAL - at) - 1) for at in range(0, TOTAL, 4)]
+    assert '--array="0-$2%2"' in script and '--output="$logs/%A_%a.out"' in script
+    assert f"\nlogs={shlex.quote(str(project.output / '_slurm'))}\n" in script
+    assert project.run("manifest", "--done", "--slurm").stdout == ""  # nothing to submit
+
+
+def run_task(
+    script: Path, root: Path, offset: int, task: int | None
+) -> subprocess.CompletedProcess[str]:
+    """Run the file as SLURM runs an array task (task None: as a plain, non-array job)."""
+    env = {**clean_env(), "SLURM_JOB_ID": "7"}
+    if task is not None:
+        env["SLURM_ARRAY_TASK_ID"] = str(task)
+    return subprocess.run(
+        ["bash", str(script), str(offset)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@engines
+@needs_demo_writer
+def test_each_slurm_task_builds_the_command_at_its_index(project: Project, tmp_path: Path) -> None:
+    text = project.run("manifest", "--missing", "--slurm", *SLURM_ARGS).stdout
+    script = tmp_path / "build.slurm"
+    script.write_text(local_commands(text))
+    ids = missing_ids(project)
+    built = []
+    for at, last in re.findall(r"^submit (\d+) (\d+) ", text, re.M):  # the last task of each array
+        index = int(at) + int(last)
+        result = run_task(script, project.root, int(at), int(last))
+        assert result.returncode == 0 and f": command {index}: " in result.stderr, result.stderr
+        built.append(ids[index])
+    assert [e["permutation_id"] for e in project.manifest("--done")["entries"]] == built
+    for permutation_id in built:
+        assert_valid_artifact(project.artifact(permutation_id))
+
+    beyond = run_task(script, project.root, 0, TOTAL)
+    assert beyond.returncode == 2 and f"no command {TOTAL}" in beyond.stderr
+    plain = run_task(script, project.root, 0, None)
+    assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
+
+
+# --- the JSON document, as the README documents it, and the CI matrix made from it --------------
+
+
+def readme_schema(heading: str) -> dict[str, set[type]]:
+    """The README's table under ``heading``: each key and the JSON types it may hold."""
+    types = {
+        "string": str,
+        "integer": int,
+        "boolean": bool,
+        "array": list,
+        "object": dict,
+        "null": type(None),
+    }
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n\n|", 1)[1]
+    schema: dict[str, set[type]] = {}
+    for row in section.split("\n\n", 1)[0].splitlines()[2:]:
+        keys, kind = row.split("|")[1:3]
+        allowed = {types[word] for word in re.findall(r"[a-z]+", kind) if word in types}
+        for key in re.findall(r"`([^`]+)`", keys):
+            schema[key] = allowed
+    return schema
+
+
+def assert_matches(value: dict[str, Any], schema: dict[str, set[type]]) -> None:
+    assert set(value) == set(schema)
+    for key, allowed in schema.items():
+        assert type(value[key]) in allowed, f"{key}: {value[key]!r} is not {allowed}"
+
+
+def test_json_document_has_the_schema_the_readme_documents(project: Project) -> None:
+    first, second = missing_ids(project)[:2]
+    project.output.mkdir()
+    project.artifact(first).write_bytes(b"done")
+    project.insert_in_phase(PHASES[0], "raise RuntimeError('injected failure')")
+    entry = project.manifest()["by_id"][second]
+    pinned = (axes.INPUT_FLAG, entry[axes.INPUT_KEY], axes.PARAM_FLAG, entry[axes.PARAM_KEY])
+    project.run("build", "--output-folder", "output", *pinned, code=1)
+    document = json.loads(project.run("manifest", "--json").stdout)
+    assert_matches(document, readme_schema("### The JSON document"))
+    statuses = set()
+    for entry in document["entries"]:
+        assert_matches(entry, readme_schema("Each entry of `entries`:"))
+        statuses.add(entry["status"].split()[0])
+    assert statuses == {"DONE", "MISS", "FAIL"}
+
+
+def test_the_readme_jq_filter_makes_a_github_actions_matrix(project: Project) -> None:
+    jq = require("jq")
+    readme = (ROOT / "README.md").read_text()
+    jq_filter = re.search(r"manifest --missing --json \| jq -c '([^']+)'", readme)
+    assert jq_filter, "the README shows no jq one-liner"
+    document = project.run("manifest", "--missing", "--json").stdout
+    result = subprocess.run(
+        [jq, "-c", jq_filter.group(1)], input=document, capture_output=True, text=True, check=True
+    )
+    matrix = json.loads(result.stdout)
+    assert list(matrix) == ["include"]
+    expected = json.loads(document)["entries"]
+    assert matrix["include"] == [
+        {"permutation_id": e["permutation_id"], "command": e["command"]} for e in expected
+    ]

@@ -1,0 +1,126 @@
+"""``build --jobs N``: the selected permutations on N worker processes, cheapest first.
+
+Each worker builds one permutation at a time with the same ``build_permutation`` as a sequential
+build (its lock, its staging dir, its three logs), so a pool, a shell loop and GNU parallel on one
+output folder never build a permutation twice. Permutations are queued cheapest first and the
+workers take them in that order.
+
+Stopping: on Ctrl-C (SIGINT to the terminal's process group) or SIGTERM (to this process, which
+passes it on), queued permutations are dropped and each running build is interrupted the way a
+single build is: its staging dir is kept for a resume, and nothing is half-moved, since an artifact
+only ever reaches the output folder by one atomic rename. A worker holds stops back between two
+builds (one delivered there would kill it), takes only the first stop, and after it builds nothing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from types import FrameType
+
+from . import interrupts, runner, staging
+from .manifest import Entry
+from .runner import Outcome
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+# In a worker: the stop it received, if any. A stopped worker builds nothing more, even what was
+# already queued to it, and ignores further stops so that they cannot cut a build's cleanup short.
+_stopped_by: KeyboardInterrupt | None = None
+
+
+def _stop_once(signum: int, frame: FrameType | None) -> None:
+    global _stopped_by
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
+    _stopped_by = interrupts.Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    raise _stopped_by
+
+
+def _start_worker() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _stop_once)
+
+
+def _build(entry: Entry, output_dir: Path, force: bool) -> Outcome:
+    """Run in a worker: one permutation, interruptible only while it builds."""
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a pending stop raises here
+        if _stopped_by is not None:
+            raise _stopped_by
+        return runner.build_permutation(entry, output_dir, force=force)
+    except KeyboardInterrupt as stop:  # before the build began, or as it returned
+        return _interrupted(entry, output_dir, stop)
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _interrupted(entry: Entry, output_dir: Path, stop: KeyboardInterrupt) -> Outcome:
+    permutation_id = entry["permutation_id"]
+    stage = staging.staging_dir(output_dir, permutation_id)
+    error_log = staging.log_file(stage, permutation_id, "error")
+    began = error_log.exists()
+    where = "" if began else " before it started"
+    message = f"interrupted by {interrupts.signal_name(stop)}{where}"
+    code = interrupts.exit_code(stop)
+    return Outcome(permutation_id, "interrupted", message, code, error_log if began else None)
+
+
+def _outcome(future: Future[Outcome], entry: Entry, output_dir: Path) -> Outcome:
+    try:
+        return future.result()
+    except KeyboardInterrupt as stop:
+        return _interrupted(entry, output_dir, stop)
+    except BrokenProcessPool as error:  # a worker died (killed, out of memory)
+        message = f"not built: {error}"
+        return Outcome(entry["permutation_id"], "failed", message, runner.FAILED)
+
+
+def build_in_pool(entries: list[Entry], output_dir: Path, *, force: bool, jobs: int) -> int:
+    """Build ``entries`` (cheapest first) on ``jobs`` workers; report as ``build_all`` does."""
+    runner.prepare_output_folder(output_dir)
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(entries)),
+        mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
+        initializer=_start_worker,
+    )
+    futures: dict[Future[Outcome], Entry] = {}
+    finished: dict[Future[Outcome], Outcome] = {}
+    stopped_by: KeyboardInterrupt | None = None
+    try:
+        for entry in entries:  # queued cheapest first; workers take them in this order
+            futures[pool.submit(_build, entry, output_dir, force)] = entry
+        for future in as_completed(futures):
+            finished[future] = _outcome(future, futures[future], output_dir)
+    except KeyboardInterrupt as stop:
+        stopped_by = stop
+        _stop(futures, stop)
+        for future, entry in futures.items():
+            if future not in finished and not future.cancelled():
+                finished[future] = _outcome(future, entry, output_dir)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    code = runner.report([finished[f] for f in futures if f in finished])  # cheapest first
+    return code if stopped_by is None else interrupts.exit_code(stopped_by)
+
+
+def _stop(futures: dict[Future[Outcome], Entry], stop: KeyboardInterrupt) -> None:
+    """Drop what has not started, pass the stop to the workers, let running builds save state."""
+    for stop_signal in STOP_SIGNALS:  # further stops would only cut the running builds' cleanup
+        signal.signal(stop_signal, signal.SIG_IGN)
+    dropped = sum(future.cancel() for future in futures)
+    forwarded = signal.SIGTERM if isinstance(stop, interrupts.Terminated) else signal.SIGINT
+    for worker in multiprocessing.active_children():
+        if worker.pid is not None:
+            os.kill(worker.pid, forwarded)
+    print(
+        f"stopping: {dropped} queued permutations dropped;"
+        " waiting for the running builds to keep their staged state",
+        file=sys.stderr,
+    )
