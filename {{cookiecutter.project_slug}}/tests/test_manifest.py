@@ -191,7 +191,7 @@ FILE_SYSTEM_CALLS = ["stat", "lstat", "scandir", "listdir", "open"]
 def file_system_calls(
     output: Path, params: int, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Counter[str], list[str]]:
-    """Calls, by name, that a manifest of the demo inputs x ``params`` parameters makes; listings."""
+    """The calls, by name, of a manifest of the demo inputs x ``params``; the folders listed."""
     registry = {f"p{i:03d}": {"cost": i, "degree": 1} for i in range(params)}
     calls: Counter[str] = Counter()
     listed: list[str] = []

@@ -120,24 +120,25 @@ ENTRY_KEYS = frozenset(
 
 
 def entry_encoder(json: ModuleType) -> Callable[[Entry, str], str]:
-    """What ``json.dumps({**entry, "command": command})`` writes, three times as fast.
+    """What ``json.dumps({**entry, "command": command})`` writes, in half its time.
 
     It relies on what the manifest builder guarantees: the keys of ENTRY_KEYS, ids that are safe
     file stems (nothing to escape) and a sort key of two costs and the two ids. Only the other
-    strings go through the json module's C string encoder. On a 100,000-entry manifest this saves
-    a third of the time of ``manifest --json``.
+    strings go through the json module's C string encoder, and each distinct cost through dumps.
     """
     string = json.encoder.encode_basestring_ascii
     input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
     input_json, param_json = string(input_key), string(param_key)
-    costs_json: dict[tuple[object, ...], str] = {}  # (type, cost, type, cost) -> "1, 2"
+    numbers: dict[tuple[type, object], str] = {}  # a cost, as JSON, by its type and value
+
+    def number(value: object) -> str:
+        text = numbers.get((type(value), value))
+        if text is None:
+            text = numbers[type(value), value] = json.dumps(value)
+        return text
 
     def encode(e: Entry, command: str) -> str:
         cost, param_cost, inp, param = e["sort_key"]
-        costs_key = (type(cost), cost, type(param_cost), param_cost)
-        costs = costs_json.get(costs_key)
-        if costs is None:
-            costs = costs_json[costs_key] = json.dumps([cost, param_cost])[1:-1]
         error, size = e["error"], e["output_size"]
         return (
             f'{{"permutation_id": "{e["permutation_id"]}", {input_json}: "{e[input_key]}",'
@@ -146,7 +147,8 @@ def entry_encoder(json: ModuleType) -> Callable[[Entry, str], str]:
             f' "error": {"null" if error is None else string(error)},'
             f' "output_path": {string(e["output_path"])},'
             f' "output_size": {"null" if size is None else size},'
-            f' "sort_key": [{costs}, "{inp}", "{param}"], "label": {string(e["label"])},'
+            f' "sort_key": [{number(cost)}, {number(param_cost)}, "{inp}", "{param}"],'
+            f' "label": {string(e["label"])},'
             f' "command": {string(command)}}}'
         )
 
