@@ -2,8 +2,9 @@
 
 For each size (inputs x parameters) this bakes a project from this template into a scratch folder,
 writes the synthetic inputs, builds one input's artifacts for real and hard-links them so that half
-of the permutations are done, then times each program with repeated runs (median wall time, and
-the peak memory of the slowest run):
+of the permutations are done, then times each program with interleaved repeated runs: median wall
+and CPU time, and the peak resident memory of any run (each run's own rusage, from ``os.wait4`` in
+a small launcher process):
 
 - the floors, two tiny Python programs written here: a listing of the output folder and the list of
   missing ids; the same plus a ``stat`` of each artifact and a DONE/MISS table;
@@ -17,7 +18,7 @@ It prints one markdown table, then the import check of ``manifest`` and the targ
 standard library is needed; cookiecutter comes from this interpreter or the scratch virtualenv.
 
     python bench/manifest_bench.py                      # 10,000 and 100,000 permutations
-    python bench/manifest_bench.py --peers --repeats 5
+    python bench/manifest_bench.py --peers --repeats 7    # the README's table
     python bench/manifest_bench.py --sizes 10x2 --repeats 1
 """
 
