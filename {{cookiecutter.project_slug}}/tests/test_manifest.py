@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,7 +97,7 @@ def test_commands_pin_one_permutation_and_force_only_when_asked(tmp_path: Path) 
 
 
 def test_json_document_has_every_field(tmp_path: Path) -> None:
-    document = json.loads(printer.format_json(permutation_manifest(tmp_path), "output"))
+    document = json.loads("".join(printer.json_document(permutation_manifest(tmp_path), "output")))
     assert document["total"] == len(INPUTS) * len(PARAMS) and document["done"] == 0
     first = document["entries"][0]
     for key in (
@@ -178,3 +182,91 @@ def test_a_staged_build_shows_what_its_lock_records(tmp_path: Path) -> None:
     assert status() == (f"FAIL {phase}", "ValueError: bad row")
     lock.path.unlink()  # a staging dir without a lock: its builder never got that far
     assert status() == (f"FAIL [0/{total}] starting", "no error recorded: the builder was killed")
+
+
+# What the manifest may call on the file system; each must cost the same whatever the matrix size.
+FILE_SYSTEM_CALLS = ["stat", "lstat", "scandir", "listdir", "open"]
+
+
+def file_system_calls(
+    output: Path, params: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Counter[str], list[str]]:
+    """The calls, by name, of a manifest of the demo inputs x ``params``; the folders listed."""
+    registry = {f"p{i:03d}": {"cost": i, "degree": 1} for i in range(params)}
+    calls: Counter[str] = Counter()
+    listed: list[str] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "PARAM_REGISTRY", registry)
+        for name in FILE_SYSTEM_CALLS:
+            patch.setattr(os, name, counted(getattr(os, name), name, calls))
+        patch.setattr(sqlite3, "connect", counted(sqlite3.connect, "sqlite3.connect", calls))
+        patch.setattr(os, "scandir", counted(os.scandir, "scandir", calls, listed))
+        entries = permutation_manifest(output)
+    assert len(entries) == len(INPUTS) * params
+    return calls, listed
+
+
+def counted(
+    function: Any, name: str, calls: Counter[str], arguments: list[str] | None = None
+) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        calls[name] += 1
+        if arguments is not None:
+            arguments.append(str(args[0]))
+        return function(*args, **kwargs)
+
+    return call
+
+
+def test_manifest_costs_one_listing_whatever_the_matrix_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One listing of the output folder and one of _build/; no stat, open or SQLite per permutation.
+
+    The same folder (done artifacts, a failed build's staging dir) is read as a matrix of 3 and of
+    600 permutations: any call made per permutation would make the two counts differ.
+    """
+    for i in range(200):
+        touch_artifact(tmp_path, f"{INPUTS[0]}_p{i:03d}")
+    failed = f"{INPUTS[-1]}_p000"
+    lock = staging.BuildLock(staging.staging_dir(tmp_path, failed), failed)
+    assert lock.acquire()
+    lock.note(phase="[1/3] load_samples", error="ValueError: boom")
+    lock.release()
+
+    small, small_listed = file_system_calls(tmp_path, 1, monkeypatch)
+    large, large_listed = file_system_calls(tmp_path, 200, monkeypatch)
+    assert small == large, f"calls grow with the matrix: {small} for 3, {large} for 600"
+    assert large_listed.count(str(tmp_path)) == 1
+    assert large_listed.count(str(staging.staging_root(tmp_path))) == 1
+    assert large["sqlite3.connect"] <= 1  # at most for the one staging dir that exists
+
+
+def test_json_entries_are_exactly_what_json_dumps_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast entry encoder against json.dumps, byte for byte, on every kind of value."""
+    monkeypatch.setattr(pipeline, "COST_UNIT", 'unités "quoted"\\')
+    costs = {inp: 1.5 if i == 0 else i for i, inp in enumerate(INPUTS)}
+    monkeypatch.setattr(pipeline, "estimate_cost", lambda inp: costs[inp])
+    output = tmp_path / "ü dir"
+    touch_artifact(output, f"{INPUTS[0]}_{PARAMS[0]}", size=11)
+    entries = printer.select(permutation_manifest(output))
+    assert any(e["done"] for e in entries)
+    entries[-1] = {**entries[-1], "status": "FAIL [2/3] fit_model", "error": 'no "x"\n\tü'}
+    for force in (False, True):
+        commands = printer.self_commands(entries, "my out", force=force)
+        expected = {
+            "output_folder": "my out",
+            "input_axis": axes.INPUT_AXIS,
+            "param_axis": axes.PARAM_AXIS,
+            "total": len(entries),
+            "done": sum(e["done"] for e in entries),
+            "entries": [{**e, "command": c} for e, c in zip(entries, commands, strict=True)],
+        }
+        document = "".join(printer.json_document(entries, "my out", force=force))
+        assert document == json.dumps(expected) + "\n"
+    # Entries with keys of their own take json.dumps itself.
+    extended = [{**e, "extra": [1, None]} for e in entries]
+    document = "".join(printer.json_document(extended, "my out"))
+    assert json.loads(document)["entries"][0]["extra"] == [1, None]

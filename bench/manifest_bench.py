@@ -1,0 +1,591 @@
+"""How fast is a baked project's manifest, next to the floor and the peers, on the same files?
+
+For each size (inputs x parameters) this bakes a project from this template into a scratch folder,
+writes the synthetic inputs, builds one input's artifacts for real and hard-links them so that half
+of the permutations are done, then times each program with interleaved repeated runs: median wall
+and CPU time, and the peak resident memory of any run (each run's own rusage, from ``os.wait4`` in
+a small launcher process):
+
+- the floors, two tiny Python programs written here: a listing of the output folder and the list of
+  missing ids; the same plus a ``stat`` of each artifact and a DONE/MISS table;
+- the builder: ``manifest``, ``manifest --missing --commands``, ``manifest --json`` and ``build`` of
+  a done permutation;
+- with ``--peers``: ``make -n``, ``doit list --status`` and ``snakemake -n --quiet`` on a Makefile,
+  a dodo.py and a Snakefile that declare the same targets from the same inputs (doit and Snakemake
+  are installed, pinned, into a scratch virtualenv; make is the system's).
+
+It prints one markdown table, then the import check of ``manifest`` and the targets. Only the
+standard library is needed; cookiecutter comes from this interpreter or the scratch virtualenv.
+
+    python bench/manifest_bench.py                      # 10,000 and 100,000 permutations
+    python bench/manifest_bench.py --peers --repeats 7    # the README's table
+    python bench/manifest_bench.py --sizes 10x2 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import venv
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import NamedTuple
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+PACKAGE = "perm_bench"
+SLUG = "perm-bench"
+EXTENSION = "db"
+PINNED_TOOLS = {"cookiecutter": "cookiecutter==2.7.1"}
+PINNED_PEERS = ["doit==0.37.0", "snakemake==9.27.1"]
+# A program slower than this on its warm-up run is timed by that run alone.
+TIME_ONCE_AFTER_SECONDS = 20.0  # named in the report's first line
+
+FLOOR_MISSING = '''"""Floor: one listing of the output folder, then the ids it does not hold."""
+import os
+import sys
+
+PARAMS = {params!r}
+names = {{e.name for e in os.scandir("output")}}
+inputs = sorted(e.name[:-4] for e in os.scandir("data") if e.name.endswith(".csv"))
+write = sys.stdout.write
+for inp in inputs:
+    for param in PARAMS:
+        pid = f"{{inp}}_{{param}}"
+        if pid + ".{extension}" not in names:
+            write(pid + "\\n")
+'''
+
+FLOOR_TABLE = '''"""Floor: one listing, a stat per artifact, a DONE/MISS row per permutation."""
+import os
+import sys
+
+PARAMS = {params!r}
+sizes = {{e.name: e.stat().st_size for e in os.scandir("output") if e.is_file()}}
+inputs = sorted(e.name[:-4] for e in os.scandir("data") if e.name.endswith(".csv"))
+rows = []
+for inp in inputs:
+    for param in PARAMS:
+        pid = f"{{inp}}_{{param}}"
+        size = sizes.get(pid + ".{extension}")
+        rows.append(f"  [{{'MISS' if size is None else 'DONE'}}] {{pid:<30s}} {{size or ''}}")
+sys.stdout.write("\\n".join(rows) + "\\n")
+'''
+
+DODO = '''"""doit: one task per permutation, from its input CSV to its artifact."""
+PARAMS = {params!r}
+INPUTS = {inputs!r}
+
+
+def task_build():
+    for inp in INPUTS:
+        for param in PARAMS:
+            target = f"output/{{inp}}_{{param}}.{extension}"
+            yield {{
+                "name": f"{{inp}}_{{param}}",
+                "file_dep": [f"data/{{inp}}.csv"],
+                "targets": [target],
+                "actions": [f"touch {{target}}"],
+            }}
+'''
+
+SNAKEFILE = """PARAMS = {params!r}
+INPUTS = {inputs!r}
+
+wildcard_constraints:
+    inp="[^_/]+",
+    param="[^_/]+",
+
+rule all:
+    input: expand("output/{{inp}}_{{param}}.{extension}", inp=INPUTS, param=PARAMS)
+
+rule build:
+    input: "data/{{inp}}.csv"
+    output: "output/{{inp}}_{{param}}.{extension}"
+    shell: "touch {{output}}"
+"""
+
+
+class Run(NamedTuple):
+    wall: float
+    cpu: float
+    peak_mb: float
+    code: int
+
+
+@dataclass
+class Timing:
+    """Median wall and CPU (user + system) seconds over the runs, and the peak memory of any."""
+
+    wall: float | None
+    cpu: float | None = None
+    peak_mb: float | None = None
+    runs: int = 0
+    note: str = ""
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Timing:
+        return cls(
+            statistics.median(r.wall for r in runs),
+            statistics.median(r.cpu for r in runs),
+            max(r.peak_mb for r in runs),
+            len(runs),
+        )
+
+    def cells(self, floor: Timing | None) -> list[str]:
+        """Wall time, CPU time (each with its ratio to the floor's) and peak MB."""
+        if self.wall is None or self.cpu is None:
+            return [self.note, "", ""]
+        cells = []
+        for mine, theirs in ((self.wall, floor and floor.wall), (self.cpu, floor and floor.cpu)):
+            text = f"{mine:.3f} s" if mine < 10 else f"{mine:.1f} s"
+            cells.append(f"{text} ({mine / theirs:.1f}x)" if theirs else text)
+        if self.note:
+            cells[0] += f" ({self.note})"
+        return [*cells, f"{self.peak_mb:.0f}"]
+
+
+@dataclass
+class SizeResult:
+    inputs: int
+    params: int
+    timings: dict[str, Timing] = field(default_factory=dict)
+
+    @property
+    def permutations(self) -> int:
+        return self.inputs * self.params
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)x(\d+)", text.strip())
+    if not match or int(match[1]) < 2 or int(match[2]) < 1:
+        raise argparse.ArgumentTypeError(
+            f"size {text!r} is not INPUTSxPARAMS with at least 2 inputs, e.g. 100x100"
+        )
+    return int(match[1]), int(match[2])
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [parse_size(s) for s in text.split(",")],
+        default=[(100, 100), (1000, 100)],
+        help="comma-separated INPUTSxPARAMS (default: 100x100,1000x100)",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per program")
+    parser.add_argument("--peers", action="store_true", help="also time make, doit, snakemake")
+    parser.add_argument(
+        "--peer-timeout", type=float, default=300, help="seconds before a peer's run is stopped"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=TEMPLATE / ".bench", help="scratch folder (default: .bench)"
+    )
+    return parser.parse_args(argv)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- the scratch virtualenv: cookiecutter when this interpreter lacks it, and the peers ---
+
+
+def scratch_python(workdir: Path, requirements: list[str]) -> Path:
+    """A virtualenv under ``workdir`` with ``requirements`` installed (once per set)."""
+    folder = workdir / "venv"
+    python = folder / "bin" / "python"
+    if not python.exists():
+        log(f"creating {folder}")
+        venv.create(folder, with_pip=True)
+    stamp = folder / "bench-requirements.txt"
+    installed = set(stamp.read_text().split()) if stamp.exists() else set()
+    missing = [r for r in requirements if r not in installed]
+    if missing:
+        log(f"installing {' '.join(missing)} into {folder}")
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, *missing], check=True)
+        stamp.write_text("\n".join(sorted(installed | set(missing))) + "\n")
+    return python
+
+
+def cookiecutter_command(workdir: Path) -> list[str]:
+    if importlib.util.find_spec("cookiecutter") is not None:
+        return [sys.executable, "-m", "cookiecutter"]
+    return [str(scratch_python(workdir, [PINNED_TOOLS["cookiecutter"]])), "-m", "cookiecutter"]
+
+
+# --- the project under test ---
+
+
+def bake(workdir: Path, inputs: int, params: int) -> Path:
+    """A fresh bake with ``params`` parameter values, ``inputs`` synthetic CSVs and no output."""
+    folder = workdir / f"{inputs}x{params}"
+    shutil.rmtree(folder, ignore_errors=True)
+    names = ",".join(param_names(params))
+    subprocess.run(
+        [
+            *cookiecutter_command(workdir),
+            "--no-input",
+            str(TEMPLATE),
+            "-o",
+            str(folder),
+            f"project_name={SLUG}",
+            f"param_values={names}",
+            f"artifact_extension={EXTENSION}",
+            "command_runner=python",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    root = folder / SLUG
+    pipeline = root / PACKAGE / "pipeline.py"
+    # The demo fits a polynomial of the parameter's rank as degree; a hundred parameters would ask
+    # for degree 100. The benchmark's parameters cycle through degrees 1 to 3 instead.
+    text = re.sub(
+        r'"degree": (\d+)', lambda m: f'"degree": {(int(m[1]) - 1) % 3 + 1}', pipeline.read_text()
+    )
+    pipeline.write_text(text)
+    for csv in (root / "data").glob("*.csv"):
+        csv.unlink()
+    for i, name in enumerate(input_names(inputs)):
+        rows = 8 + (i * 37) % 60  # inputs of different sizes, so the cost order matters
+        lines = [f"{day},{10 + (day * 7 + i) % 23 / 2}" for day in range(1, rows + 1)]
+        (root / "data" / f"{name}.csv").write_text("day,temperature\n" + "\n".join(lines) + "\n")
+    return root
+
+
+def input_names(count: int) -> list[str]:
+    return [f"s{i:04d}" for i in range(count)]
+
+
+def param_names(count: int) -> list[str]:
+    return [f"p{i:03d}" for i in range(count)]
+
+
+def is_done(i: int, j: int) -> bool:
+    """Half the matrix is done, in a checkerboard, so done and missing interleave in every order."""
+    return (i + j) % 2 == 0
+
+
+def builder(*args: str) -> list[str]:
+    return [sys.executable, "-m", f"{PACKAGE}.builder", *args]
+
+
+def mark_half_done(root: Path, inputs: int, params: int) -> None:
+    """Build the first input's artifacts for real, then hard-link them as half of the matrix."""
+    seed = root.parent / "seed"
+    first = input_names(inputs)[0]
+    run_checked(builder("build", "--output-folder", str(seed), "--input-id", first), root)
+    output = root / "output"
+    (output / "_build").mkdir(parents=True)  # as a builder leaves it: staging root, empty
+    for i, inp in enumerate(input_names(inputs)):
+        for j, param in enumerate(param_names(params)):
+            if is_done(i, j):
+                os.link(
+                    seed / f"{first}_{param}.{EXTENSION}", output / f"{inp}_{param}.{EXTENSION}"
+                )
+
+
+def write_programs(root: Path, inputs: int, params: int) -> None:
+    """The floors, and the peers' descriptions of the same targets from the same inputs."""
+    values = {"params": param_names(params), "inputs": input_names(inputs), "extension": EXTENSION}
+    (root / "floor_missing.py").write_text(FLOOR_MISSING.format(**values))
+    (root / "floor_table.py").write_text(FLOOR_TABLE.format(**values))
+    (root / "dodo.py").write_text(DODO.format(**values))
+    (root / "Snakefile").write_text(SNAKEFILE.format(**values))
+    targets = [
+        (f"output/{inp}_{param}.{EXTENSION}", f"data/{inp}.csv")
+        for inp in values["inputs"]
+        for param in values["params"]
+    ]
+    rules = [f"{target}: {source}\n\ttouch $@\n" for target, source in targets]
+    makefile = "all: " + " ".join(t for t, _ in targets) + "\n\n" + "\n".join(rules)
+    (root / "Makefile").write_text(makefile)
+
+
+# --- running and timing ---
+
+
+# Each timed run goes through this small launcher: its own fork gives the program a fresh memory
+# high-water mark (a child of this bench would inherit the bench's), and its clock excludes the
+# launcher's start-up. It prints: wall seconds, CPU seconds, peak KB, exit code.
+LAUNCHER = """
+import os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    try:
+        os.execvp(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+cpu = usage.ru_utime + usage.ru_stime
+print(time.perf_counter() - started, cpu, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
+def environment() -> dict[str, str]:
+    """This environment as a user's shell would have it: bytecode cached, output buffered."""
+    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")
+    return {k: v for k, v in os.environ.items() if k not in dropped}
+
+
+def run_once(argv: list[str], cwd: Path, timeout: float | None = None) -> Run:
+    """Wall and CPU seconds, peak MB and exit code of one run; TimeoutExpired if stopped."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", LAUNCHER, *argv],
+        cwd=cwd,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so that a stopped run takes its children with it
+    )
+    try:
+        out, _ = launcher.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.wait()
+        raise
+    wall, cpu, peak_kb, code = out.split()
+    return Run(float(wall), float(cpu), int(peak_kb) / 1024, int(code))
+
+
+def run_checked(argv: list[str], cwd: Path) -> str:
+    result = subprocess.run(argv, cwd=cwd, env=environment(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {result.returncode}:\n{result.stderr}")
+    return result.stdout
+
+
+def measure(
+    programs: list[tuple[str, list[str], float | None]], cwd: Path, repeats: int
+) -> dict[str, Timing]:
+    """A warm-up run of each (caches, bytecode), then ``repeats`` rounds of one run of each.
+
+    Rounds interleave the programs, so that a neighbour's burst of load on a shared machine falls
+    on all of them rather than on whichever ran then. A program slower than
+    TIME_ONCE_AFTER_SECONDS on its warm-up is timed by that run alone.
+    """
+    timings: dict[str, Timing] = {}
+    runs: dict[str, list[Run]] = {}
+    for label, argv, timeout in programs:
+        log(f"   warm-up: {label}")
+        try:
+            first = run_once(argv, cwd, timeout)
+        except subprocess.TimeoutExpired:
+            timings[label] = Timing(None, note=f"> {timeout:.0f} s (stopped)")
+            continue
+        if first.code != 0:
+            raise SystemExit(f"{' '.join(argv)} exited {first.code} in {cwd}")
+        if first.wall > TIME_ONCE_AFTER_SECONDS:
+            timings[label] = replace(Timing.of([first]), note="one run")
+        else:
+            runs[label] = []
+    repeated = [(label, argv, timeout) for label, argv, timeout in programs if label in runs]
+    for round_number in range(repeats):
+        log(f"   round {round_number + 1}/{repeats}")
+        for label, argv, timeout in repeated:
+            runs[label].append(run_once(argv, cwd, timeout))
+    timings.update((label, Timing.of(results)) for label, results in runs.items())
+    return {label: timings[label] for label, _, _ in programs}
+
+
+# --- what the bench times, and the checks that make its numbers comparable ---
+
+FLOOR = "floor + stat + DONE/MISS table"
+
+
+def programs(inputs: int, params: int, peers: Path | None) -> list[tuple[str, list[str]]]:
+    assert is_done(0, 0)
+    done_flags = ["--input-id", input_names(inputs)[0], "--param-name", param_names(params)[0]]
+    listed = [
+        ("floor: scandir + missing list", [sys.executable, "floor_missing.py"]),
+        (FLOOR, [sys.executable, "floor_table.py"]),
+        ("`manifest`", builder("manifest")),
+        ("`manifest --missing --commands`", builder("manifest", "--missing", "--commands")),
+        ("`manifest --json`", builder("manifest", "--json")),
+        (
+            "`build` of a done permutation",
+            builder("build", "--output-folder", "output", *done_flags),
+        ),
+    ]
+    if peers is not None:
+        if shutil.which("make"):
+            listed.append(("`make -n`", ["make", "-n"]))
+        bin_dir = peers.parent
+        listed.append(("`doit list --status`", [str(bin_dir / "doit"), "list", "--status"]))
+        listed.append(("`snakemake -n --quiet`", [str(bin_dir / "snakemake"), "-n", "--quiet"]))
+    return listed
+
+
+def check_agreement(root: Path, inputs: int, params: int) -> None:
+    """The builder and the floors see the same matrix before anything is timed."""
+    expected_missing = sum(not is_done(i, j) for i in range(inputs) for j in range(params))
+    document = json.loads(run_checked(builder("manifest", "--json"), root))
+    total, done = document["total"], document["done"]
+    commands = run_checked(builder("manifest", "--missing", "--commands"), root).splitlines()
+    floor = run_checked([sys.executable, "floor_missing.py"], root).splitlines()
+    counts = (total - done, len(commands), len(floor))
+    if total != inputs * params or set(counts) != {expected_missing}:
+        raise SystemExit(
+            f"disagreement at {inputs}x{params}: total {total}, missing per manifest/commands/"
+            f"floor {counts}, expected {expected_missing}"
+        )
+
+
+def bench_size(
+    workdir: Path, inputs: int, params: int, repeats: int, peers: Path | None, timeout: float
+) -> SizeResult:
+    log(f"== {inputs} x {params} = {inputs * params:,} permutations: baking")
+    root = bake(workdir, inputs, params)
+    mark_half_done(root, inputs, params)
+    write_programs(root, inputs, params)
+    check_agreement(root, inputs, params)
+    listed = [
+        (label, argv, None if argv[0] == sys.executable else timeout)
+        for label, argv in programs(inputs, params, peers)
+    ]
+    return SizeResult(inputs, params, measure(listed, root, repeats))
+
+
+# --- the import check ---
+
+
+def imports_of(argv: list[str], cwd: Path) -> dict[str, int]:
+    """Module -> cumulative import microseconds, from ``python -X importtime``."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        cwd=cwd,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    modules = {}
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "cumulative" not in line:
+            _, cumulative, name = line[len("import time:") :].split("|")
+            modules[name.strip()] = int(cumulative)
+    return modules
+
+
+def import_report(root: Path) -> list[str]:
+    baseline = imports_of(["-c", "pass"], root)
+    modules = imports_of(["-m", f"{PACKAGE}.builder", "manifest"], root)
+    ours = {m: us for m, us in modules.items() if m not in baseline}
+    tops = {m.split(".")[0] for m in ours}
+    foreign = sorted(tops - set(sys.stdlib_module_names) - {PACKAGE})
+    heaviest = sorted(
+        ((us, m) for m, us in ours.items() if "." not in m.strip() or m.startswith(PACKAGE)),
+        reverse=True,
+    )[:6]
+    return [
+        f"- `python -X importtime -m {PACKAGE}.builder manifest`: {len(ours)} modules beyond"
+        f" `python -c pass`, {'none' if not foreign else ', '.join(foreign)} outside the"
+        " standard library; heaviest (cumulative): "
+        + ", ".join(f"{m.strip()} {us / 1000:.1f} ms" for us, m in heaviest),
+    ]
+
+
+# --- the report ---
+
+
+VARIANTS = ["`manifest`", "`manifest --missing --commands`", "`manifest --json`"]
+BUILD_DONE = "`build` of a done permutation"
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
+def targets_report(results: list[SizeResult]) -> list[str]:
+    """Each target of the issue, per size, from the wall-clock medians."""
+    lines = []
+    for result in results:
+        t = result.timings
+        floor = t[FLOOR].wall or float("nan")
+        worst = max((t[v].wall or float("inf")) / floor for v in VARIANTS)
+        worst_cpu = max((t[v].cpu or float("inf")) / (t[FLOOR].cpu or 1) for v in VARIANTS)
+        peak = max(t[v].peak_mb or 0.0 for v in VARIANTS)
+        build = t[BUILD_DONE].wall or float("inf")
+        line = (
+            f"- {result.permutations:,}: slowest manifest variant {worst:.2f}x the floor in wall"
+            f" time ({worst_cpu:.2f}x in CPU time), target < 2x: {verdict(worst < 2)}; peak"
+            f" {peak:.0f} MB, target < 150 MB: {verdict(peak < 150)}; `build` of a done"
+            f" permutation {build * 1000:.0f} ms, target < 100 ms: {verdict(build < 0.1)}"
+        )
+        slowest = max(t[v].wall or float("inf") for v in VARIANTS)
+        for peer, factor in (("`snakemake -n --quiet`", 50), ("`doit list --status`", 5)):
+            if peer in t:
+                theirs = t[peer].wall
+                ratio = f"{theirs / slowest:.0f}x" if theirs else f"more than {t[peer].note}"
+                met = theirs is None or theirs / slowest >= factor
+                line += f"; {peer} / slowest variant: {ratio}, target >= {factor}x: {verdict(met)}"
+        lines.append(line)
+    return lines
+
+
+def table(results: list[SizeResult]) -> list[str]:
+    """One row per program; per size: wall and CPU medians (x the floor's) and peak MB."""
+    header = ["program"]
+    for result in results:
+        size = f"{result.permutations:,}"
+        header += [f"{size}: wall (x floor)", f"{size}: CPU (x floor)", f"{size}: peak MB"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label in results[0].timings:
+        cells = [label]
+        for result in results:
+            floor = result.timings[FLOOR] if label != FLOOR else None
+            cells += result.timings[label].cells(floor)
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()},"
+        f" {platform.system()} {platform.release()}, {datetime.date.today().isoformat()}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    peers = scratch_python(workdir, PINNED_PEERS) if args.peers else None
+    results = [
+        bench_size(workdir, inputs, params, args.repeats, peers, args.peer_timeout)
+        for inputs, params in args.sizes
+    ]
+    last = workdir / f"{args.sizes[-1][0]}x{args.sizes[-1][1]}" / SLUG
+    report = [
+        f"Machine: {machine()}. Medians of {args.repeats} interleaved runs after a warm-up run"
+        " (a program slower than 20 s is timed by its one run); CPU is user + system time; peak"
+        " MB is the largest resident set of any run.",
+        "",
+        *table(results),
+        "",
+        *import_report(last),
+        *targets_report(results),
+    ]
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""The benchmark runs: a tiny matrix, one round, no peers (a smoke test, never a timed one)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TEMPLATE
+
+pytestmark = pytest.mark.slow
+
+PROGRAMS = [
+    "floor: scandir + missing list",
+    "floor + stat + DONE/MISS table",
+    "`manifest`",
+    "`manifest --missing --commands`",
+    "`manifest --json`",
+    "`build` of a done permutation",
+]
+
+
+def test_bench_prints_one_table_of_every_program(tmp_path: Path) -> None:
+    tiny = ["--sizes", "10x2", "--repeats", "1", "--workdir", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "bench/manifest_bench.py", *tiny],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    # The bench itself refuses to time a builder that disagrees with the floor on what is missing.
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert rows[0].startswith("| program | 20: wall (x floor) | 20: CPU (x floor) | 20: peak MB")
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows[2:]] == PROGRAMS
+    for row in rows[2:]:
+        wall, cpu, peak = row.strip("| ").split(" | ")[1:]
+        assert wall.endswith(("s", "x)")) and cpu and int(peak) > 0
+    assert "none outside the standard library" in result.stdout
+    assert "target < 150 MB: met" in result.stdout  # 20 permutations fit in any machine
