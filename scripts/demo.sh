@@ -20,3 +20,4 @@ step python -m "$package.builder" manifest
 step python -m "$package.builder" manifest --missing --commands
 step python -m "$package.builder" build --output-folder output
 step python -m "$package.builder" manifest
+step python -m "$package.builder" manifest --grid
