@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.package_name }} import pipeline, settings
-from {{ cookiecutter.package_name }}.builder import axes
+from {{ cookiecutter.package_name }}.builder import axes, staging
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -236,11 +236,7 @@ def project(tmp_path: Path) -> Iterator[Project]:
 
 # The demo writes JSON, JSON Lines, CSV and SQLite with the standard library; any other extension
 # waits for the user's own write_artifact, so tests that need a finished build say so.
-DEMO_WRITES_ARTIFACTS = settings.ARTIFACT_EXTENSION.lower() in {
-    "db",
-    "sqlite",
-    "sqlite3",
-    "db3",
+DEMO_WRITES_ARTIFACTS = staging.artifact_is_sqlite() or settings.ARTIFACT_EXTENSION.lower() in {
     "json",
     "jsonl",
     "csv",
@@ -296,9 +292,9 @@ def parse_grid(text: str) -> Grid:
 def assert_valid_artifact(path: Path) -> None:
     """The artifact is a genuine, complete file of its kind, with no build bookkeeping in it."""
     kind = settings.ARTIFACT_EXTENSION.lower()
-    if kind not in {"db", "sqlite", "sqlite3", "db3"}:  # provenance travels beside the artifact
+    if not staging.artifact_is_sqlite():  # provenance travels beside the artifact
         assert json.loads(sidecar(path).read_text())["permutation_id"] == path.stem
-    if kind in {"db", "sqlite", "sqlite3", "db3"}:
+    if staging.artifact_is_sqlite():
         import sqlite3
 
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
