@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+# typing.TYPE_CHECKING without importing typing (4 ms on every `manifest`): names for annotations.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .builder.context import BuildContext
 
 # One CSV (day,temperature) per weather station; each file's stem is its {{ cookiecutter.input_axis }} id.

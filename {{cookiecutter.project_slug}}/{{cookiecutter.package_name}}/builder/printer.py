@@ -7,16 +7,19 @@ looks at the file system, so what it prints is exactly what the manifest builder
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Iterator
 from operator import itemgetter
-from types import ModuleType
-from typing import TYPE_CHECKING, TextIO
 
 from .. import settings
 from . import axes
 from .manifest import Entry
 
+# typing.TYPE_CHECKING without importing typing, which would add 4 ms to every info subcommand.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from types import ModuleType
+    from typing import TextIO
+
     from .slurm import SlurmJob
 
 # The JSON document is encoded this many entries at a time: a 100,000-entry manifest then never
@@ -81,9 +84,10 @@ def format_table(entries: list[Entry]) -> str:
     Live and failed builds add their phase (and a failed one its last error) after the label;
     stale artifacts, why they are stale.
     """
-    total_done = sum(1 for e in entries if e["done"])
+    total_done = sum(map(itemgetter("done"), entries))
+    # %-formatting: half the time of an f-string with a format spec, on a row per permutation.
     rows = [
-        f"  [{e['status']}] {e['permutation_id']:<30s} {e['label']}"
+        "  [%s] %-30s %s" % (e["status"], e["permutation_id"], e["label"])  # noqa: UP031
         if e["status"] in ("DONE", "MISS")
         else _staged_row(e)
         for e in entries
@@ -111,7 +115,7 @@ def json_document(
         "input_axis": axes.INPUT_AXIS,
         "param_axis": axes.PARAM_AXIS,
         "total": len(entries),
-        "done": sum(1 for e in entries if e["done"]),
+        "done": sum(map(itemgetter("done"), entries)),
     }
     yield json.dumps(head)[:-1] + ', "entries": ['  # the head, left open for the entries
     # Entries made by the manifest builder all have its keys; any others take json.dumps.

@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import settings
@@ -69,6 +67,8 @@ def discard(stage: Path) -> None:
     The dir is first renamed away in one step, so a builder arriving meanwhile creates a fresh
     lock file instead of locking one that is being deleted (its inode check then sees the change).
     """
+    import shutil  # only builds discard; the manifest imports this module for the layout
+
     trash = stage.with_name(f".{stage.name}.{os.getpid()}.discarded")
     try:
         os.rename(stage, trash)
@@ -130,7 +130,7 @@ class BuildLock:
                 os.close(fd)
                 continue
             self._fd = fd
-            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            started = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
             self._fields = {}
             self.note(holder=f"pid {os.getpid()} on {os.uname().nodename} since {started}")
             return True
