@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.package_name }} import pipeline, settings
-from {{ cookiecutter.package_name }}.builder import axes, printer, staging
+from {{ cookiecutter.package_name }}.builder import axes, cli, interrupts, printer, staging
 from {{ cookiecutter.package_name }}.builder.ids import UsageError
 from {{ cookiecutter.package_name }}.builder.manifest import (
     permutation_entry,
@@ -240,6 +241,64 @@ def test_manifest_costs_one_listing_whatever_the_matrix_size(
     assert large_listed.count(str(tmp_path)) == 1
     assert large_listed.count(str(staging.staging_root(tmp_path))) == 1
     assert large["sqlite3.connect"] <= 1  # at most for the one staging dir that exists
+
+
+class CountedListing:
+    """What os.scandir returns, with each DirEntry's stat() counted (DirEntry cannot be patched)."""
+
+    def __init__(self, path: Any, calls: Counter[str]) -> None:
+        self._listing = SCANDIR(path)
+        self._calls = calls
+
+    def __enter__(self) -> CountedListing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listing.close()
+
+    def __iter__(self) -> Any:
+        for item in self._listing:
+            yield CountedEntry(item, self._calls)
+
+
+class CountedEntry:
+    def __init__(self, item: os.DirEntry[str], calls: Counter[str]) -> None:
+        self.name, self.path, self._item, self._calls = item.name, item.path, item, calls
+        self.is_file, self.is_dir = item.is_file, item.is_dir
+
+    def stat(self) -> os.stat_result:
+        self._calls["DirEntry.stat"] += 1
+        return self._item.stat()
+
+
+SCANDIR = os.scandir
+
+
+@pytest.mark.parametrize(
+    "shape", [(), ("--missing", "--commands"), ("--grid",), ("--stale",), ("--json",)]
+)
+def test_only_the_json_document_stats_the_artifacts(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    shape: tuple[str, ...],
+) -> None:
+    """A size costs a stat per artifact and only the JSON document shows sizes: the rest make none.
+
+    Through the CLI's own entry point, so that the subcommand's wiring is what is counted.
+    """
+    for param in PARAMS:
+        touch_artifact(tmp_path, f"{INPUTS[0]}_{param}", size=5)
+    calls: Counter[str] = Counter()
+    monkeypatch.setattr(os, "scandir", lambda path: CountedListing(path, calls))
+    monkeypatch.setattr(interrupts, "handle_sigterm", lambda: None)  # not in pytest's process
+    monkeypatch.setattr(gc, "disable", lambda: None)  # nor its collector
+    assert cli.main(["manifest", "--output-folder", str(tmp_path), *shape]) == 0
+    out = capsys.readouterr().out
+    assert calls["DirEntry.stat"] == (len(PARAMS) if shape == ("--json",) else 0)
+    if shape == ("--json",):
+        sizes = {e["output_size"] for e in json.loads(out)["entries"] if e["done"]}
+        assert sizes == {5}
 
 
 def test_json_entries_are_exactly_what_json_dumps_writes(

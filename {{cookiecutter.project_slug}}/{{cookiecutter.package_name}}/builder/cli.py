@@ -238,7 +238,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     # no cycle: the cyclic collector would only rescan them as they are made, a third of the time
     # of a large manifest.
     gc.disable()
-    entries = permutation_manifest(output_dir)
+    entries = permutation_manifest(output_dir, sizes=args.json)  # only JSON shows sizes
     if shard is not None:
         entries = shard_of(entries, *shard)
     if args.stale:  # the only manifest that reads artifacts: their provenance
@@ -344,7 +344,7 @@ def _selected_for_build(
     check_known(inp, param)
     entries = [
         e
-        for e in permutation_manifest(output_dir)
+        for e in permutation_manifest(output_dir, sizes=False)
         if (inp is None or e[axes.INPUT_KEY] == inp)
         and (param is None or e[axes.PARAM_KEY] == param)
     ]
