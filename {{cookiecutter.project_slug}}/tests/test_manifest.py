@@ -192,7 +192,7 @@ FILE_SYSTEM_CALLS = ["stat", "lstat", "scandir", "listdir", "open"]
 def file_system_calls(
     output: Path, params: int, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Counter[str], list[str]]:
-    """The calls, by name, of a manifest of the demo inputs x ``params``; the folders listed."""
+    """The calls, by name, of a manifest of the demo inputs x ``params``; paths listed or opened."""
     registry = {f"p{i:03d}": {"cost": i, "degree": 1} for i in range(params)}
     calls: Counter[str] = Counter()
     listed: list[str] = []
@@ -202,6 +202,7 @@ def file_system_calls(
             patch.setattr(os, name, counted(getattr(os, name), name, calls))
         patch.setattr(sqlite3, "connect", counted(sqlite3.connect, "sqlite3.connect", calls))
         patch.setattr(os, "scandir", counted(os.scandir, "scandir", calls, listed))
+        patch.setattr(os, "open", counted(os.open, "open", calls, listed))
         entries = permutation_manifest(output)
     assert len(entries) == len(INPUTS) * params
     return calls, listed
@@ -238,7 +239,7 @@ def test_manifest_costs_one_listing_whatever_the_matrix_size(
     small, small_listed = file_system_calls(tmp_path, 1, monkeypatch)
     large, large_listed = file_system_calls(tmp_path, 200, monkeypatch)
     assert small == large, f"calls grow with the matrix: {small} for 3, {large} for 600"
-    assert large_listed.count(str(tmp_path)) == 1
+    assert large_listed.count(str(tmp_path)) == 1  # opened, then listed through its descriptor
     assert large_listed.count(str(staging.staging_root(tmp_path))) == 1
     assert large["sqlite3.connect"] <= 1  # at most for the one staging dir that exists
 

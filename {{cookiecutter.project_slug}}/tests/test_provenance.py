@@ -267,7 +267,8 @@ def opened_in_output(project: Project, *args: str) -> list[str]:
     opened = ast.literal_eval(project.python(code).stderr.rsplit("OPENED ", 1)[1])
     uri = "file:"  # how the builder opens SQLite read-only
     paths = [unquote(p[len(uri) :].split("?")[0]) if p.startswith(uri) else p for p in opened]
-    return [path for path in paths if path.startswith(str(project.output))]
+    # The folder itself is opened to be listed; what counts is any file inside it.
+    return [path for path in paths if path.startswith(f"{project.output}/")]
 
 
 @needs_demo_writer

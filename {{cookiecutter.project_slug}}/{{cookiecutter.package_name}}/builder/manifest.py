@@ -69,22 +69,26 @@ def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int
     """Each finished artifact's permutation id, from one listing of the output folder, and its size.
 
     A size costs a ``stat`` per artifact, half the time of a 100,000-permutation manifest, so
-    without ``sizes`` (for outputs that show none) each size is None.
+    without ``sizes`` (for outputs that show none) each size is None. The folder is listed through
+    a descriptor, so that each ``stat`` resolves one name rather than the whole path again.
     """
     suffix = "." + settings.ARTIFACT_EXTENSION
     cut = -len(suffix)
     try:
-        listing = os.scandir(output_dir)
+        folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY)
     except FileNotFoundError:
         return {}
     except NotADirectoryError:
         raise UsageError(f"output folder '{output_dir}' is a file; give a folder") from None
-    with listing:
-        return {
-            item.name[:cut]: item.stat().st_size if sizes else None
-            for item in listing
-            if item.name.endswith(suffix) and item.is_file()
-        }
+    try:
+        with os.scandir(folder) as listing:
+            return {
+                item.name[:cut]: item.stat().st_size if sizes else None
+                for item in listing
+                if item.name.endswith(suffix) and item.is_file()
+            }
+    finally:
+        os.close(folder)
 
 
 def staged_status(output_dir: Path, permutation_id: str) -> tuple[str, str | None]:
