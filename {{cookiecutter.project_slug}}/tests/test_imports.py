@@ -106,3 +106,16 @@ def test_info_subcommands_import_only_the_standard_library(project: Project) -> 
         foreign = imported - set(sys.stdlib_module_names) - {settings.PACKAGE}
         assert settings.PACKAGE in imported and not foreign, f"{args} imported {sorted(foreign)}"
         assert not imported & {"sqlite3", "logging"}, f"{args} imported build-only modules"
+
+
+# Kept off the table's and the self-commands' start-up: each costs milliseconds on a command run
+# dozens of times a day (json is for --json, the rest for build).
+NOT_AT_START_UP = {"typing", "datetime", "shutil", "json", "zlib", "bz2", "lzma"}
+
+
+def test_the_manifest_loads_no_module_it_does_not_use(project: Project) -> None:
+    """What pipeline.py imports is the user's choice; what the machinery adds to it is checked."""
+    users = imported_modules(project, "-c", f"import {settings.PACKAGE}.pipeline")
+    for args in (("manifest",), ("manifest", "--missing", "--commands")):
+        added = imported_modules(project, "-m", f"{settings.PACKAGE}.builder", *args) - users
+        assert not added & NOT_AT_START_UP, f"{args} imported {sorted(added & NOT_AT_START_UP)}"
