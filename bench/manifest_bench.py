@@ -39,6 +39,7 @@ import sys
 import venv
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -80,6 +81,44 @@ for inp in inputs:
         size = sizes.get(pid + ".{extension}")
         rows.append(f"  [{{'MISS' if size is None else 'DONE'}}] {{pid:<30s}} {{size or ''}}")
 sys.stdout.write("\\n".join(rows) + "\\n")
+'''
+
+# Its JSON braces would need doubling twice for str.format, so its values go in by str.replace.
+FLOOR_JSON = '''"""Floor for --json: one listing, a stat per artifact, then the document's fields
+for each permutation, written from f-strings: no argument parser, no entry dicts, no sort."""
+import os
+import sys
+
+PARAMS = @PARAMS@
+FOLDER = os.path.abspath("output")
+COMMAND = "@COMMAND@"
+fd = os.open("output", os.O_RDONLY | os.O_DIRECTORY)
+with os.scandir(fd) as listing:
+    sizes = {e.name: e.stat().st_size for e in listing if e.is_file()}
+os.close(fd)
+inputs = sorted(
+    (os.stat("data/" + e.name).st_size, e.name[:-4])
+    for e in os.scandir("data")
+    if e.name.endswith(".csv")
+)
+entries = []
+for cost, inp in inputs:
+    for rank, param in enumerate(PARAMS, 1):
+        pid = f"{inp}_{param}"
+        size = sizes.get(pid + ".@EXTENSION@")
+        done = size is not None
+        entries.append(
+            f'{{"permutation_id": "{pid}", "input_id": "{inp}", "param_name": "{param}",'
+            f' "done": {"true" if done else "false"}, "status": "{"DONE" if done else "MISS"}",'
+            f' "error": null, "output_path": "{FOLDER}/{pid}.@EXTENSION@",'
+            f' "output_size": {"null" if size is None else size},'
+            f' "sort_key": [{cost}, {rank}, "{inp}", "{param}"],'
+            f' "label": "{inp} + {param} ({cost:,} bytes)",'
+            f' "command": "{COMMAND} --input-id {inp} --param-name {param}"}}'
+        )
+sys.stdout.write(
+    '{"total": ' + str(len(entries)) + ', "entries": [' + ", ".join(entries) + "]}\\n"
+)
 '''
 
 DODO = '''"""doit: one task per permutation, from its input CSV to its artifact."""
@@ -302,6 +341,10 @@ def write_programs(root: Path, inputs: int, params: int) -> None:
     values = {"params": param_names(params), "inputs": input_names(inputs), "extension": EXTENSION}
     (root / "floor_missing.py").write_text(FLOOR_MISSING.format(**values))
     (root / "floor_table.py").write_text(FLOOR_TABLE.format(**values))
+    floor_json = FLOOR_JSON.replace("@PARAMS@", repr(values["params"]))
+    command = f"python -m {PACKAGE}.builder build --output-folder output"
+    floor_json = floor_json.replace("@COMMAND@", command).replace("@EXTENSION@", EXTENSION)
+    (root / "floor_json.py").write_text(floor_json)
     (root / "dodo.py").write_text(DODO.format(**values))
     (root / "Snakefile").write_text(SNAKEFILE.format(**values))
     targets = [
@@ -407,6 +450,7 @@ def measure(
 # --- what the bench times, and the checks that make its numbers comparable ---
 
 FLOOR = "floor + stat + DONE/MISS table"
+FLOOR_JSON_LABEL = "floor + stat + the JSON document's fields"
 
 
 def programs(inputs: int, params: int, peers: Path | None) -> list[tuple[str, list[str]]]:
@@ -415,6 +459,7 @@ def programs(inputs: int, params: int, peers: Path | None) -> list[tuple[str, li
     listed = [
         ("floor: scandir + missing list", [sys.executable, "floor_missing.py"]),
         (FLOOR, [sys.executable, "floor_table.py"]),
+        (FLOOR_JSON_LABEL, [sys.executable, "floor_json.py"]),
         ("`manifest`", builder("manifest")),
         ("`manifest --missing --commands`", builder("manifest", "--missing", "--commands")),
         ("`manifest --json`", builder("manifest", "--json")),
@@ -445,6 +490,11 @@ def check_agreement(root: Path, inputs: int, params: int) -> None:
             f"disagreement at {inputs}x{params}: total {total}, missing per manifest/commands/"
             f"floor {counts}, expected {expected_missing}"
         )
+    # The JSON floor writes the same entries, field for field, only in its own order.
+    floor_entries = json.loads(run_checked([sys.executable, "floor_json.py"], root))["entries"]
+    by_id = itemgetter("permutation_id")
+    if sorted(floor_entries, key=by_id) != sorted(document["entries"], key=by_id):
+        raise SystemExit(f"the JSON floor's entries differ from the builder's at {inputs}x{params}")
 
 
 def bench_size(

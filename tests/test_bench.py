@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
 PROGRAMS = [
     "floor: scandir + missing list",
     "floor + stat + DONE/MISS table",
+    "floor + stat + the JSON document's fields",
     "`manifest`",
     "`manifest --missing --commands`",
     "`manifest --json`",
