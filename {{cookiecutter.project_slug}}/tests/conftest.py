@@ -292,9 +292,10 @@ def parse_grid(text: str) -> Grid:
 def assert_valid_artifact(path: Path) -> None:
     """The artifact is a genuine, complete file of its kind, with no build bookkeeping in it."""
     kind = settings.ARTIFACT_EXTENSION.lower()
-    if not staging.artifact_is_sqlite():  # provenance travels beside the artifact
+    is_sqlite = staging.artifact_is_sqlite()
+    if not is_sqlite:  # provenance travels beside the artifact
         assert json.loads(sidecar(path).read_text())["permutation_id"] == path.stem
-    if staging.artifact_is_sqlite():
+    if is_sqlite:
         import sqlite3
 
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:

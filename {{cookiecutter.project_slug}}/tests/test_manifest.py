@@ -199,10 +199,9 @@ def file_system_calls(
     with monkeypatch.context() as patch:
         patch.setattr(pipeline, "PARAM_REGISTRY", registry)
         for name in FILE_SYSTEM_CALLS:
-            patch.setattr(os, name, counted(getattr(os, name), name, calls))
+            paths = listed if name in ("scandir", "open") else None  # the folders read
+            patch.setattr(os, name, counted(getattr(os, name), name, calls, paths))
         patch.setattr(sqlite3, "connect", counted(sqlite3.connect, "sqlite3.connect", calls))
-        patch.setattr(os, "scandir", counted(os.scandir, "scandir", calls, listed))
-        patch.setattr(os, "open", counted(os.open, "open", calls, listed))
         entries = permutation_manifest(output)
     assert len(entries) == len(INPUTS) * params
     return calls, listed
