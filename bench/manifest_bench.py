@@ -108,17 +108,13 @@ for cost, inp in inputs:
         size = sizes.get(pid + ".@EXTENSION@")
         done = size is not None
         entries.append(
-            f'{{"permutation_id": "{pid}", "input_id": "{inp}", "param_name": "{param}",'
-            f' "done": {"true" if done else "false"}, "status": "{"DONE" if done else "MISS"}",'
-            f' "error": null, "output_path": "{FOLDER}/{pid}.@EXTENSION@",'
-            f' "output_size": {"null" if size is None else size},'
-            f' "sort_key": [{cost}, {rank}, "{inp}", "{param}"],'
-            f' "label": "{inp} + {param} ({cost:,} bytes)",'
-            f' "command": "{COMMAND} --input-id {inp} --param-name {param}"}}'
+            f'{{"permutation_id":"{pid}","input_id":"{inp}","param_name":"{param}",'
+            f'"done":{"true" if done else "false"},"status":"{"DONE" if done else "MISS"}",'
+            f'"error":null,"output_path":"{FOLDER}/{pid}.@EXTENSION@",'
+            f'"output_size":{"null" if size is None else size},"cost":[{cost},{rank}],'
+            f'"command":"{COMMAND} --input-id {inp} --param-name {param}"}}'
         )
-sys.stdout.write(
-    '{"total": ' + str(len(entries)) + ', "entries": [' + ", ".join(entries) + "]}\\n"
-)
+sys.stdout.write('{"total":' + str(len(entries)) + ',"entries":[' + ",".join(entries) + "]}\\n")
 '''
 
 DODO = '''"""doit: one task per permutation, from its input CSV to its artifact."""

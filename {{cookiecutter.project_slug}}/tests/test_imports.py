@@ -108,14 +108,14 @@ def test_info_subcommands_import_only_the_standard_library(project: Project) -> 
         assert not imported & {"sqlite3", "logging"}, f"{args} imported build-only modules"
 
 
-# Kept off the table's and the self-commands' start-up: each costs milliseconds on a command run
-# dozens of times a day (json is for --json, the rest for build).
-NOT_AT_START_UP = {"typing", "datetime", "shutil", "json", "zlib", "bz2", "lzma"}
+# Kept off the manifest's start-up: each costs milliseconds on a command run dozens of times a day
+# (json only for a value that needs escaping, signal for build, the rest for build or never).
+NOT_AT_START_UP = {"typing", "datetime", "shutil", "json", "signal", "zlib", "bz2", "lzma"}
 
 
 def test_the_manifest_loads_no_module_it_does_not_use(project: Project) -> None:
     """What pipeline.py imports is the user's choice; what the machinery adds to it is checked."""
     users = imported_modules(project, "-c", f"import {settings.PACKAGE}.pipeline")
-    for args in (("manifest",), ("manifest", "--missing", "--commands")):
+    for args in (("manifest",), ("manifest", "--missing", "--commands"), ("manifest", "--json")):
         added = imported_modules(project, "-m", f"{settings.PACKAGE}.builder", *args) - users
         assert not added & NOT_AT_START_UP, f"{args} imported {sorted(added & NOT_AT_START_UP)}"

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.package_name }} import pipeline, settings
-from {{ cookiecutter.package_name }}.builder import axes, cli, interrupts, printer, staging
+from {{ cookiecutter.package_name }}.builder import (
+    axes,
+    cli,
+    interrupts,
+    manifest,
+    printer,
+    staging,
+)
 from {{ cookiecutter.package_name }}.builder.ids import UsageError
 from {{ cookiecutter.package_name }}.builder.manifest import (
     permutation_entry,
@@ -100,21 +107,23 @@ def test_commands_pin_one_permutation_and_force_only_when_asked(tmp_path: Path) 
 def test_json_document_has_every_field(tmp_path: Path) -> None:
     document = json.loads("".join(printer.json_document(permutation_manifest(tmp_path), "output")))
     assert document["total"] == len(INPUTS) * len(PARAMS) and document["done"] == 0
-    first = document["entries"][0]
-    for key in (
-        "permutation_id",
-        axes.INPUT_KEY,
-        axes.PARAM_KEY,
-        "done",
-        "status",
-        "sort_key",
-        "label",
-        "output_path",
-        "output_size",
-        "error",
-        "command",
-    ):
-        assert key in first
+    assert document["cost_unit"] == pipeline.COST_UNIT
+    # The README's schema, checked key by key through the CLI in test_scaling.py, in this order.
+    assert list(document["entries"][0]) == [*printer.JSON_KEYS, "cost", "command"]
+
+
+def test_entries_come_in_sort_key_order_even_when_costs_tie(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Equal input costs make inputs take turns per run of equal param costs: still one order."""
+    costs = {inp: 1.0 if i == 0 else 1 for i, inp in enumerate(INPUTS)}  # 1 == 1.0: one run
+    monkeypatch.setattr(pipeline, "estimate_cost", lambda inp: costs[inp])
+    registry = pipeline.PARAM_REGISTRY
+    tied = {name: {**registry[name], "cost": i % 2} for i, name in enumerate(registry)}
+    monkeypatch.setattr(pipeline, "PARAM_REGISTRY", tied)
+    entries = permutation_manifest(tmp_path)
+    assert [e["sort_key"] for e in entries] == sorted(e["sort_key"] for e in entries)
+    assert {e["sort_key"][0] for e in entries if e[axes.INPUT_KEY] == INPUTS[0]} == {1.0}
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "with space", ".hidden", "-flag", ""])
@@ -301,31 +310,66 @@ def test_only_the_json_document_stats_the_artifacts(
         assert sizes == {5}
 
 
-def test_json_entries_are_exactly_what_json_dumps_writes(
+def test_json_document_is_exactly_what_json_dumps_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The fast entry encoder against json.dumps, byte for byte, on every kind of value."""
+    """Its hand-written head and its entries against json.dumps of the whole, byte for byte."""
     monkeypatch.setattr(pipeline, "COST_UNIT", 'unités "quoted"\\')
-    costs = {inp: 1.5 if i == 0 else i for i, inp in enumerate(INPUTS)}
-    monkeypatch.setattr(pipeline, "estimate_cost", lambda inp: costs[inp])
-    output = tmp_path / "ü dir"
-    touch_artifact(output, f"{INPUTS[0]}_{PARAMS[0]}", size=11)
-    entries = printer.select(permutation_manifest(output))
-    assert any(e["done"] for e in entries)
-    entries[-1] = {**entries[-1], "status": "FAIL [2/3] fit_model", "error": 'no "x"\n\tü'}
+    entries = printer.select(permutation_manifest(tmp_path / "ü dir"))
+    entries[0] = {**entries[0], "stale": ["input changed: a.csv"]}  # a key of its own goes last
     for force in (False, True):
         commands = printer.self_commands(entries, "my out", force=force)
         expected = {
             "output_folder": "my out",
             "input_axis": axes.INPUT_AXIS,
             "param_axis": axes.PARAM_AXIS,
+            "cost_unit": pipeline.COST_UNIT,
             "total": len(entries),
             "done": sum(e["done"] for e in entries),
-            "entries": [{**e, "command": c} for e, c in zip(entries, commands, strict=True)],
+            "entries": [printer.json_fields(e, c) for e, c in zip(entries, commands, strict=True)],
         }
         document = "".join(printer.json_document(entries, "my out", force=force))
-        assert document == json.dumps(expected) + "\n"
-    # Entries with keys of their own take json.dumps itself.
-    extended = [{**e, "extra": [1, None]} for e in entries]
-    document = "".join(printer.json_document(extended, "my out"))
-    assert json.loads(document)["entries"][0]["extra"] == [1, None]
+        assert document == json.dumps(expected, separators=(",", ":")) + "\n"
+    assert json.loads(document)["entries"][0]["stale"] == ["input changed: a.csv"]
+
+
+SELECTIONS: list[dict[str, Any]] = [
+    {},
+    {"missing": True},
+    {"done": True},
+    {"sort": "name"},
+    {"limit": 2},
+    {"missing": True, "sort": "name", "limit": 3},
+    {"force": True},
+]
+
+
+@pytest.mark.parametrize("selection", SELECTIONS, ids=lambda s: ",".join(s) or "all")
+def test_document_from_the_cells_is_the_document_of_the_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, selection: dict[str, Any]
+) -> None:
+    """``manifest --json`` writes from the cells, with no entry dict: the same bytes, every value.
+
+    Unusual on purpose: a folder and a unit to escape, costs that are floats and that tie, a
+    failed build whose error needs escaping, a live one whose phase name does.
+    """
+    monkeypatch.setattr(pipeline, "COST_UNIT", 'unités "quoted"\\')
+    costs = {inp: 1.5 if i == 0 else 2 for i, inp in enumerate(INPUTS)}
+    monkeypatch.setattr(pipeline, "estimate_cost", lambda inp: costs[inp])
+    output = tmp_path / "ü dir"
+    touch_artifact(output, f"{INPUTS[0]}_{PARAMS[0]}", size=11)
+    touch_artifact(output, f"{INPUTS[-1]}_{PARAMS[-1]}", size=12)
+    staged = {
+        f"{INPUTS[0]}_{PARAMS[-1]}": ("FAIL [2/3] fit_model", 'no "x"\n\tü'),
+        f"{INPUTS[-1]}_{PARAMS[-1]}": ('BUILD [1/3] ph\\ase "é"', None),
+    }
+    monkeypatch.setattr(manifest, "staged_statuses", lambda _: staged)
+    matrix = manifest.Matrix.listed(output)
+    options = {k: v for k, v in selection.items() if k != "force"}
+    force = selection.get("force", False)
+    from_cells = "".join(printer.matrix_document(matrix, "my out", force=force, **options))
+    chosen = printer.select(matrix.entries(), **options)
+    assert from_cells == "".join(printer.json_document(chosen, "my out", force=force))
+    if not options:  # every permutation: both staged statuses are written
+        statuses = {e["status"] for e in json.loads(from_cells)["entries"]}
+        assert statuses == {"DONE", "MISS", *(status for status, _ in staged.values())}

@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 
 from .. import pipeline, settings
-from . import axes, interrupts
+from . import axes
 from .ids import UsageError
 from .manifest import (
     Entry,
+    Matrix,
     check_known,
     discover_inputs,
     param_names,
@@ -221,7 +222,7 @@ def _slurm_job(args: argparse.Namespace, output_dir: Path) -> slurm.SlurmJob | N
 
 
 def run_manifest(args: argparse.Namespace) -> int:
-    from .printer import print_manifest
+    from .printer import matrix_document, print_manifest
 
     if args.force and not (args.commands or args.json or args.slurm):
         raise UsageError("--force only applies with --commands, --json or --slurm")
@@ -238,6 +239,19 @@ def run_manifest(args: argparse.Namespace) -> int:
     # no cycle: the cyclic collector would only rescan them as they are made, a third of the time
     # of a large manifest.
     gc.disable()
+    if args.json and shard is None and not args.stale:  # only those two need entry dicts
+        sys.stdout.writelines(
+            matrix_document(
+                Matrix.listed(output_dir),
+                command_folder(output_dir),
+                missing=args.missing,
+                done=args.done,
+                sort=args.sort,
+                limit=args.limit,
+                force=args.force,
+            )
+        )
+        return 0
     entries = permutation_manifest(output_dir, sizes=args.json)  # only JSON shows sizes
     if shard is not None:
         entries = shard_of(entries, *shard)
@@ -307,6 +321,11 @@ def run_list_params(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    # A scheduler's SIGTERM unwinds a build like Ctrl-C. Only here: the signal module's enums
+    # would add a millisecond to every info subcommand, which SIGTERM may simply end.
+    from . import interrupts
+
+    interrupts.handle_sigterm()
     output_dir = output_folder(args.output_folder)
     inp, param = getattr(args, axes.INPUT_KEY), getattr(args, axes.PARAM_KEY)
     if inp is not None and param is not None:
@@ -362,13 +381,14 @@ HANDLERS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    interrupts.handle_sigterm()
     try:
         return HANDLERS[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # outside a phase (a build reports its own): no traceback
+        from . import interrupts
+
         print(f"interrupted by {interrupts.signal_name(stop)}", file=sys.stderr)
         return interrupts.exit_code(stop)
     except BrokenPipeError:  # a reader such as `head` stopped early: not our error to report

@@ -8,6 +8,8 @@ staged build's status is read from its lock only for the staging dirs that exist
 from __future__ import annotations
 
 import os
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 from .. import pipeline, settings
@@ -125,11 +127,7 @@ def permutation_manifest(output_dir: Path, *, sizes: bool = True) -> list[Entry]
     ``output_size`` is the artifact's size in bytes, or None when it is not built or when
     ``sizes`` is false: then no artifact is ``stat``-ed.
     """
-    inputs = discover_inputs()
-    params = param_names()
-    _refuse_colliding_ids(inputs, params)
-    artifacts = finished_artifacts(output_dir, sizes=sizes)
-    return _entries(output_dir, inputs, params, artifacts, staged_statuses(output_dir))
+    return Matrix.listed(output_dir, sizes=sizes).entries()
 
 
 def check_known(inp: str | None, param: str | None) -> tuple[list[str], list[str]]:
@@ -163,50 +161,114 @@ def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
         raise UsageError(f"output folder '{output_dir}' is a file; give a folder") from None
     stage = staging.staging_dir(output_dir, permutation_id)
     staged = {permutation_id: staged_status(output_dir, permutation_id)} if stage.is_dir() else {}
-    return _entries(output_dir, [inp], [param], artifacts, staged)[0]
+    return Matrix(output_dir, [inp], [param], artifacts, staged).entries()[0]
 
 
-def _entries(
-    output_dir: Path,
-    inputs: list[str],
-    params: list[str],
-    artifacts: dict[str, int | None],
-    staged: dict[str, tuple[str, str | None]],
-) -> list[Entry]:
-    """The cross-product as entry dicts: the one loop that runs per permutation, kept lean.
+# A permutation before it is an entry dict: its id, input id, param name, input cost, param cost
+# and whether its artifact is listed (the last, at CELL_DONE).
+Cell = tuple[str, str, str, "Any", "Any", bool]
+CELL_DONE = 5
 
-    Inputs and parameters go cheapest first, so the entries come nearly in ``sort_key`` order and
-    the printer's default sort finds long runs instead of shuffled ones.
+
+class Matrix:
+    """The inputs x parameters and what the listings say of each permutation, in sort_key order.
+
+    ``entries()`` makes the spec's entry dicts. ``cells()`` makes a tuple per permutation instead,
+    for outputs that only write each permutation once: at 10,000 permutations the dicts cost as
+    much as listing the output folder.
     """
-    input_costs = sorted((pipeline.estimate_cost(i), i) for i in inputs)
-    param_costs = sorted((pipeline.PARAM_REGISTRY[p]["cost"], p) for p in params)
-    folder = str(output_dir)
-    suffix = "." + settings.ARTIFACT_EXTENSION
-    unit = pipeline.COST_UNIT
-    input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
-    entries: list[Entry] = []
-    append = entries.append
-    for cost, inp in input_costs:
-        described = f"({cost:,} {unit})"
-        for param_cost, param in param_costs:
-            permutation_id = f"{inp}_{param}"
-            done = permutation_id in artifacts
-            append(
-                {
-                    "permutation_id": permutation_id,
-                    input_key: inp,
-                    param_key: param,
-                    "done": done,
-                    "status": "DONE" if done else "MISS",
-                    "error": None,
-                    "output_path": f"{folder}/{permutation_id}{suffix}",
-                    "output_size": artifacts[permutation_id] if done else None,
-                    "sort_key": (cost, param_cost, inp, param),
-                    "label": f"{inp} + {param} {described}",
-                }
-            )
-    if staged:  # a few staging dirs at most: their entries take the status the lock records
-        for entry in entries:
-            if entry["permutation_id"] in staged:
-                entry["status"], entry["error"] = staged[entry["permutation_id"]]
-    return entries
+
+    def __init__(
+        self,
+        output_dir: Path,
+        inputs: list[str],
+        params: list[str],
+        artifacts: dict[str, int | None],
+        staged: dict[str, tuple[str, str | None]],
+    ) -> None:
+        self.output_dir = output_dir
+        self.inputs = inputs
+        self.params = params
+        self.artifacts = artifacts  # permutation id -> size, for the finished artifacts
+        self.staged = staged  # permutation id -> (status, error), for the staging dirs
+
+    @classmethod
+    def listed(cls, output_dir: Path, *, sizes: bool = True) -> Matrix:
+        """The whole matrix, from one listing of the output folder and one of its staging folder."""
+        inputs = discover_inputs()
+        params = param_names()
+        _refuse_colliding_ids(inputs, params)
+        artifacts = finished_artifacts(output_dir, sizes=sizes)
+        return cls(output_dir, inputs, params, artifacts, staged_statuses(output_dir))
+
+    def entries(self) -> list[Entry]:
+        """The entry dicts: the one loop that builds a dict per permutation, kept lean."""
+        artifacts = self.artifacts
+        folder = str(self.output_dir)
+        suffix = "." + settings.ARTIFACT_EXTENSION
+        unit = pipeline.COST_UNIT
+        input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
+        entries: list[Entry] = []
+        append = entries.append
+        described_of: dict[str, str] = {}  # an input's cost as its labels show it, made once
+        for cost, inp, param_costs in self._turns():
+            described = described_of.get(inp)
+            if described is None:
+                described = described_of[inp] = f"({cost:,} {unit})"
+            for param_cost, param in param_costs:
+                permutation_id = f"{inp}_{param}"
+                done = permutation_id in artifacts
+                append(
+                    {
+                        "permutation_id": permutation_id,
+                        input_key: inp,
+                        param_key: param,
+                        "done": done,
+                        "status": "DONE" if done else "MISS",
+                        "error": None,
+                        "output_path": f"{folder}/{permutation_id}{suffix}",
+                        "output_size": artifacts[permutation_id] if done else None,
+                        "sort_key": (cost, param_cost, inp, param),
+                        "label": f"{inp} + {param} {described}",
+                    }
+                )
+        if self.staged:  # a few staging dirs at most: their entries take the status of the lock
+            for entry in entries:
+                if entry["permutation_id"] in self.staged:
+                    entry["status"], entry["error"] = self.staged[entry["permutation_id"]]
+        return entries
+
+    def cells(self) -> list[Cell]:
+        """A tuple per permutation, in the order and with the values of ``entries()``."""
+        artifacts = self.artifacts
+        cells: list[Cell] = []
+        append = cells.append
+        for cost, inp, param_costs in self._turns():
+            for param_cost, param in param_costs:
+                permutation_id = f"{inp}_{param}"
+                append((permutation_id, inp, param, cost, param_cost, permutation_id in artifacts))
+        return cells
+
+    def _turns(self) -> list[tuple[Any, str, list[tuple[Any, str]]]]:
+        """``(input cost, input, [(param cost, param), ...])``: the matrix in sort_key order.
+
+        ``sort_key`` is (input cost, param cost, input, param), so an input whose cost no other
+        input shares takes every parameter, cheapest first, while inputs of equal cost take turns,
+        one run of equally costly parameters at a time. Listed in this order, the entries need no
+        sort for the default order, and the printer's sort makes one pass over them.
+        """
+        param_costs = sorted((pipeline.PARAM_REGISTRY[p]["cost"], p) for p in self.params)
+        param_runs = [list(run) for _, run in groupby(param_costs, key=itemgetter(0))]
+        input_costs = sorted((pipeline.estimate_cost(i), i) for i in self.inputs)
+        turns: list[tuple[Any, str, list[tuple[Any, str]]]] = []
+        for _, run in groupby(input_costs, key=itemgetter(0)):
+            equally_costly = list(run)
+            if len(equally_costly) == 1:
+                turns.append((*equally_costly[0], param_costs))
+            else:
+                turns.extend(
+                    (cost, inp, param_run)
+                    for param_run in param_runs
+                    for cost, inp in equally_costly
+                )
+        return turns

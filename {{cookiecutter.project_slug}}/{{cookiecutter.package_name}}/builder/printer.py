@@ -1,7 +1,8 @@
 """Printing the manifest: filter, sort and limit, then a table, self-commands or one JSON document.
 
-Everything here works on the entries it is handed and writes to the stream it is handed; it never
-looks at the file system, so what it prints is exactly what the manifest builder saw.
+Everything here works on the entries (or, for the JSON document, the matrix) it is handed and
+writes to the stream it is handed; it never looks at the file system, so what it prints is exactly
+what the manifest builder saw.
 """
 
 from __future__ import annotations
@@ -9,16 +10,15 @@ from __future__ import annotations
 import shlex
 from operator import itemgetter
 
-from .. import settings
+from .. import pipeline, settings
 from . import axes
-from .manifest import Entry
+from .manifest import CELL_DONE, Cell, Entry, Matrix
 
 # typing.TYPE_CHECKING without importing typing, which would add 4 ms to every info subcommand.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from types import ModuleType
-    from typing import TextIO
+    from typing import Any, TextIO
 
     from .slurm import SlurmJob
 
@@ -104,94 +104,146 @@ def _staged_row(entry: Entry) -> str:
     return f"  [{marker}] {entry['permutation_id']:<30s} {entry['label']}  {detail}"
 
 
+# The entry keys the document writes as they are; sort_key and label become "cost".
+JSON_KEYS = (
+    "permutation_id",
+    axes.INPUT_KEY,
+    axes.PARAM_KEY,
+    "done",
+    "status",
+    "error",
+    "output_path",
+    "output_size",
+)
+# The keys of the manifest builder's entries; an entry's other keys (stale) are written after them.
+ENTRY_KEYS = frozenset({*JSON_KEYS, "sort_key", "label"})
+
+
+def json_fields(entry: Entry, command: str) -> dict[str, Any]:
+    """One entry as the JSON document writes it: the schema the README documents, then its own keys.
+
+    ``sort_key`` and ``label`` are left out: the entries come in the order asked for, and ``cost``
+    with the document's ``cost_unit`` says what the label says.
+    """
+    fields = {key: entry[key] for key in JSON_KEYS}
+    fields["cost"] = list(entry["sort_key"][:2])
+    fields["command"] = command
+    fields.update((key, value) for key, value in entry.items() if key not in ENTRY_KEYS)
+    return fields
+
+
 def json_document(
     entries: list[Entry], output_folder: str, *, force: bool = False
 ) -> Iterator[str]:
-    """One JSON document, in pieces: counts, then every entry with every field and its command."""
+    """One JSON document, in pieces: the counts, then each entry's ``json_fields``."""
     import json  # only this output needs it
 
-    head = {
-        "output_folder": output_folder,
-        "input_axis": axes.INPUT_AXIS,
-        "param_axis": axes.PARAM_AXIS,
-        "total": len(entries),
-        "done": sum(map(itemgetter("done"), entries)),
-    }
-    yield json.dumps(head)[:-1] + ', "entries": ['  # the head, left open for the entries
-    # Entries made by the manifest builder all have its keys; any others take json.dumps.
-    if entries and entries[0].keys() == ENTRY_KEYS and len(entries[0]["sort_key"]) == 4:
-        encode = entry_encoder(json, command_parts(output_folder, force=force))
-
-        def encode_slice(part: list[Entry]) -> str:
-            return ", ".join(map(encode, part))
-
-    else:
-
-        def encode_slice(part: list[Entry]) -> str:
-            commands = self_commands(part, output_folder, force=force)
-            objects = [{**e, "command": c} for e, c in zip(part, commands, strict=True)]
-            return json.dumps(objects)[1:-1]
-
+    commands = self_commands(entries, output_folder, force=force)
+    yield json_head(output_folder, len(entries), sum(map(itemgetter("done"), entries)))
     for start in range(0, len(entries), JSON_SLICE):
-        yield (", " if start else "") + encode_slice(entries[start : start + JSON_SLICE])
+        stop = start + JSON_SLICE
+        objects = list(map(json_fields, entries[start:stop], commands[start:stop]))
+        yield ("," if start else "") + json.dumps(objects, separators=(",", ":"))[1:-1]
     yield "]}\n"
 
 
-# The keys of the manifest builder's entries, which entry_encoder writes.
-ENTRY_KEYS = frozenset(
-    {
-        "permutation_id",
-        axes.INPUT_KEY,
-        axes.PARAM_KEY,
-        "done",
-        "status",
-        "error",
-        "output_path",
-        "output_size",
-        "sort_key",
-        "label",
-    }
-)
+def matrix_document(
+    matrix: Matrix,
+    output_folder: str,
+    *,
+    missing: bool = False,
+    done: bool = False,
+    sort: str = "size",
+    limit: int | None = None,
+    force: bool = False,
+) -> Iterator[str]:
+    """``json_document(select(matrix.entries(), ...))``, byte for byte, with no entry dict made.
 
-
-def entry_encoder(json: ModuleType, command: tuple[str, str, str]) -> Callable[[Entry], str]:
-    """What ``json.dumps({**entry, "command": ...})`` writes, in well under half its time.
-
-    It relies on what the manifest builder guarantees: the keys of ENTRY_KEYS, ids that are safe
-    file stems (nothing to escape) and a sort key of two costs and the two ids. So the self-command
-    is its parts (see command_parts) encoded once around the raw ids, an int cost is written as
-    Python writes it, and only the other strings go through the json module's C string encoder.
+    The cells come in sort_key order, so selecting them is a filter, a sort by id if asked, and a
+    slice; each is then written by cell_encoder.
     """
-    string = json.encoder.encode_basestring_ascii
-    input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
-    input_json, param_json = string(input_key), string(param_key)
-    # The command's parts encoded once, without the quotes that the raw ids go between.
-    head, middle, tail = (string(part) for part in command)
+    cells = matrix.cells()
+    if missing:
+        cells = [cell for cell in cells if not cell[CELL_DONE]]
+    if done:
+        cells = [cell for cell in cells if cell[CELL_DONE]]
+    if sort == "name":
+        cells.sort(key=itemgetter(0))
+    if limit is not None:
+        cells = cells[:limit]
+    yield json_head(output_folder, len(cells), sum(map(itemgetter(CELL_DONE), cells)))
+    encode = cell_encoder(matrix, command_parts(output_folder, force=force))
+    for start in range(0, len(cells), JSON_SLICE):
+        yield ("," if start else "") + ",".join(map(encode, cells[start : start + JSON_SLICE]))
+    yield "]}\n"
+
+
+def json_head(output_folder: str, total: int, done: int) -> str:
+    """The document up to its first entry: where, which axes, the cost unit and the counts."""
+    return (
+        f'{{"output_folder":{json_string(output_folder)},'
+        f'"input_axis":{json_string(axes.INPUT_AXIS)},'
+        f'"param_axis":{json_string(axes.PARAM_AXIS)},'
+        f'"cost_unit":{json_string(pipeline.COST_UNIT)},'
+        f'"total":{total},"done":{done},"entries":['
+    )
+
+
+def json_string(text: str) -> str:
+    """``json.dumps(text)``; plain ASCII, the common case, without importing json (2 ms)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    import json
+
+    return json.dumps(text)
+
+
+def cell_encoder(matrix: Matrix, command: tuple[str, str, str]) -> Callable[[Cell], str]:
+    """What ``json_fields`` of a cell's entry is as JSON, at a fraction of json.dumps's time.
+
+    Ids are safe file stems, with nothing to escape, so only what surrounds them is encoded, and
+    once: the output folder, the extension, the self-command's parts (see command_parts). Statuses
+    other than DONE and MISS, errors and costs that are not ints go through json.
+    """
+    input_json, param_json = json_string(axes.INPUT_KEY), json_string(axes.PARAM_KEY)
+    folder = json_string(f"{matrix.output_dir}/")[:-1]  # the path up to the id, quote opened
+    suffix = json_string("." + settings.ARTIFACT_EXTENSION)[1:]  # the rest, quote closed
+    head, middle, tail = (json_string(part) for part in command)
     head, middle, tail = head[:-1], middle[1:-1], tail[1:]
-    numbers: dict[tuple[type, object], str] = {}  # a cost that is not an int, as JSON
+    sizes, staged = matrix.artifacts, matrix.staged
+    states = {
+        True: '"done":true,"status":"DONE","error":null',
+        False: '"done":false,"status":"MISS","error":null',
+    }
+
+    def state(permutation_id: str, done: bool) -> str:
+        if permutation_id not in staged:
+            return states[done]
+        status, error = staged[permutation_id]
+        return (
+            f'"done":{"true" if done else "false"},"status":{json_string(status)},'
+            f'"error":{"null" if error is None else json_string(error)}'
+        )
 
     def number(value: object) -> str:
-        text = numbers.get((type(value), value))
-        if text is None:
-            text = numbers[type(value), value] = json.dumps(value)
-        return text
+        if type(value) is int:
+            return str(value)
+        import json
 
-    def encode(e: Entry) -> str:
-        cost, param_cost, inp, param = e["sort_key"]
+        return json.dumps(value)
+
+    def encode(cell: Cell) -> str:
+        permutation_id, inp, param, cost, param_cost, done = cell
+        size = sizes[permutation_id] if done else None
         if type(cost) is not int or type(param_cost) is not int:
             cost, param_cost = number(cost), number(param_cost)
-        input_id, param_name = e[input_key], e[param_key]
-        error, size = e["error"], e["output_size"]
         return (
-            f'{{"permutation_id": "{e["permutation_id"]}", {input_json}: "{input_id}",'
-            f' {param_json}: "{param_name}", "done": {"true" if e["done"] else "false"},'
-            f' "status": {string(e["status"])},'
-            f' "error": {"null" if error is None else string(error)},'
-            f' "output_path": {string(e["output_path"])},'
-            f' "output_size": {"null" if size is None else size},'
-            f' "sort_key": [{cost}, {param_cost}, "{inp}", "{param}"],'
-            f' "label": {string(e["label"])},'
-            f' "command": {head}{input_id}{middle}{param_name}{tail}}}'
+            f'{{"permutation_id":"{permutation_id}",{input_json}:"{inp}",{param_json}:"{param}",'
+            f"{state(permutation_id, done) if staged else states[done]},"
+            f'"output_path":{folder}{permutation_id}{suffix},'
+            f'"output_size":{"null" if size is None else size},'
+            f'"cost":[{cost},{param_cost}],'
+            f'"command":{head}{inp}{middle}{param}{tail}}}'
         )
 
     return encode
