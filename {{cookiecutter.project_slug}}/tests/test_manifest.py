@@ -201,7 +201,10 @@ FILE_SYSTEM_CALLS = ["stat", "lstat", "scandir", "listdir", "open"]
 def file_system_calls(
     output: Path, params: int, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Counter[str], list[str]]:
-    """The calls, by name, of a manifest of the demo inputs x ``params``; paths listed or opened."""
+    """The calls, by name, that listing inputs x ``params`` makes, and the paths listed or opened.
+
+    The listing is then made into entries and into the JSON document, which must call nothing.
+    """
     registry = {f"p{i:03d}": {"cost": i, "degree": 1} for i in range(params)}
     calls: Counter[str] = Counter()
     listed: list[str] = []
@@ -211,8 +214,10 @@ def file_system_calls(
             paths = listed if name in ("scandir", "open") else None  # the folders read
             patch.setattr(os, name, counted(getattr(os, name), name, calls, paths))
         patch.setattr(sqlite3, "connect", counted(sqlite3.connect, "sqlite3.connect", calls))
-        entries = permutation_manifest(output)
-    assert len(entries) == len(INPUTS) * params
+        matrix = manifest.Matrix.listed(output)
+        entries = matrix.entries()
+        document = json.loads("".join(printer.matrix_document(matrix, "output")))
+    assert len(entries) == document["total"] == len(INPUTS) * params
     return calls, listed
 
 

@@ -169,6 +169,9 @@ def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
 Cell = tuple[str, str, str, "Any", "Any", bool]
 CELL_DONE = 5
 
+# Inputs (cost, id, the cost as labels show it) that each take each of the (cost, name) parameters.
+Block = tuple[list[tuple["Any", str, str]], list[tuple["Any", str]]]
+
 
 class Matrix:
     """The inputs x parameters and what the listings say of each permutation, in sort_key order.
@@ -206,32 +209,28 @@ class Matrix:
         artifacts = self.artifacts
         folder = str(self.output_dir)
         suffix = "." + settings.ARTIFACT_EXTENSION
-        unit = pipeline.COST_UNIT
         input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
         entries: list[Entry] = []
         append = entries.append
-        described_of: dict[str, str] = {}  # an input's cost as its labels show it, made once
-        for cost, inp, param_costs in self._turns():
-            described = described_of.get(inp)
-            if described is None:
-                described = described_of[inp] = f"({cost:,} {unit})"
-            for param_cost, param in param_costs:
-                permutation_id = f"{inp}_{param}"
-                done = permutation_id in artifacts
-                append(
-                    {
-                        "permutation_id": permutation_id,
-                        input_key: inp,
-                        param_key: param,
-                        "done": done,
-                        "status": "DONE" if done else "MISS",
-                        "error": None,
-                        "output_path": f"{folder}/{permutation_id}{suffix}",
-                        "output_size": artifacts[permutation_id] if done else None,
-                        "sort_key": (cost, param_cost, inp, param),
-                        "label": f"{inp} + {param} {described}",
-                    }
-                )
+        for inputs, param_costs in self._blocks():
+            for cost, inp, described in inputs:
+                for param_cost, param in param_costs:
+                    permutation_id = f"{inp}_{param}"
+                    done = permutation_id in artifacts
+                    append(
+                        {
+                            "permutation_id": permutation_id,
+                            input_key: inp,
+                            param_key: param,
+                            "done": done,
+                            "status": "DONE" if done else "MISS",
+                            "error": None,
+                            "output_path": f"{folder}/{permutation_id}{suffix}",
+                            "output_size": artifacts[permutation_id] if done else None,
+                            "sort_key": (cost, param_cost, inp, param),
+                            "label": f"{inp} + {param} {described}",
+                        }
+                    )
         if self.staged:  # a few staging dirs at most: their entries take the status of the lock
             for entry in entries:
                 if entry["permutation_id"] in self.staged:
@@ -243,32 +242,32 @@ class Matrix:
         artifacts = self.artifacts
         cells: list[Cell] = []
         append = cells.append
-        for cost, inp, param_costs in self._turns():
-            for param_cost, param in param_costs:
-                permutation_id = f"{inp}_{param}"
-                append((permutation_id, inp, param, cost, param_cost, permutation_id in artifacts))
+        for inputs, param_costs in self._blocks():
+            for cost, inp, _ in inputs:
+                for param_cost, param in param_costs:
+                    permutation_id = f"{inp}_{param}"
+                    done = permutation_id in artifacts
+                    append((permutation_id, inp, param, cost, param_cost, done))
         return cells
 
-    def _turns(self) -> list[tuple[Any, str, list[tuple[Any, str]]]]:
-        """``(input cost, input, [(param cost, param), ...])``: the matrix in sort_key order.
+    def _blocks(self) -> list[Block]:
+        """The matrix in sort_key order, as blocks in which each input takes each parameter.
 
-        ``sort_key`` is (input cost, param cost, input, param), so an input whose cost no other
-        input shares takes every parameter, cheapest first, while inputs of equal cost take turns,
-        one run of equally costly parameters at a time. Listed in this order, the entries need no
-        sort for the default order, and the printer's sort makes one pass over them.
+        ``sort_key`` is (input cost, param cost, input, param). An input whose cost no other input
+        shares is a block with every parameter, cheapest first; inputs of equal cost take turns
+        instead, a block per run of equally costly parameters, since the parameter's cost comes
+        before the input. In this order the entries need no sort by size: the printer's sort
+        makes one pass over them.
         """
+        unit = pipeline.COST_UNIT
         param_costs = sorted((pipeline.PARAM_REGISTRY[p]["cost"], p) for p in self.params)
         param_runs = [list(run) for _, run in groupby(param_costs, key=itemgetter(0))]
         input_costs = sorted((pipeline.estimate_cost(i), i) for i in self.inputs)
-        turns: list[tuple[Any, str, list[tuple[Any, str]]]] = []
+        blocks: list[Block] = []
         for _, run in groupby(input_costs, key=itemgetter(0)):
-            equally_costly = list(run)
-            if len(equally_costly) == 1:
-                turns.append((*equally_costly[0], param_costs))
+            inputs = [(cost, inp, f"({cost:,} {unit})") for cost, inp in run]
+            if len(inputs) == 1:
+                blocks.append((inputs, param_costs))
             else:
-                turns.extend(
-                    (cost, inp, param_run)
-                    for param_run in param_runs
-                    for cost, inp in equally_costly
-                )
-        return turns
+                blocks.extend((inputs, param_run) for param_run in param_runs)
+        return blocks
