@@ -16,7 +16,6 @@ from {{ cookiecutter.package_name }} import pipeline, settings
 from {{ cookiecutter.package_name }}.builder import (
     axes,
     cli,
-    interrupts,
     manifest,
     printer,
     staging,
@@ -305,8 +304,8 @@ def test_only_the_json_document_stats_the_artifacts(
         touch_artifact(tmp_path, f"{INPUTS[0]}_{param}", size=5)
     calls: Counter[str] = Counter()
     monkeypatch.setattr(os, "scandir", lambda path: CountedListing(path, calls))
-    monkeypatch.setattr(interrupts, "handle_sigterm", lambda: None)  # not in pytest's process
-    monkeypatch.setattr(gc, "disable", lambda: None)  # nor its collector
+    monkeypatch.setattr(gc, "disable", lambda: None)  # not pytest's collector
+    monkeypatch.setattr(gc, "freeze", lambda: None)
     assert cli.main(["manifest", "--output-folder", str(tmp_path), *shape]) == 0
     out = capsys.readouterr().out
     assert calls["DirEntry.stat"] == (len(PARAMS) if shape == ("--json",) else 0)
