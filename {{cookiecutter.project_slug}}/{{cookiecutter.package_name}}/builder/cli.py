@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--commands", action="store_true", help="print one build command per permutation"
     )
     shape.add_argument(
-        "--json", action="store_true", help="print one JSON document with every field"
+        "--json",
+        action="store_true",
+        help="print one JSON document: each permutation's status, artifact, costs and command",
     )
     shape.add_argument(
         "--grid",
