@@ -243,7 +243,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     # modules, their functions) is not traversed then, 3% of a 10,000-permutation manifest.
     gc.disable()
     gc.freeze()
-    if args.json and shard is None and not args.stale:  # only those two need entry dicts
+    if args.json and shard is None and not args.stale:  # shards and staleness need entry dicts
         sys.stdout.writelines(
             matrix_document(
                 Matrix.listed(output_dir),
