@@ -4,4 +4,6 @@ Nothing in this package is specific to one pipeline: names come from ``settings`
 ``pipeline``, both one level up, so a newer template version can replace this folder as a drop-in.
 """
 
-BUILDER_VERSION = "1.0.0"
+# 2.0.0: the entries of `manifest --json` write cost (and the document cost_unit) instead of
+# sort_key and label, without spaces.
+BUILDER_VERSION = "2.0.0"
