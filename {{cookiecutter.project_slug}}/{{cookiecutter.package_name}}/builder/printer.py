@@ -225,12 +225,17 @@ def cell_encoder(matrix: Matrix, command: tuple[str, str, str]) -> Callable[[Cel
             f'"error":{"null" if error is None else json_string(error)}'
         )
 
+    numbers: dict[tuple[type, object], str] = {}  # costs that are not ints, as JSON, made once
+
     def number(value: object) -> str:
         if type(value) is int:
             return str(value)
-        import json
+        text = numbers.get((type(value), value))
+        if text is None:
+            import json
 
-        return json.dumps(value)
+            text = numbers[type(value), value] = json.dumps(value)
+        return text
 
     def encode(cell: Cell) -> str:
         permutation_id, inp, param, cost, param_cost, done = cell
