@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from .. import pipeline, settings
+from .. import settings
 from . import axes
 from .ids import UsageError
 from .manifest import (
@@ -26,6 +26,7 @@ from .manifest import (
     permutation_entry,
     permutation_manifest,
 )
+from .pipeline_module import pipeline
 
 # typing.TYPE_CHECKING without importing typing, which would add 4 ms to every info subcommand.
 TYPE_CHECKING = False

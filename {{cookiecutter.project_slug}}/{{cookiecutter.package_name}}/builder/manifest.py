@@ -12,9 +12,10 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
-from .. import pipeline, settings
+from .. import settings
 from . import axes, staging
 from .ids import UsageError, check_safe_stem
+from .pipeline_module import pipeline
 
 # typing.TYPE_CHECKING without importing typing, which would add 4 ms to every info subcommand.
 TYPE_CHECKING = False

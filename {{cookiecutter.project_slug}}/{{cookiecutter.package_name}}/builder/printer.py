@@ -10,9 +10,10 @@ from __future__ import annotations
 import shlex
 from operator import itemgetter
 
-from .. import pipeline, settings
+from .. import settings
 from . import axes
 from .manifest import CELL_DONE, Cell, Entry, Matrix
+from .pipeline_module import pipeline
 
 # typing.TYPE_CHECKING without importing typing, which would add 4 ms to every info subcommand.
 TYPE_CHECKING = False

@@ -24,9 +24,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import pipeline
 from . import BUILDER_VERSION, axes, staging
 from .ids import UsageError
+from .pipeline_module import pipeline
 
 if TYPE_CHECKING:
     import sqlite3

@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import pipeline
 from . import axes, interrupts, progress, provenance, staging
 from .context import BuildContext
 from .ids import UsageError
 from .logs import PROGRESS, BuildLogs
 from .manifest import Entry
+from .pipeline_module import pipeline
 
 Phase = Callable[[BuildContext], "str | None"]
 

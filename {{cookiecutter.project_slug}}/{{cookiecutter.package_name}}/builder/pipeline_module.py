@@ -1,0 +1,44 @@
+"""The pipeline the builder runs: ``<package>.pipeline``, unless a variable names another file.
+
+``<PACKAGE>_PIPELINE=path/to/pipeline.py`` swaps in another pipeline without touching the project's
+own: the project's tests run the machinery against a test pipeline that way, and a user can try a
+variant of theirs. Every process the builder starts inherits the variable (``build --jobs``
+workers, GNU parallel, a SLURM task), so they all run the same pipeline.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from .. import settings
+
+VARIABLE = f"{settings.PACKAGE.upper()}_PIPELINE"
+
+
+def _load_file(path: Path) -> ModuleType:
+    import importlib.util
+
+    if not path.is_file():
+        print(f"error: {VARIABLE}={str(path)!r} is not a file; name a pipeline .py file", file=sys.stderr)
+        raise SystemExit(2)
+    name = f"{settings.PACKAGE}_pipeline_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None  # a .py file always has both
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look a module up by its name
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load() -> ModuleType:
+    chosen = os.environ.get(VARIABLE)
+    if chosen:
+        return _load_file(Path(chosen).resolve())
+    return importlib.import_module(f"{settings.PACKAGE}.pipeline")
+
+
+pipeline = _load()
