@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.package_name }} import pipeline, settings
-from {{ cookiecutter.package_name }}.builder import axes, staging
+from {{ cookiecutter.package_name }}.builder import axes, layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -236,7 +236,7 @@ def project(tmp_path: Path) -> Iterator[Project]:
 
 # The demo writes JSON, JSON Lines, CSV and SQLite with the standard library; any other extension
 # waits for the user's own write_artifact, so tests that need a finished build say so.
-DEMO_WRITES_ARTIFACTS = staging.artifact_is_sqlite() or settings.ARTIFACT_EXTENSION.lower() in {
+DEMO_WRITES_ARTIFACTS = layout.artifact_is_sqlite() or settings.ARTIFACT_EXTENSION.lower() in {
     "json",
     "jsonl",
     "csv",
@@ -292,7 +292,7 @@ def parse_grid(text: str) -> Grid:
 def assert_valid_artifact(path: Path) -> None:
     """The artifact is a genuine, complete file of its kind, with no build bookkeeping in it."""
     kind = settings.ARTIFACT_EXTENSION.lower()
-    is_sqlite = staging.artifact_is_sqlite()
+    is_sqlite = layout.artifact_is_sqlite()
     if not is_sqlite:  # provenance travels beside the artifact
         assert json.loads(sidecar(path).read_text())["permutation_id"] == path.stem
     if is_sqlite:

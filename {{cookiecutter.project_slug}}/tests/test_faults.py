@@ -23,7 +23,7 @@ from conftest import (
     read_only,
 )
 
-from {{ cookiecutter.package_name }}.builder import axes, cli, interrupts, runner, staging
+from {{ cookiecutter.package_name }}.builder import axes, cli, interrupts, layout, runner, staging
 
 N = len(PHASES)
 BUILD_ALL = ("build", "--output-folder", "output")
@@ -52,7 +52,7 @@ def test_a_build_stopped_mid_phase_keeps_its_work_and_a_rerun_resumes(
     project: Project, signum: int, code: int, error: str
 ) -> None:
     block = project.block_in_phase(PHASES[1])
-    if staging.artifact_is_sqlite():  # before the block: half a phase's writes, to be undone
+    if layout.artifact_is_sqlite():  # before the block: half a phase's writes, to be undone
         project.insert_in_phase(PHASES[1], 'ctx.db.execute("CREATE TABLE half_done (x)")')
     builder = project.start(*BUILD_ONE)
     block.wait_until_reached(builder)

@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }} import pipeline, settings
 from {{ cookiecutter.package_name }}.builder import (
     axes,
     cli,
+    layout,
     manifest,
     printer,
     staging,
@@ -177,7 +178,7 @@ def test_a_staged_build_shows_what_its_lock_records(tmp_path: Path) -> None:
         assert listed[permutation_id] == entry
         return entry["status"], entry["error"]
 
-    lock = staging.BuildLock(staging.staging_dir(tmp_path, permutation_id), permutation_id)
+    lock = staging.BuildLock(layout.staging_dir(tmp_path, permutation_id), permutation_id)
     assert lock.acquire()  # flock: this process's lock conflicts with its own later probes
     assert status() == (f"BUILD [0/{total}] starting", None)
     lock.note(phase=phase)
@@ -243,7 +244,7 @@ def test_manifest_costs_one_listing_whatever_the_matrix_size(
     for i in range(200):
         touch_artifact(tmp_path, f"{INPUTS[0]}_p{i:03d}")
     failed = f"{INPUTS[-1]}_p000"
-    lock = staging.BuildLock(staging.staging_dir(tmp_path, failed), failed)
+    lock = staging.BuildLock(layout.staging_dir(tmp_path, failed), failed)
     assert lock.acquire()
     lock.note(phase="[1/3] load_samples", error="ValueError: boom")
     lock.release()
@@ -252,7 +253,7 @@ def test_manifest_costs_one_listing_whatever_the_matrix_size(
     large, large_listed = file_system_calls(tmp_path, 200, monkeypatch)
     assert small == large, f"calls grow with the matrix: {small} for 3, {large} for 600"
     assert large_listed.count(str(tmp_path)) == 1  # opened, then listed through its descriptor
-    assert large_listed.count(str(staging.staging_root(tmp_path))) == 1
+    assert large_listed.count(str(layout.staging_root(tmp_path))) == 1
     assert large["sqlite3.connect"] <= 1  # at most for the one staging dir that exists
 
 

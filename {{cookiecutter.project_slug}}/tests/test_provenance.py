@@ -22,12 +22,12 @@ from conftest import (
 )
 
 from {{ cookiecutter.package_name }} import pipeline, settings
-from {{ cookiecutter.package_name }}.builder import BUILDER_VERSION, axes, staging
+from {{ cookiecutter.package_name }}.builder import BUILDER_VERSION, axes, layout
 
 INPUTS = pipeline.discover_inputs()
 PARAMS = list(pipeline.PARAM_REGISTRY)
 TOTAL = len(INPUTS) * len(PARAMS)
-IS_SQLITE = staging.artifact_is_sqlite()
+IS_SQLITE = layout.artifact_is_sqlite()
 
 
 def build(project: Project, *args: str, code: int = 0) -> None:

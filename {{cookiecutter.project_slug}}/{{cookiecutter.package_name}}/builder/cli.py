@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .. import settings
-from . import axes
+from . import axes, layout
 from .ids import UsageError
 from .manifest import (
     Entry,
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
     from . import slurm
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SELF = f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder"
 
 
@@ -194,20 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def output_folder(given: str | None) -> Path:
-    """The output folder as an absolute path: as given (from the current folder), or the default."""
-    folder = Path(given) if given else PROJECT_ROOT / settings.DEFAULT_OUTPUT_FOLDER
-    return Path(os.path.abspath(folder))
-
-
-def command_folder(output_dir: Path) -> str:
-    """The output folder as self-commands name it: relative to the project root when inside it."""
-    try:
-        return str(output_dir.relative_to(PROJECT_ROOT)) or "."
-    except ValueError:
-        return str(output_dir)
-
-
 def _slurm_job(args: argparse.Namespace, output_dir: Path) -> slurm.SlurmJob | None:
     """The SLURM choices of ``manifest --slurm``; a SLURM flag without it is a usage error."""
     chosen: dict[str, Any] = {}
@@ -221,7 +206,7 @@ def _slurm_job(args: argparse.Namespace, output_dir: Path) -> slurm.SlurmJob | N
         return None
     from . import slurm
 
-    return slurm.SlurmJob(str(PROJECT_ROOT), str(output_dir), **chosen).check()
+    return slurm.SlurmJob(str(layout.PROJECT_ROOT), str(output_dir), **chosen).check()
 
 
 def run_manifest(args: argparse.Namespace) -> int:
@@ -236,7 +221,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         from .shard import parse_shard, shard_of
 
         shard = parse_shard(args.shard)
-    output_dir = output_folder(args.output_folder)
+    output_dir = layout.output_folder(args.output_folder)
     slurm_job = _slurm_job(args, output_dir)
     # A manifest is a few hundred thousand dicts, strings and tuples that live until exit and hold
     # no cycle: the cyclic collector would only rescan them as they are made, a third of the time
@@ -248,7 +233,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         sys.stdout.writelines(
             matrix_document(
                 Matrix.listed(output_dir),
-                command_folder(output_dir),
+                layout.command_folder(output_dir),
                 missing=args.missing,
                 done=args.done,
                 sort=args.sort,
@@ -268,7 +253,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         return _print_grid(entries, args)
     print_manifest(
         entries,
-        command_folder(output_dir),
+        layout.command_folder(output_dir),
         sys.stdout,
         missing=args.missing,
         done=args.done,
@@ -302,7 +287,7 @@ def _print_grid(entries: list[Entry], args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from .show import format_json, format_show, load
 
-    document = load(output_folder(args.output_folder), args.permutation_id)
+    document = load(layout.output_folder(args.output_folder), args.permutation_id)
     sys.stdout.write(format_json(document) if args.json else format_show(document))
     return 0
 
@@ -331,7 +316,7 @@ def run_build(args: argparse.Namespace) -> int:
     from . import interrupts
 
     interrupts.handle_sigterm()
-    output_dir = output_folder(args.output_folder)
+    output_dir = layout.output_folder(args.output_folder)
     inp, param = getattr(args, axes.INPUT_KEY), getattr(args, axes.PARAM_KEY)
     if inp is not None and param is not None:
         entry = permutation_entry(output_dir, inp, param)

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .. import settings
-from . import staging
+from . import layout
 
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -55,7 +55,7 @@ class BuildLogs:
         file_format.converter = time.gmtime  # timestamps in UTC, comparable across hosts
         try:
             for level_name, level in LEVELS:
-                path = staging.log_file(self.stage, self.permutation_id, level_name)
+                path = layout.log_file(self.stage, self.permutation_id, level_name)
                 self._attach(logging.FileHandler(path, encoding="utf-8"), level, file_format)
         except BaseException:  # a file that cannot be opened must not leave the others open
             self.__exit__(None, None, None)

@@ -13,7 +13,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from .. import settings
-from . import axes, staging
+from . import axes, layout, staging
 from .ids import UsageError, check_safe_stem
 from .pipeline_module import pipeline
 
@@ -103,8 +103,8 @@ def staged_status(output_dir: Path, permutation_id: str) -> tuple[str, str | Non
     all comes from the lock's status record: the staged artifact is never opened, so a busy or
     crashed database cannot make the manifest slow or wrong.
     """
-    stage = staging.staging_dir(output_dir, permutation_id)
-    live, record = staging.read_lock(staging.lock_file(stage, permutation_id))
+    stage = layout.staging_dir(output_dir, permutation_id)
+    live, record = staging.read_lock(layout.lock_file(stage, permutation_id))
     where = record.get("phase", f"[0/{len(pipeline.PHASES)}] starting")
     if live:
         return f"BUILD {where}", None
@@ -114,7 +114,7 @@ def staged_status(output_dir: Path, permutation_id: str) -> tuple[str, str | Non
 def staged_statuses(output_dir: Path) -> dict[str, tuple[str, str | None]]:
     """Status of every staging dir, from one listing of ``<output>/_build``."""
     try:
-        with os.scandir(staging.staging_root(output_dir)) as listing:
+        with os.scandir(layout.staging_root(output_dir)) as listing:
             names = [item.name for item in listing if item.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return {}
@@ -154,13 +154,13 @@ def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
     artifacts: dict[str, int | None]
     try:
         artifacts = {
-            permutation_id: (output_dir / staging.artifact_name(permutation_id)).stat().st_size
+            permutation_id: (output_dir / layout.artifact_name(permutation_id)).stat().st_size
         }
     except FileNotFoundError:
         artifacts = {}
     except NotADirectoryError:
         raise UsageError(f"output folder '{output_dir}' is a file; give a folder") from None
-    stage = staging.staging_dir(output_dir, permutation_id)
+    stage = layout.staging_dir(output_dir, permutation_id)
     staged = {permutation_id: staged_status(output_dir, permutation_id)} if stage.is_dir() else {}
     return Matrix(output_dir, [inp], [param], artifacts, staged).entries()[0]
 

@@ -23,7 +23,10 @@ def _load_file(path: Path) -> ModuleType:
     import importlib.util
 
     if not path.is_file():
-        print(f"error: {VARIABLE}={str(path)!r} is not a file; name a pipeline .py file", file=sys.stderr)
+        print(
+            f"error: {VARIABLE}={str(path)!r} is not a file; name a pipeline .py file",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     name = f"{settings.PACKAGE}_pipeline_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -42,3 +45,5 @@ def _load() -> ModuleType:
 
 
 pipeline = _load()
+# Its source, whose code each artifact's provenance fingerprints.
+PIPELINE_FILE = Path(str(pipeline.__file__))

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import FrameType
 
-from . import interrupts, runner, staging
+from . import interrupts, layout, runner
 from .manifest import Entry
 from .runner import Outcome
 
@@ -63,8 +63,8 @@ def _build(entry: Entry, output_dir: Path, force: bool) -> Outcome:
 
 def _interrupted(entry: Entry, output_dir: Path, stop: KeyboardInterrupt) -> Outcome:
     permutation_id = entry["permutation_id"]
-    stage = staging.staging_dir(output_dir, permutation_id)
-    error_log = staging.log_file(stage, permutation_id, "error")
+    stage = layout.staging_dir(output_dir, permutation_id)
+    error_log = layout.log_file(stage, permutation_id, "error")
     began = error_log.exists()
     where = "" if began else " before it started"
     message = f"interrupted by {interrupts.signal_name(stop)}{where}"

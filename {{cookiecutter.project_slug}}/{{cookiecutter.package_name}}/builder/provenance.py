@@ -24,15 +24,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import BUILDER_VERSION, axes, staging
+from . import BUILDER_VERSION, axes, layout
 from .ids import UsageError
-from .pipeline_module import pipeline
+from .pipeline_module import PIPELINE_FILE, pipeline
 
 if TYPE_CHECKING:
     import sqlite3
 
 TABLE = "_provenance"
-SIDECAR_SUFFIX = ".provenance.json"
 FINGERPRINTS = ("stat", "content")
 
 # Module-level settings of pipeline.py that are not code: the registry is compared per parameter,
@@ -48,19 +47,6 @@ class MissingProvenance(Exception):
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def project_root() -> Path:
-    """The folder holding the pipeline's package: recorded paths are relative to it when inside."""
-    return Path(pipeline.__file__).resolve().parents[1]
-
-
-def display_path(path: Path) -> str:
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(project_root()).as_posix()
-    except ValueError:
-        return str(absolute)
 
 
 def fingerprint_mode() -> str:
@@ -89,7 +75,7 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
 
 def fingerprint_file(path: Path, mode: str) -> Document:
     """Size and mtime of a file, and its sha256 in ``content`` mode; a vanished file says so."""
-    shown = display_path(path)
+    shown = layout.display_path(path)
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -137,7 +123,7 @@ def code_fingerprint() -> str:
     artifact, so it errs on the side of calling it stale. The source as bytes, not a syntax tree,
     keeps the fingerprint the same across Python versions.
     """
-    source = Path(pipeline.__file__).read_text(encoding="utf-8")
+    source = PIPELINE_FILE.read_text(encoding="utf-8")
     settings_lines: set[int] = set()
     for node in ast.parse(source).body:
         if _sets_a_setting(node):
@@ -167,7 +153,7 @@ class Recorder:
             "inputs": fingerprint_inputs(input_id, mode),
             "param": registry_entry(param),
             "pipeline": {
-                "path": display_path(Path(pipeline.__file__)),
+                "path": layout.display_path(PIPELINE_FILE),
                 "sha256": code_fingerprint(),
             },
             "builder_version": BUILDER_VERSION,
@@ -237,10 +223,6 @@ def read_table(artifact: Path) -> Document:
 # --- other kinds: a sidecar beside the artifact ---
 
 
-def sidecar_path(artifact: Path) -> Path:
-    return artifact.with_name(artifact.name + SIDECAR_SUFFIX)
-
-
 def _artifact_identity(artifact: Path) -> Document:
     info = os.stat(artifact)
     return {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
@@ -248,7 +230,7 @@ def _artifact_identity(artifact: Path) -> Document:
 
 def write_sidecar(artifact: Path, document: Document) -> Path:
     """Write the staged artifact's sidecar (fsynced) beside it; the artifact must be complete."""
-    path = sidecar_path(artifact)
+    path = layout.sidecar_path(artifact)
     with open(path, "w", encoding="utf-8") as handle:
         json.dump({**document, "artifact": _artifact_identity(artifact)}, handle, indent=1)
         handle.write("\n")
@@ -258,7 +240,7 @@ def write_sidecar(artifact: Path, document: Document) -> Path:
 
 
 def read_sidecar(artifact: Path) -> Document:
-    path = sidecar_path(artifact)
+    path = layout.sidecar_path(artifact)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -276,4 +258,4 @@ def read_sidecar(artifact: Path) -> Document:
 
 def read(artifact: Path) -> Document:
     """The provenance of a final artifact; MissingProvenance if there is none to trust."""
-    return read_table(artifact) if staging.artifact_is_sqlite() else read_sidecar(artifact)
+    return read_table(artifact) if layout.artifact_is_sqlite() else read_sidecar(artifact)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import axes, interrupts, progress, provenance, staging
+from . import axes, interrupts, layout, progress, provenance, staging
 from .context import BuildContext
 from .ids import UsageError
 from .logs import PROGRESS, BuildLogs
@@ -65,8 +65,8 @@ def prepare_output_folder(output_dir: Path) -> None:
 def build_permutation(entry: Entry, output_dir: Path, *, force: bool = False) -> Outcome:
     """Build one permutation under its lock; a failing phase is reported, never raised."""
     permutation_id = entry["permutation_id"]
-    stage = staging.staging_dir(output_dir, permutation_id)
-    final = output_dir / staging.artifact_name(permutation_id)
+    stage = layout.staging_dir(output_dir, permutation_id)
+    final = output_dir / layout.artifact_name(permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
     try:
         if not lock.acquire():
@@ -104,11 +104,11 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
     phases: list[Phase] = list(pipeline.PHASES)
     total = len(phases)
     started = time.monotonic()
-    is_sqlite = staging.artifact_is_sqlite()
-    error_log = staging.log_file(stage, permutation_id, "error")
+    is_sqlite = layout.artifact_is_sqlite()
+    error_log = layout.log_file(stage, permutation_id, "error")
     where = "setup"
     with BuildLogs(stage, permutation_id) as log:
-        conn = sqlite3.connect(staging.progress_file(stage, permutation_id), isolation_level=None)
+        conn = sqlite3.connect(layout.progress_file(stage, permutation_id), isolation_level=None)
         try:
             log.info(f"build {permutation_id} ({entry['label']}): {total} phases in {stage}")
             log.debug(f"lock {lock.path} taken")
@@ -121,7 +121,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                 param_name=entry[axes.PARAM_KEY],
                 params=dict(pipeline.PARAM_REGISTRY[entry[axes.PARAM_KEY]]),
                 staging_dir=stage,
-                artifact_path=stage / staging.artifact_name(permutation_id),
+                artifact_path=stage / layout.artifact_name(permutation_id),
                 log=log,
                 connection=conn if is_sqlite else None,
             )
@@ -205,7 +205,7 @@ def _finish(
     record: provenance.Recorder,
 ) -> None:
     """Make the staged artifact final: progress gone, provenance in, bytes on disk, one rename."""
-    is_sqlite = staging.artifact_is_sqlite()
+    is_sqlite = layout.artifact_is_sqlite()
     if is_sqlite:
         progress.drop_table(conn)
         provenance.write_table(conn, record.finished())
@@ -218,7 +218,7 @@ def _finish(
     _fsync(artifact)
     if not is_sqlite:  # the sidecar goes first, so a visible artifact always has its provenance
         sidecar = provenance.write_sidecar(artifact, record.finished())
-        os.replace(sidecar, provenance.sidecar_path(final))
+        os.replace(sidecar, layout.sidecar_path(final))
     os.replace(artifact, final)
     _fsync(final.parent)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import axes, provenance
+from . import axes, layout, provenance
 from .ids import UsageError, check_safe_stem
 from .manifest import discover_inputs, param_names, permutation_entry
 from .provenance import Document, MissingProvenance
@@ -89,7 +89,7 @@ def format_show(document: Document) -> str:
     stale = document["stale"]
     status = "STALE: " + "; ".join(stale) if stale else "up to date"
     width = max(len(label) for label, _ in [*fields, ("inputs", "")])
-    shown = provenance.display_path(Path(document["output_path"]))
+    shown = layout.display_path(Path(document["output_path"]))
     lines = [f"{document['permutation_id']}: {shown}"]
     lines += [f"  {label:<{width}}  {value}" for label, value in fields]
     inputs = recorded.get("inputs") or []

@@ -17,48 +17,13 @@ import os
 import time
 from pathlib import Path
 
-from .. import settings
 from .ids import UsageError
-
-BUILD_FOLDER = "_build"
-SQLITE_EXTENSIONS = frozenset({"db", "sqlite", "sqlite3", "db3"})
+from .layout import lock_file
 
 # A manifest probing the lock holds it shared for microseconds; a starting builder retries this
 # long before it reports the permutation as busy.
 _LOCK_ATTEMPTS = 5
 _LOCK_RETRY_SECONDS = 0.05
-
-
-def artifact_is_sqlite() -> bool:
-    """SQLite artifacts keep their build progress inside themselves; other kinds beside."""
-    return settings.ARTIFACT_EXTENSION.lower() in SQLITE_EXTENSIONS
-
-
-def staging_root(output_dir: Path) -> Path:
-    return output_dir / BUILD_FOLDER
-
-
-def staging_dir(output_dir: Path, permutation_id: str) -> Path:
-    return output_dir / BUILD_FOLDER / permutation_id
-
-
-def artifact_name(permutation_id: str) -> str:
-    return f"{permutation_id}.{settings.ARTIFACT_EXTENSION}"
-
-
-def progress_file(stage: Path, permutation_id: str) -> Path:
-    """The file holding ``_build_progress``: the staged artifact itself, or a file beside it."""
-    if artifact_is_sqlite():
-        return stage / artifact_name(permutation_id)
-    return stage / f"{permutation_id}.progress.sqlite"
-
-
-def lock_file(stage: Path, permutation_id: str) -> Path:
-    return stage / f"{permutation_id}.lock"
-
-
-def log_file(stage: Path, permutation_id: str, level: str) -> Path:
-    return stage / f"{permutation_id}.{level}.log"
 
 
 def discard(stage: Path) -> None:

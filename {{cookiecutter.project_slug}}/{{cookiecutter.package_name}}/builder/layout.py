@@ -1,0 +1,89 @@
+"""Where everything lives: the project root, the output folder, each artifact, its stage and files.
+
+Every path the builder reads or writes is made here, and nowhere else:
+
+    <output>/<permutation_id>.<ext>                  the finished artifact
+    <output>/<permutation_id>.<ext>.provenance.json  its provenance, for non-SQLite kinds
+    <output>/_build/<permutation_id>/                its stage while it is built:
+        <permutation_id>.<ext>                       the staged artifact
+        <permutation_id>.progress.sqlite             progress, for non-SQLite kinds
+        <permutation_id>.lock                        the builder's lock and status record
+        <permutation_id>.{debug,info,error}.log      the three logs
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import settings
+
+# The folder holding the package: self-commands run from here, recorded paths are relative to it.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BUILD_FOLDER = "_build"
+SQLITE_EXTENSIONS = frozenset({"db", "sqlite", "sqlite3", "db3"})
+LOG_LEVELS = ("debug", "info", "error")
+
+
+def artifact_is_sqlite() -> bool:
+    """SQLite artifacts keep their build progress inside themselves; other kinds beside."""
+    return settings.ARTIFACT_EXTENSION.lower() in SQLITE_EXTENSIONS
+
+
+def output_folder(given: str | None) -> Path:
+    """The output folder as an absolute path: as given (from the current folder), or the default."""
+    folder = Path(given) if given else PROJECT_ROOT / settings.DEFAULT_OUTPUT_FOLDER
+    return Path(os.path.abspath(folder))
+
+
+def command_folder(output_dir: Path) -> str:
+    """The output folder as self-commands name it: relative to the project root when inside it."""
+    try:
+        return str(output_dir.relative_to(PROJECT_ROOT)) or "."
+    except ValueError:
+        return str(output_dir)
+
+
+def display_path(path: Path) -> str:
+    """A path as records show it: relative to the project root when inside it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def artifact_name(permutation_id: str) -> str:
+    return f"{permutation_id}.{settings.ARTIFACT_EXTENSION}"
+
+
+def artifact_path(output_dir: Path, permutation_id: str) -> Path:
+    return output_dir / artifact_name(permutation_id)
+
+
+def sidecar_path(artifact: Path) -> Path:
+    """Where a non-SQLite artifact's provenance lives: beside it, named after it."""
+    return artifact.with_name(artifact.name + ".provenance.json")
+
+
+def staging_root(output_dir: Path) -> Path:
+    return output_dir / BUILD_FOLDER
+
+
+def staging_dir(output_dir: Path, permutation_id: str) -> Path:
+    return output_dir / BUILD_FOLDER / permutation_id
+
+
+def progress_file(stage: Path, permutation_id: str) -> Path:
+    """The file holding ``_build_progress``: the staged artifact itself, or a file beside it."""
+    if artifact_is_sqlite():
+        return stage / artifact_name(permutation_id)
+    return stage / f"{permutation_id}.progress.sqlite"
+
+
+def lock_file(stage: Path, permutation_id: str) -> Path:
+    return stage / f"{permutation_id}.lock"
+
+
+def log_file(stage: Path, permutation_id: str, level: str) -> Path:
+    return stage / f"{permutation_id}.{level}.log"
