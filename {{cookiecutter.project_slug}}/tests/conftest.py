@@ -1,8 +1,15 @@
-"""A throwaway copy of this project for each test, and one way to run its builder in it."""
+"""A throwaway project for each test, built against the test pipeline, and one way to run it.
+
+The machinery is tested against ``fixture_pipeline.py`` (beside this file), never against the
+project's own ``pipeline.py``: each test's ``Project`` copies the package and that test pipeline,
+and every command it runs names the copy in ``<PACKAGE>_PIPELINE``, so a user can replace the demo
+pipeline and this suite stays green. Tests choose its inputs, registry and faults.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import re
@@ -19,24 +26,41 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package_name }} import pipeline, settings
-from {{ cookiecutter.package_name }}.builder import axes, layout
+from {{ cookiecutter.package_name }} import settings
+from {{ cookiecutter.package_name }}.builder import layout
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_PIPELINE = Path(__file__).resolve().with_name("fixture_pipeline.py")
+CONFIG_VARIABLE = "FIXTURE_PIPELINE_CONFIG"
 
+# In this process too the builder runs the test pipeline (with its defaults): set before the
+# builder's modules first import it.
+os.environ[layout.PIPELINE_VARIABLE] = str(FIXTURE_PIPELINE)
+os.environ.pop(CONFIG_VARIABLE, None)
+
+from {{ cookiecutter.package_name }}.builder import axes  # noqa: E402
+from {{ cookiecutter.package_name }}.builder.pipeline_module import pipeline  # noqa: E402
+
+# The test pipeline as the builder loaded it here: tests may monkeypatch its registry.
+fixture_pipeline = pipeline
+
+DEFAULT_CONFIG: dict[str, Any] = fixture_pipeline.DEFAULT
 # The permutation that single-build tests build: the first input with the first parameter.
-PHASES = [phase.__name__ for phase in pipeline.PHASES]
-INPUT = pipeline.discover_inputs()[0]
-PARAM = next(iter(pipeline.PARAM_REGISTRY))
+PHASES = [phase.__name__ for phase in fixture_pipeline.PHASES]
+INPUTS = fixture_pipeline.discover_inputs()
+PARAMS = list(fixture_pipeline.PARAM_REGISTRY)
+INPUT = INPUTS[0]
+PARAM = PARAMS[0]
 PERMUTATION = f"{INPUT}_{PARAM}"
 BUILD_ONE = ("build", "--output-folder", "output", axes.INPUT_FLAG, INPUT, axes.PARAM_FLAG, PARAM)
 
 
 @dataclass
 class Project:
-    """A copy of the project (package and demo data) that a test may break, build and inspect."""
+    """A project folder with the test pipeline, that a test may configure, break, build, inspect."""
 
     root: Path
+    config: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CONFIG))
     started: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
@@ -45,24 +69,70 @@ class Project:
 
     @property
     def pipeline(self) -> Path:
-        return self.root / settings.PACKAGE / "pipeline.py"
+        """The test pipeline's copy that this project runs (a test may edit this one)."""
+        return self.root / FIXTURE_PIPELINE.name
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "fixture_pipeline.json"
+
+    def env(self) -> dict[str, str]:
+        """The environment of every command run here: the test pipeline and its configuration."""
+        return {
+            **clean_env(),
+            layout.PIPELINE_VARIABLE: str(self.pipeline),
+            CONFIG_VARIABLE: str(self.config_file),
+        }
+
+    def configure(self, **changes: Any) -> None:
+        """Change the test pipeline's configuration (inputs, registry, faults) and write it out."""
+        self.config.update(changes)
+        self.config["data"] = str(self.root / "fixture_data")
+        data = Path(self.config["data"])
+        data.mkdir(exist_ok=True)
+        for input_id, rows in self.config["inputs"].items():
+            path = data / f"{input_id}.txt"
+            if not path.exists():
+                path.write_text("".join(f"{n}\n" for n in range(rows)))
+        self.config_file.write_text(json.dumps(self.config, indent=1))
+
+    def input_file(self, input_id: str) -> Path:
+        return Path(self.config["data"]) / f"{input_id}.txt"
+
+    def fault(
+        self,
+        phase: str,
+        action: str,
+        arg: Any = None,
+        *,
+        input: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        """Make ``phase`` do ``action`` first (see ``fixture_pipeline.inject``), for every
+        permutation or for those of ``input`` and ``param``."""
+        fault: dict[str, Any] = {"phase": phase, "action": action, "arg": arg}
+        fault.update({key: value for key, value in (("input", input), ("param", param)) if value})
+        self.configure(faults=[*self.config["faults"], fault])
+
+    def clear_faults(self) -> None:
+        self.configure(faults=[])
 
     def artifact(self, permutation_id: str) -> Path:
-        return self.output / f"{permutation_id}.{settings.ARTIFACT_EXTENSION}"
+        return layout.artifact_path(self.output, permutation_id)
 
     def stage(self, permutation_id: str) -> Path:
-        return self.output / "_build" / permutation_id
+        return layout.staging_dir(self.output, permutation_id)
 
     def log(self, level: str, permutation_id: str = PERMUTATION) -> str:
         """A staged build's debug, info or error log."""
-        return (self.stage(permutation_id) / f"{permutation_id}.{level}.log").read_text()
+        return layout.log_file(self.stage(permutation_id), permutation_id, level).read_text()
 
     def start(self, *args: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
         """Start the builder's CLI here (after ``prefix``, a wrapper command) without waiting."""
         process = subprocess.Popen(
             [*prefix, sys.executable, "-m", f"{settings.PACKAGE}.builder", *args],
             cwd=self.root,
-            env=clean_env(),
+            env=self.env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -103,7 +173,7 @@ class Project:
         return subprocess.run(
             [sys.executable, "-c", code],
             cwd=self.root,
-            env=clean_env(),
+            env=self.env(),
             capture_output=True,
             text=True,
             timeout=120,
@@ -115,35 +185,16 @@ class Project:
         document["by_id"] = {e["permutation_id"]: e for e in document["entries"]}
         return document
 
-    def insert_in_phase(self, phase: str, statement: str) -> None:
-        """Make a phase run ``statement`` (lines) first: how tests inject faults into a pipeline."""
-        source = self.pipeline.read_text()
-        pattern = re.compile(rf'(def {phase}\(ctx: BuildContext\) -> str:\n    """.*?"""\n)', re.S)
-        code = "".join(f"    {line}\n" for line in statement.splitlines())
-        changed, count = pattern.subn(lambda m: m.group(1) + code, source, count=1)
-        assert count == 1, f"phase {phase} not found in {self.pipeline}"
-        self.pipeline.write_text(changed)
-
-    def block_in_phase(self, phase: str) -> Block:
+    def block_in_phase(self, phase: str, *, input: str | None = None) -> Block:
         """Make a phase signal that it has started, then wait until the test releases it."""
         block = Block(self.root / f"reached-{phase}", self.root / f"release-{phase}")
-        paths = {"reached": str(block.reached), "release": str(block.release)}
-        self.insert_in_phase(phase, BLOCKING.format(**paths))
+        self.fault(
+            phase,
+            "block",
+            {"reached": str(block.reached), "release": str(block.release)},
+            input=input,
+        )
         return block
-
-    def restore_pipeline(self) -> None:
-        shutil.copy(ROOT / settings.PACKAGE / "pipeline.py", self.pipeline)
-
-
-# Run first in a blocked phase; bounded, so that a test that fails to release it cannot hang.
-BLOCKING = """import pathlib, time
-pathlib.Path({reached!r}).touch()
-for _ in range(3000):
-    if pathlib.Path({release!r}).exists():
-        break
-    time.sleep(0.01)
-else:
-    raise TimeoutError("the test never released this phase")"""
 
 
 @dataclass
@@ -199,7 +250,7 @@ def run_commands_through_a_shell(project: Project, commands: str) -> None:
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", local_commands(commands)],
         cwd=project.root,
-        env=clean_env(),
+        env=project.env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -225,8 +276,9 @@ def project(tmp_path: Path) -> Iterator[Project]:
     root = tmp_path / "project"
     ignore = shutil.ignore_patterns("__pycache__", settings.DEFAULT_OUTPUT_FOLDER, "_build")
     shutil.copytree(ROOT / settings.PACKAGE, root / settings.PACKAGE, ignore=ignore)
-    shutil.copytree(ROOT / "data", root / "data")
+    shutil.copy(FIXTURE_PIPELINE, root / FIXTURE_PIPELINE.name)
     project = Project(root)
+    project.configure()
     yield project
     for process in project.started:  # a failed test may leave a builder blocked in a phase
         if process.poll() is None:
@@ -234,22 +286,9 @@ def project(tmp_path: Path) -> Iterator[Project]:
             process.communicate()
 
 
-# The demo writes JSON, JSON Lines, CSV and SQLite with the standard library; any other extension
-# waits for the user's own write_artifact, so tests that need a finished build say so.
-DEMO_WRITES_ARTIFACTS = layout.artifact_is_sqlite() or settings.ARTIFACT_EXTENSION.lower() in {
-    "json",
-    "jsonl",
-    "csv",
-}
-needs_demo_writer = pytest.mark.skipif(
-    not DEMO_WRITES_ARTIFACTS,
-    reason=f"the demo has no .{settings.ARTIFACT_EXTENSION} writer until write_artifact is written",
-)
-
-
 def sidecar(artifact: Path) -> Path:
-    """Where provenance of a non-SQLite artifact lives: beside it, named after it."""
-    return artifact.with_name(artifact.name + ".provenance.json")
+    """Where provenance of a non-SQLite artifact lives."""
+    return layout.sidecar_path(artifact)
 
 
 @dataclass
@@ -289,33 +328,25 @@ def parse_grid(text: str) -> Grid:
     return grid
 
 
-def assert_valid_artifact(path: Path) -> None:
-    """The artifact is a genuine, complete file of its kind, with no build bookkeeping in it."""
-    kind = settings.ARTIFACT_EXTENSION.lower()
-    is_sqlite = layout.artifact_is_sqlite()
-    if not is_sqlite:  # provenance travels beside the artifact
-        assert json.loads(sidecar(path).read_text())["permutation_id"] == path.stem
-    if is_sqlite:
+def assert_valid_artifact(path: Path) -> int:
+    """A complete artifact of the test pipeline, with its provenance and no build bookkeeping;
+    its number of rows."""
+    permutation_id = path.name[: -len(settings.ARTIFACT_EXTENSION) - 1]
+    if layout.artifact_is_sqlite():
         import sqlite3
 
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            tables = {
-                name
-                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
             assert "_build_progress" not in tables
             assert "_provenance" in tables  # kept: what the artifact was built from
-            assert conn.execute("SELECT count(*) FROM predictions").fetchone()[0] > 0
-        conn.close()
-    elif kind == "json":
-        assert json.loads(path.read_text())["predictions"]
-    elif kind == "jsonl":
-        lines = path.read_text().splitlines()
-        assert lines and all(json.loads(line)["predicted"] is not None for line in lines)
-    elif kind == "csv":
-        import csv
-
-        rows = list(csv.DictReader(path.open(newline="")))
-        assert rows and set(rows[0]) == {"day", "temperature", "predicted", "residual"}
+            rows = conn.execute("SELECT count(*) FROM rows").fetchone()[0]
+        finally:
+            conn.close()
     else:
-        raise AssertionError(f"no check for .{kind} artifacts")
+        document = json.loads(path.read_text())
+        assert document["permutation_id"] == permutation_id
+        rows = len(document["rows"])
+        assert json.loads(sidecar(path).read_text())["permutation_id"] == permutation_id
+    assert rows > 0, f"{path.name} has no rows"
+    return int(rows)

@@ -8,17 +8,14 @@ import pytest
 from conftest import (
     BUILD_ONE,
     INPUT,
+    PARAMS,
     PERMUTATION,
     PHASES,
     Project,
     assert_valid_artifact,
-    needs_demo_writer,
 )
 
-from {{ cookiecutter.package_name }} import pipeline
 
-
-@needs_demo_writer
 def test_success_moves_the_artifact_and_removes_staging(project: Project) -> None:
     result = project.run(*BUILD_ONE)
     assert_valid_artifact(project.artifact(PERMUTATION))
@@ -32,11 +29,10 @@ def test_success_moves_the_artifact_and_removes_staging(project: Project) -> Non
     assert result.stdout == ""
 
 
-@needs_demo_writer
 @pytest.mark.parametrize("failing", range(len(PHASES)), ids=PHASES)
 def test_a_failing_phase_keeps_staging_and_a_rerun_resumes(project: Project, failing: int) -> None:
     phase = PHASES[failing]
-    project.insert_in_phase(phase, f'raise RuntimeError("injected failure in {phase}")')
+    project.fault(phase, "raise", f"injected failure in {phase}")
     result = project.run(*BUILD_ONE, code=1)
     error_log = project.stage(PERMUTATION) / f"{PERMUTATION}.error.log"
     assert f"phase {failing + 1}/{len(PHASES)} {phase} failed" in result.stderr
@@ -46,49 +42,46 @@ def test_a_failing_phase_keeps_staging_and_a_rerun_resumes(project: Project, fai
     errors = error_log.read_text()
     failed = f"phase {failing + 1}/{len(PHASES)} {phase} failed: RuntimeError: injected failure"
     assert f" [ERROR] {failed} in {phase}\nTraceback" in errors
-    assert re.search(rf'File ".*pipeline\.py", line \d+, in {phase}\n', errors)
+    assert re.search(rf'File ".*pipeline\.py", line \d+, in {phase}\n', errors), errors
 
     entry = project.manifest()["by_id"][PERMUTATION]
     assert entry["status"] == f"FAIL [{failing + 1}/{len(PHASES)}] {phase}"
     assert f"injected failure in {phase}" in entry["error"]
     assert f"[FAIL] {PERMUTATION}" in project.run("manifest").stdout
 
-    project.restore_pipeline()
+    project.clear_faults()
     project.run(*BUILD_ONE)
     assert_valid_artifact(project.artifact(PERMUTATION))
     assert not project.stage(PERMUTATION).exists()
 
 
-@needs_demo_writer
 def test_resume_skips_completed_phases_and_the_info_log_says_so(project: Project) -> None:
-    project.insert_in_phase(PHASES[-1], 'raise RuntimeError("late failure")')
+    project.fault(PHASES[-1], "raise", "late failure")
     project.run(*BUILD_ONE, code=1)
     for number, phase in enumerate(PHASES[:-1], 1):  # start, end, duration and the summary
         done = rf" \[INFO\] phase {number}/{len(PHASES)} {phase}: done in \d+\.\d\ds \(.+\)\n"
         assert re.search(done, project.log("info")), project.log("info")
-    project.insert_in_phase(PHASES[0], 'raise AssertionError("a completed phase ran again")')
+    project.fault(PHASES[0], "raise", "a completed phase ran again")
     result = project.run(*BUILD_ONE, code=1)  # fails at the last phase only, once more
     assert "late failure" in result.stderr and "ran again" not in result.stderr
     for number, phase in enumerate(PHASES[:-1], 1):
         assert project.log("info").count(f"phase {number}/{len(PHASES)} {phase}: skipped") == 1
-    project.restore_pipeline()
+    project.clear_faults()
     project.run(*BUILD_ONE)
     assert_valid_artifact(project.artifact(PERMUTATION))
 
 
-@needs_demo_writer
 def test_force_after_failure_starts_afresh(project: Project) -> None:
-    project.insert_in_phase(PHASES[-1], 'raise RuntimeError("late failure")')
+    project.fault(PHASES[-1], "raise", "late failure")
     project.run(*BUILD_ONE, code=1)
-    project.restore_pipeline()
-    marker = 'open("phase-one-ran", "w").close()'
-    project.insert_in_phase(PHASES[0], marker)
+    project.clear_faults()
+    ran = project.root / "phase-one-ran"
+    project.fault(PHASES[0], "note", str(ran))
     project.run(*BUILD_ONE, "--force")
-    assert (project.root / "phase-one-ran").exists()
+    assert ran.exists()
     assert_valid_artifact(project.artifact(PERMUTATION))
 
 
-@needs_demo_writer
 def test_force_on_a_done_artifact_rebuilds_it(project: Project) -> None:
     project.run(*BUILD_ONE)
     before = project.artifact(PERMUTATION).stat().st_mtime_ns
@@ -97,13 +90,10 @@ def test_force_on_a_done_artifact_rebuilds_it(project: Project) -> None:
     assert_valid_artifact(project.artifact(PERMUTATION))
 
 
-@needs_demo_writer
 def test_a_failure_does_not_stop_the_other_builds(project: Project) -> None:
-    project.insert_in_phase(
-        PHASES[1], f'assert ctx.input_id != "{INPUT}", "this input always fails"'
-    )
+    project.fault(PHASES[1], "raise", "this input always fails", input=INPUT)
     result = project.run("build", "--output-folder", "output", code=1)
-    failed = {f"{INPUT}_{p}" for p in pipeline.PARAM_REGISTRY}
+    failed = {f"{INPUT}_{p}" for p in PARAMS}
     for permutation_id in failed:
         assert f"error: {permutation_id} phase 2/{len(PHASES)}" in result.stderr
     manifest = project.manifest()
@@ -111,11 +101,11 @@ def test_a_failure_does_not_stop_the_other_builds(project: Project) -> None:
     assert f"{len(failed)} failed" in result.stderr
 
 
-@needs_demo_writer
 def test_progress_that_no_longer_matches_the_phases_is_refused(project: Project) -> None:
-    project.insert_in_phase(PHASES[-1], 'raise RuntimeError("late failure")')
+    project.fault(PHASES[-1], "raise", "late failure")
     project.run(*BUILD_ONE, code=1)
-    project.restore_pipeline()
+    project.clear_faults()
+    # The test pipeline's copy renames its first phase, as a user's edit of theirs could.
     source = project.pipeline.read_text().replace(f"def {PHASES[0]}(", "def renamed_phase(")
     project.pipeline.write_text(source.replace(f"[{PHASES[0]},", "[renamed_phase,"))
     result = project.run(*BUILD_ONE, code=1)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 from conftest import (
+    INPUTS,
+    PARAMS,
     Project,
     assert_valid_artifact,
-    needs_demo_writer,
     run_commands_through_a_shell,
 )
 
-from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes
 
-TOTAL = len(pipeline.discover_inputs()) * len(pipeline.PARAM_REGISTRY)
+TOTAL = len(INPUTS) * len(PARAMS)
 
 
 def test_manifest_table_lists_every_permutation_missing(project: Project) -> None:
@@ -24,12 +25,11 @@ def test_manifest_table_lists_every_permutation_missing(project: Project) -> Non
 
 def test_list_subcommands_name_each_axis_value(project: Project) -> None:
     inputs = project.run(axes.LIST_INPUTS).stdout.split("\n")
-    assert [line.split()[0] for line in inputs if line] == pipeline.discover_inputs()
+    assert [line.split()[0] for line in inputs if line] == INPUTS
     params = project.run(axes.LIST_PARAMS).stdout.split("\n")
-    assert [line.split()[0] for line in params if line] == list(pipeline.PARAM_REGISTRY)
+    assert [line.split()[0] for line in params if line] == PARAMS
 
 
-@needs_demo_writer
 def test_generated_commands_build_everything(project: Project) -> None:
     commands = project.run("manifest", "--missing", "--commands").stdout
     assert len(commands.splitlines()) == TOTAL
@@ -41,7 +41,6 @@ def test_generated_commands_build_everything(project: Project) -> None:
         assert_valid_artifact(project.artifact(entry["permutation_id"]))
 
 
-@needs_demo_writer
 def test_build_without_axis_flags_builds_all_missing_cheapest_first(project: Project) -> None:
     expected = project.run("manifest", "--missing", "--commands").stdout.splitlines()
     built = project.run("build", "--output-folder", "output").stderr
@@ -50,17 +49,15 @@ def test_build_without_axis_flags_builds_all_missing_cheapest_first(project: Pro
     assert project.manifest()["done"] == TOTAL
 
 
-@needs_demo_writer
 def test_build_pinned_to_one_axis_builds_only_that_row(project: Project) -> None:
-    first = pipeline.discover_inputs()[0]
+    first = INPUTS[0]
     project.run("build", "--output-folder", "output", axes.INPUT_FLAG, first)
     done = {e["permutation_id"] for e in project.manifest("--done")["entries"]}
-    assert done == {f"{first}_{p}" for p in pipeline.PARAM_REGISTRY}
+    assert done == {f"{first}_{p}" for p in PARAMS}
 
 
-@needs_demo_writer
 def test_build_of_a_done_permutation_does_nothing(project: Project) -> None:
-    inp, param = pipeline.discover_inputs()[0], next(iter(pipeline.PARAM_REGISTRY))
+    inp, param = INPUTS[0], PARAMS[0]
     args = ("build", "--output-folder", "output", axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
     project.run(*args)
     before = project.artifact(f"{inp}_{param}").stat().st_mtime_ns

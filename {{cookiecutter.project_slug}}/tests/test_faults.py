@@ -19,7 +19,6 @@ from conftest import (
     PHASES,
     Project,
     assert_valid_artifact,
-    needs_demo_writer,
     read_only,
 )
 
@@ -38,7 +37,6 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-@needs_demo_writer
 @pytest.mark.parametrize(
     ("signum", "code", "error"),
     [
@@ -51,9 +49,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def test_a_build_stopped_mid_phase_keeps_its_work_and_a_rerun_resumes(
     project: Project, signum: int, code: int, error: str
 ) -> None:
-    block = project.block_in_phase(PHASES[1])
     if layout.artifact_is_sqlite():  # before the block: half a phase's writes, to be undone
-        project.insert_in_phase(PHASES[1], 'ctx.db.execute("CREATE TABLE half_done (x)")')
+        project.fault(PHASES[1], "sql", "CREATE TABLE half_done (x)")
+    block = project.block_in_phase(PHASES[1])
     builder = project.start(*BUILD_ONE)
     block.wait_until_reached(builder)
     builder.send_signal(signum)
@@ -70,14 +68,13 @@ def test_a_build_stopped_mid_phase_keeps_its_work_and_a_rerun_resumes(
 
     block.reached.unlink()
     block.open()
-    resumed = project.run(*BUILD_ONE)
+    resumed = project.run(*BUILD_ONE)  # with SQLite, creating half_done again must succeed
     assert f"phase 1/{N} {PHASES[0]}: skipped" in resumed.stderr
     assert block.reached.exists(), "the stopped phase was not run again"
     assert_valid_artifact(project.artifact(PERMUTATION))
     assert not project.stage(PERMUTATION).exists()
 
 
-@needs_demo_writer
 def test_a_second_builder_is_refused_while_the_first_builds(project: Project) -> None:
     block = project.block_in_phase(PHASES[1])
     first = project.start(*BUILD_ONE)
@@ -97,20 +94,12 @@ def test_a_second_builder_is_refused_while_the_first_builds(project: Project) ->
     assert not (project.output / "_build").exists()
 
 
-@needs_demo_writer
 def test_many_builds_in_one_process_keep_their_logs_apart_and_leak_nothing(
     project: Project,
 ) -> None:
     record = project.root / "open-handles.txt"
-    project.insert_in_phase(
-        PHASES[0],
-        "import logging, os\n"
-        "handlers = sum(len(getattr(x, 'handlers', ())) for x in"
-        " logging.Logger.manager.loggerDict.values())\n"
-        f"with open({str(record)!r}, 'a') as out:\n"
-        "    out.write(f\"{len(os.listdir('/dev/fd'))} {handlers}\\n\")",
-    )
-    project.insert_in_phase(PHASES[-1], 'raise RuntimeError("keep the logs")')
+    project.fault(PHASES[0], "handles", str(record))
+    project.fault(PHASES[-1], "raise", "keep the logs")
     project.run(*BUILD_ALL, code=1)
 
     counts = record.read_text().splitlines()
@@ -123,7 +112,6 @@ def test_many_builds_in_one_process_keep_their_logs_apart_and_leak_nothing(
         assert not [other for other in ids if f"build {other} " in info and other != permutation_id]
 
 
-@needs_demo_writer
 def test_a_missing_output_folder_is_created(project: Project) -> None:
     folder = project.root / "not" / "yet" / "there"
     args = (axes.INPUT_FLAG, INPUT, axes.PARAM_FLAG, PARAM)
@@ -140,11 +128,10 @@ def test_an_output_folder_that_is_a_file_is_one_line_and_exit_2(project: Project
     assert project.output.read_text() == "not a folder"
 
 
-@needs_demo_writer
 def test_an_unwritable_output_folder_is_one_line_exit_2_and_loses_nothing(
     project: Project,
 ) -> None:
-    project.insert_in_phase(PHASES[-1], f'assert ctx.input_id != "{INPUT}", "staged, not done"')
+    project.fault(PHASES[-1], "raise", "staged, not done", input=INPUT)
     project.run(*BUILD_ALL, code=1)  # some permutations DONE, the others staged as failed
     folder = project.output
     before = snapshot(folder)

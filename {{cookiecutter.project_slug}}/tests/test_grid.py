@@ -5,27 +5,21 @@ from __future__ import annotations
 import os
 import pty
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import PHASES, Project, clean_env, needs_demo_writer, parse_grid
+from conftest import DEFAULT_CONFIG, INPUTS, PARAMS, PHASES, Project, parse_grid
 
-from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes
 
-INPUTS = pipeline.discover_inputs()
-PARAMS = list(pipeline.PARAM_REGISTRY)
 ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
-@needs_demo_writer
 def test_grid_shows_done_failed_live_and_missing_cells(project: Project) -> None:
     failed, live = (INPUTS[0], PARAMS[1]), (INPUTS[1], PARAMS[0])
-    project.insert_in_phase(
-        PHASES[-1], f'assert ctx.permutation_id != "{failed[0]}_{failed[1]}", "injected failure"'
-    )
+    project.fault(PHASES[-1], "raise", "injected failure", input=failed[0], param=failed[1])
     project.run("build", "--output-folder", "output", axes.INPUT_FLAG, INPUTS[0], code=1)
     block = project.block_in_phase(PHASES[1])  # the live build waits there until released
     builder = project.start(
@@ -67,8 +61,9 @@ def test_grid_shows_done_failed_live_and_missing_cells(project: Project) -> None
 
 def test_rows_follow_the_sort(project: Project) -> None:
     cheapest = parse_grid(project.run("manifest", "--grid").stdout)
-    assert list(cheapest.rows) == sorted(INPUTS, key=lambda i: (pipeline.estimate_cost(i), i))
-    assert cheapest.columns == sorted(PARAMS, key=lambda p: (pipeline.PARAM_REGISTRY[p]["cost"], p))
+    costs, registry = DEFAULT_CONFIG["inputs"], DEFAULT_CONFIG["registry"]
+    assert list(cheapest.rows) == sorted(INPUTS, key=lambda i: (costs[i], i))
+    assert cheapest.columns == sorted(PARAMS, key=lambda p: (registry[p]["cost"], p))
     by_name = parse_grid(project.run("manifest", "--grid", "--sort", "name").stdout)
     assert list(by_name.rows) == sorted(INPUTS) and by_name.columns == sorted(PARAMS)
 
@@ -77,16 +72,11 @@ def widen(
     project: Project, params: int, inputs: int = 0, prefix: str = "station-with-a-rather-long-name-"
 ) -> None:
     """Give the project ``params`` parameters and ``inputs`` more inputs named ``prefix<n>``."""
-    with project.pipeline.open("a") as source:
-        source.write(
-            "\nPARAM_REGISTRY.clear()\n"
-            "PARAM_REGISTRY.update((f'p{i:03}', dict(cost=i, degree=1)) for i in range("
-            + str(params)
-            + "))\n"
-        )
-    demo = project.root / "data" / f"{INPUTS[0]}.csv"
-    for number in range(inputs):
-        shutil.copy(demo, demo.with_name(f"{prefix}{number}.csv"))
+    more = {f"{prefix}{number}": 10 + number for number in range(inputs)}
+    project.configure(
+        registry={f"p{i:03}": {"cost": i, "scale": 1} for i in range(params)},
+        inputs={**project.config["inputs"], **more},
+    )
 
 
 def assert_fits(text: str, width: int = 80) -> None:
@@ -135,7 +125,7 @@ def run_in_terminal(project: Project, *args: str, **env: str) -> str:
     process = subprocess.Popen(
         [sys.executable, "-m", f"{settings.PACKAGE}.builder", *args],
         cwd=project.root,
-        env={**clean_env(), "COLUMNS": "80", "TERM": "xterm", **env},
+        env={**project.env(), "COLUMNS": "80", "TERM": "xterm", **env},
         stdin=subprocess.DEVNULL,
         stdout=follower,
         stderr=subprocess.PIPE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import Project, clean_env
+from conftest import Project
 
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes
@@ -50,7 +50,7 @@ def run_with_build_modules_blocked(project: Project, *args: str) -> None:
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=project.root,
-        env=clean_env(),
+        env=project.env(),
         capture_output=True,
         text=True,
     )
@@ -85,7 +85,7 @@ def imported_modules(project: Project, *args: str) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", *args],
         cwd=project.root,
-        env=clean_env(),
+        env=project.env(),
         capture_output=True,
         text=True,
     )
@@ -115,7 +115,7 @@ NOT_AT_START_UP = {"typing", "datetime", "shutil", "json", "signal", "zlib", "bz
 
 def test_the_manifest_loads_no_module_it_does_not_use(project: Project) -> None:
     """What pipeline.py imports is the user's choice; what the machinery adds to it is checked."""
-    users = imported_modules(project, "-c", f"import {settings.PACKAGE}.pipeline")
+    users = imported_modules(project, str(project.pipeline))
     for args in (("manifest",), ("manifest", "--missing", "--commands"), ("manifest", "--json")):
         added = imported_modules(project, "-m", f"{settings.PACKAGE}.builder", *args) - users
         assert not added & NOT_AT_START_UP, f"{args} imported {sorted(added & NOT_AT_START_UP)}"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import (
     axes,
     cli,
@@ -26,6 +26,7 @@ from {{ cookiecutter.package_name }}.builder.manifest import (
     permutation_entry,
     permutation_manifest,
 )
+from {{ cookiecutter.package_name }}.builder.pipeline_module import pipeline
 
 INPUTS = pipeline.discover_inputs()
 PARAMS = list(pipeline.PARAM_REGISTRY)

@@ -12,20 +12,20 @@ from urllib.parse import unquote
 
 import pytest
 from conftest import (
+    DEFAULT_CONFIG,
+    INPUTS,
+    PARAMS,
     PHASES,
     Project,
     assert_valid_artifact,
-    needs_demo_writer,
     parse_grid,
     run_commands_through_a_shell,
     sidecar,
 )
 
-from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import BUILDER_VERSION, axes, layout
 
-INPUTS = pipeline.discover_inputs()
-PARAMS = list(pipeline.PARAM_REGISTRY)
 TOTAL = len(INPUTS) * len(PARAMS)
 IS_SQLITE = layout.artifact_is_sqlite()
 
@@ -49,7 +49,7 @@ def rebuild_stale(project: Project) -> list[str]:
 
 
 def append_to_pipeline(project: Project, *statements: str) -> None:
-    """Statements at the end of pipeline.py, as a user's later edits of its settings would be."""
+    """Statements at the end of the test pipeline, as a user's later edits of theirs would be."""
     with project.pipeline.open("a") as source:
         source.write("".join(f"{statement}\n" for statement in statements))
 
@@ -58,7 +58,6 @@ def show(project: Project, permutation_id: str) -> dict[str, Any]:
     return dict(json.loads(project.run("show", permutation_id, "--json").stdout))
 
 
-@needs_demo_writer
 def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> None:
     inp, param = INPUTS[0], PARAMS[-1]
     permutation_id = f"{inp}_{param}"
@@ -69,14 +68,14 @@ def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> N
     document = show(project, permutation_id)
     assert document["stale"] == [] and document["output_path"] == str(artifact)
     recorded = document["provenance"]
-    data = os.stat(project.root / "data" / f"{inp}.csv")
+    data = os.stat(project.input_file(inp))
     assert recorded["axes"] == {settings.INPUT_AXIS: inp, settings.PARAM_AXIS: param}
     assert recorded["inputs"] == [
-        {"path": f"data/{inp}.csv", "size": data.st_size, "mtime_ns": data.st_mtime_ns}
+        {"path": f"fixture_data/{inp}.txt", "size": data.st_size, "mtime_ns": data.st_mtime_ns}
     ]
     assert recorded["fingerprint"] == "stat"
-    assert recorded["param"] == pipeline.PARAM_REGISTRY[param]
-    assert recorded["pipeline"]["path"] == f"{settings.PACKAGE}/pipeline.py"
+    assert recorded["param"] == DEFAULT_CONFIG["registry"][param]
+    assert recorded["pipeline"]["path"] == project.pipeline.name
     assert len(recorded["pipeline"]["sha256"]) == 64
     assert recorded["builder_version"] == BUILDER_VERSION
     assert recorded["host"] == os.uname().nodename
@@ -100,7 +99,7 @@ def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> N
     text = project.run("show", permutation_id).stdout
     for expected in (
         permutation_id,
-        f"data/{inp}.csv",
+        f"fixture_data/{inp}.txt",
         recorded["pipeline"]["sha256"],
         BUILDER_VERSION,
         *PHASES,
@@ -109,12 +108,11 @@ def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> N
         assert expected in text
 
 
-@needs_demo_writer
 def test_a_resumed_build_records_which_phases_ran_earlier(project: Project) -> None:
     inp, param = INPUTS[0], PARAMS[0]
-    project.insert_in_phase(PHASES[-1], 'raise RuntimeError("late failure")')
+    project.fault(PHASES[-1], "raise", "late failure")
     build(project, axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param, code=1)
-    project.restore_pipeline()
+    project.clear_faults()
     build(project, axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
     phases = show(project, f"{inp}_{param}")["provenance"]["phases"]
     assert [p["seconds"] is None for p in phases] == [True] * (len(PHASES) - 1) + [False]
@@ -145,14 +143,15 @@ def test_an_artifact_without_provenance_is_stale(project: Project) -> None:
     assert "has no provenance" in result.stderr and "--force" in result.stderr
 
 
-@needs_demo_writer
 def test_an_input_change_makes_its_artifacts_stale_until_rebuilt(project: Project) -> None:
     build(project)
     assert stale(project) == {}
-    changed = project.root / "data" / f"{INPUTS[0]}.csv"
+    changed = project.input_file(INPUTS[0])
     with changed.open("a") as data:
-        data.write("999,1.5\n")
-    expected = {f"{INPUTS[0]}_{p}": [f"input changed: data/{INPUTS[0]}.csv"] for p in PARAMS}
+        data.write("999\n")
+    expected = {
+        f"{INPUTS[0]}_{p}": [f"input changed: fixture_data/{INPUTS[0]}.txt"] for p in PARAMS
+    }
     assert stale(project) == expected
     assert project.run("manifest", "--stale").stdout.count("[STALE]") == len(PARAMS)
     grid = parse_grid(project.run("manifest", "--grid", "--stale").stdout)
@@ -167,7 +166,6 @@ def test_an_input_change_makes_its_artifacts_stale_until_rebuilt(project: Projec
     assert recorded["size"] == changed.stat().st_size
 
 
-@needs_demo_writer
 def test_a_parameter_change_makes_only_its_artifacts_stale(project: Project) -> None:
     build(project)
     param = PARAMS[0]
@@ -183,7 +181,6 @@ def test_a_parameter_change_makes_only_its_artifacts_stale(project: Project) -> 
         assert_valid_artifact(project.artifact(f"{inp}_{param}"))
 
 
-@needs_demo_writer
 def test_a_cost_change_only_reorders(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
     param = PARAMS[0]
@@ -196,10 +193,9 @@ def test_a_cost_change_only_reorders(project: Project) -> None:
     assert stale(project) == {}
 
 
-@needs_demo_writer
 def test_a_code_change_makes_every_artifact_stale(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
-    project.insert_in_phase(PHASES[1], 'ctx.log.debug("a changed phase")')
+    append_to_pipeline(project, "# a changed line of code")
     built = [f"{INPUTS[0]}_{param}" for param in PARAMS]
     assert stale(project) == {permutation_id: ["pipeline code changed"] for permutation_id in built}
     assert len(rebuild_stale(project)) == len(PARAMS)
@@ -208,14 +204,13 @@ def test_a_code_change_makes_every_artifact_stale(project: Project) -> None:
         assert_valid_artifact(project.artifact(permutation_id))
 
 
-@needs_demo_writer
 @pytest.mark.parametrize(("mode", "touch_is_stale"), [("stat", True), ("content", False)])
 def test_the_fingerprint_mode_decides_whether_a_touch_counts(
     project: Project, mode: str, touch_is_stale: bool
 ) -> None:
     append_to_pipeline(project, f"FINGERPRINT = {mode!r}")
     build(project, axes.INPUT_FLAG, INPUTS[0], axes.PARAM_FLAG, PARAMS[0])
-    data = project.root / "data" / f"{INPUTS[0]}.csv"
+    data = project.input_file(INPUTS[0])
     recorded = show(project, f"{INPUTS[0]}_{PARAMS[0]}")["provenance"]["inputs"][0]
     assert ("sha256" in recorded) is (mode == "content")
 
@@ -231,10 +226,9 @@ def test_the_fingerprint_mode_decides_whether_a_touch_counts(
     assert bool(stale(project)) is (mode == "content")
 
 
-@needs_demo_writer
 def test_stale_with_missing_selects_everything_a_rebuild_touches(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
-    (project.root / "data" / f"{INPUTS[0]}.csv").write_text("day,temperature\n1,2.0\n2,3.0\n")
+    project.input_file(INPUTS[0]).write_text("1\n2\n")
     commands = project.run("manifest", "--stale", "--missing", "--commands").stdout.splitlines()
     assert len(commands) == TOTAL
     forced = [c for c in commands if c.endswith(" --force")]
@@ -271,7 +265,6 @@ def opened_in_output(project: Project, *args: str) -> list[str]:
     return [path for path in paths if path.startswith(f"{project.output}/")]
 
 
-@needs_demo_writer
 def test_only_stale_reads_artifacts(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
     for args in (("manifest",), ("manifest", "--json"), ("manifest", "--grid")):

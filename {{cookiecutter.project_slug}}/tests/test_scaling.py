@@ -18,22 +18,22 @@ from typing import Any
 
 import pytest
 from conftest import (
+    INPUTS,
+    PARAMS,
+    PHASES,
     ROOT,
     Project,
     assert_valid_artifact,
-    clean_env,
     local_commands,
-    needs_demo_writer,
 )
 
-from {{ cookiecutter.package_name }} import pipeline, settings
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes, shard
 
 # Tests that run many builds through an engine; `pytest -m "not engines"` leaves them out.
 engines = pytest.mark.engines
 
-TOTAL = len(pipeline.discover_inputs()) * len(pipeline.PARAM_REGISTRY)
-PHASES = [phase.__name__ for phase in pipeline.PHASES]
+TOTAL = len(INPUTS) * len(PARAMS)
 
 
 def require(program: str) -> str:
@@ -45,22 +45,22 @@ def require(program: str) -> str:
 
 
 class BuildRecord:
-    """Each build notes the start and the end of its work in one file that all builders share."""
+    """Each build notes the start and the end of its work in one file that all builders share:
+    its first phase's note is its start, its last phase's its end."""
 
     def __init__(self, project: Project, pause: float = 0.0) -> None:
         self.path = project.root / "builds.log"
-        project.insert_in_phase(PHASES[0], self._note("start"))
-        project.insert_in_phase(PHASES[-1], self._note("end"))
+        project.fault(PHASES[0], "note", str(self.path))
+        project.fault(PHASES[-1], "note", str(self.path))
         if pause:
-            project.insert_in_phase(PHASES[1], f"__import__('time').sleep({pause})")
-
-    def _note(self, event: str) -> str:
-        fields = f"[ctx.permutation_id, {event!r}, str(os.getpid()), repr(time.time())]"
-        return f"import os, time; open({str(self.path)!r}, 'a').write(' '.join({fields}) + '\\n')"
+            project.fault(PHASES[1], "sleep", pause)
 
     def events(self) -> list[tuple[str, str, int, float]]:
         lines = self.path.read_text().splitlines() if self.path.exists() else []
-        return [(p, event, int(pid), float(at)) for p, event, pid, at in map(str.split, lines)]
+        event = {PHASES[0]: "start", PHASES[-1]: "end"}
+        return [
+            (p, event[phase], int(pid), float(at)) for p, phase, pid, at in map(str.split, lines)
+        ]
 
     def starts(self) -> Counter[str]:
         return Counter(p for p, event, _, _ in self.events() if event == "start")
@@ -103,7 +103,7 @@ def feed(project: Project, engine: list[str], commands: str) -> subprocess.Compl
         engine,
         input=commands,
         cwd=project.root,
-        env=clean_env(),
+        env=project.env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -111,7 +111,6 @@ def feed(project: Project, engine: list[str], commands: str) -> subprocess.Compl
 
 
 @engines
-@needs_demo_writer
 def test_gnu_parallel_builds_each_once_even_when_every_command_is_given_twice(
     project: Project, tmp_path: Path
 ) -> None:
@@ -128,7 +127,6 @@ def test_gnu_parallel_builds_each_once_even_when_every_command_is_given_twice(
 
 
 @engines
-@needs_demo_writer
 def test_xargs_builds_the_missing_permutations_concurrently(project: Project) -> None:
     xargs = require("xargs")
     record = BuildRecord(project, pause=0.3)
@@ -143,7 +141,6 @@ def test_xargs_builds_the_missing_permutations_concurrently(project: Project) ->
 
 
 @engines
-@needs_demo_writer
 def test_build_jobs_builds_on_that_many_workers_cheapest_first(project: Project) -> None:
     record = BuildRecord(project, pause=0.3)
     ids = missing_ids(project)
@@ -159,14 +156,11 @@ def test_build_jobs_builds_on_that_many_workers_cheapest_first(project: Project)
 
 
 @engines
-@needs_demo_writer
 def test_build_jobs_lists_each_failure_with_its_error_log(project: Project) -> None:
-    failing = pipeline.discover_inputs()[0]
-    project.insert_in_phase(
-        PHASES[1], f"if ctx.input_id == {failing!r}: raise RuntimeError('injected failure')"
-    )
+    failing = INPUTS[0]
+    project.fault(PHASES[1], "raise", "injected failure", input=failing)
     result = project.run("build", "--output-folder", "output", "--jobs", "2", code=1)
-    failed = [f"{failing}_{param}" for param in pipeline.PARAM_REGISTRY]
+    failed = [f"{failing}_{param}" for param in PARAMS]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(failed), result.stderr
     for permutation_id in failed:
@@ -220,12 +214,11 @@ STOPS = [
 
 
 @engines
-@needs_demo_writer
 @pytest.mark.parametrize(("stop", "to_group", "code"), STOPS)
 def test_build_jobs_stops_cleanly_and_the_next_build_resumes(
     project: Project, stop: signal.Signals, to_group: bool, code: int
 ) -> None:
-    project.insert_in_phase(PHASES[1], "__import__('time').sleep(120)")
+    project.fault(PHASES[1], "sleep", 120)
     # setsid: the builder leads a process group of its own, as a command in a terminal does.
     builder = project.start("build", "--output-folder", "output", "--jobs", "2", prefix=("setsid",))
     wait_for(lambda: len(building(project)) == 2, "two builds in their second phase")
@@ -249,7 +242,7 @@ def test_build_jobs_stops_cleanly_and_the_next_build_resumes(
         assert entry["status"] == f"FAIL [2/{len(PHASES)}] {PHASES[1]}"
         assert f"interrupted by {stop.name}" in entry["error"]
 
-    project.restore_pipeline()
+    project.clear_faults()
     resumed = project.run("build", "--output-folder", "output").stderr
     for permutation_id in running:
         assert f"{permutation_id}: phase 1/{len(PHASES)} {PHASES[0]}: skipped" in resumed
@@ -346,15 +339,15 @@ def test_slurm_file_lists_the_commands_and_cuts_arrays_at_the_cap(project: Proje
 
 
 def run_task(
-    script: Path, root: Path, offset: int, task: int | None
+    script: Path, project: Project, offset: int, task: int | None
 ) -> subprocess.CompletedProcess[str]:
     """Run the file as SLURM runs an array task (task None: as a plain, non-array job)."""
-    env = {**clean_env(), "SLURM_JOB_ID": "7"}
+    env = {**project.env(), "SLURM_JOB_ID": "7"}
     if task is not None:
         env["SLURM_ARRAY_TASK_ID"] = str(task)
     return subprocess.run(
         ["bash", str(script), str(offset)],
-        cwd=root,
+        cwd=project.root,
         env=env,
         capture_output=True,
         text=True,
@@ -363,7 +356,6 @@ def run_task(
 
 
 @engines
-@needs_demo_writer
 def test_each_slurm_task_builds_the_command_at_its_index(project: Project, tmp_path: Path) -> None:
     text = project.run("manifest", "--missing", "--slurm", *SLURM_ARGS).stdout
     script = tmp_path / "build.slurm"
@@ -372,16 +364,16 @@ def test_each_slurm_task_builds_the_command_at_its_index(project: Project, tmp_p
     built = []
     for at, last in re.findall(r"^submit (\d+) (\d+) ", text, re.M):  # the last task of each array
         index = int(at) + int(last)
-        result = run_task(script, project.root, int(at), int(last))
+        result = run_task(script, project, int(at), int(last))
         assert result.returncode == 0 and f": command {index}: " in result.stderr, result.stderr
         built.append(ids[index])
     assert [e["permutation_id"] for e in project.manifest("--done")["entries"]] == built
     for permutation_id in built:
         assert_valid_artifact(project.artifact(permutation_id))
 
-    beyond = run_task(script, project.root, 0, TOTAL)
+    beyond = run_task(script, project, 0, TOTAL)
     assert beyond.returncode == 2 and f"no command {TOTAL}" in beyond.stderr
-    plain = run_task(script, project.root, 0, None)
+    plain = run_task(script, project, 0, None)
     assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
 
 
@@ -418,7 +410,7 @@ def test_json_document_has_the_schema_the_readme_documents(project: Project) -> 
     first, second = missing_ids(project)[:2]
     project.output.mkdir()
     project.artifact(first).write_bytes(b"done")
-    project.insert_in_phase(PHASES[0], "raise RuntimeError('injected failure')")
+    project.fault(PHASES[0], "raise", "injected failure")
     entry = project.manifest()["by_id"][second]
     pinned = (axes.INPUT_FLAG, entry[axes.INPUT_KEY], axes.PARAM_FLAG, entry[axes.PARAM_KEY])
     project.run("build", "--output-folder", "output", *pinned, code=1)

@@ -20,6 +20,8 @@ from .. import settings
 
 # The folder holding the package: self-commands run from here, recorded paths are relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Names another pipeline file to run instead of <package>/pipeline.py (see pipeline_module).
+PIPELINE_VARIABLE = f"{settings.PACKAGE.upper()}_PIPELINE"
 BUILD_FOLDER = "_build"
 SQLITE_EXTENSIONS = frozenset({"db", "sqlite", "sqlite3", "db3"})
 LOG_LEVELS = ("debug", "info", "error")

@@ -15,8 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from .. import settings
-
-VARIABLE = f"{settings.PACKAGE.upper()}_PIPELINE"
+from .layout import PIPELINE_VARIABLE
 
 
 def _load_file(path: Path) -> ModuleType:
@@ -24,7 +23,7 @@ def _load_file(path: Path) -> ModuleType:
 
     if not path.is_file():
         print(
-            f"error: {VARIABLE}={str(path)!r} is not a file; name a pipeline .py file",
+            f"error: {PIPELINE_VARIABLE}={str(path)!r} is not a file; name a pipeline .py file",
             file=sys.stderr,
         )
         raise SystemExit(2)
@@ -38,7 +37,7 @@ def _load_file(path: Path) -> ModuleType:
 
 
 def _load() -> ModuleType:
-    chosen = os.environ.get(VARIABLE)
+    chosen = os.environ.get(PIPELINE_VARIABLE)
     if chosen:
         return _load_file(Path(chosen).resolve())
     return importlib.import_module(f"{settings.PACKAGE}.pipeline")

@@ -1,0 +1,148 @@
+"""The test pipeline: the machinery's tests build against this module, never the project's own.
+
+The builder runs it when ``<PACKAGE>_PIPELINE`` names this file (``conftest.Project`` does that for
+every command it runs), so the tests hold whatever the project's ``pipeline.py`` becomes. What a
+test varies comes from the JSON file named by ``FIXTURE_PIPELINE_CONFIG`` (``DEFAULT`` without it):
+
+- ``inputs``: input id -> number of rows; each input is ``<data>/<id>.txt``, one number a line;
+- ``registry``: the parameter registry, each entry with its ``cost`` and a ``scale``;
+- ``faults``: what to do at the start of a phase, for every permutation or only some (``inject``).
+
+Its three phases keep their work in the stage, and the last writes the artifact: a ``rows`` table
+for SQLite kinds, the rows as JSON for every other extension.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from {{ cookiecutter.package_name }}.builder.context import BuildContext
+
+DEFAULT: dict[str, Any] = {
+    "data": str(Path(__file__).resolve().parent / "fixture_data"),
+    "inputs": {"small": 4, "medium": 40, "large": 400},
+    "registry": {
+        "half": {"cost": 1, "scale": 0.5},
+        "double": {"cost": 2, "scale": 2},
+        "triple": {"cost": 3, "scale": 3},
+    },
+    "faults": [],
+}
+
+_CONFIG_FILE = os.environ.get("FIXTURE_PIPELINE_CONFIG")
+CONFIG: dict[str, Any] = (
+    json.loads(Path(_CONFIG_FILE).read_text(encoding="utf-8")) if _CONFIG_FILE else DEFAULT
+)
+
+COST_UNIT = "rows"
+PARAM_REGISTRY: dict[str, dict[str, Any]] = CONFIG["registry"]
+FINGERPRINT = CONFIG.get("fingerprint", "stat")
+DATA = Path(CONFIG["data"])
+
+
+def discover_inputs() -> list[str]:
+    return sorted(CONFIG["inputs"])
+
+
+def estimate_cost(input_id: str) -> int:
+    return int(CONFIG["inputs"][input_id])
+
+
+def input_path(input_id: str) -> Path:
+    return DATA / f"{input_id}.txt"
+
+
+def input_files(input_id: str) -> list[Path]:
+    return [input_path(input_id)]
+
+
+def load_rows(ctx: BuildContext) -> str:
+    """Read the input's numbers into the stage."""
+    inject(ctx, "load_rows")
+    numbers = [float(line) for line in input_path(ctx.input_id).read_text().split()]
+    ctx.write_json("numbers.json", numbers)
+    return f"{len(numbers)} rows"
+
+
+def transform(ctx: BuildContext) -> str:
+    """Scale each number by the parameter's ``scale``."""
+    inject(ctx, "transform")
+    scaled = [value * ctx.params["scale"] for value in ctx.read_json("numbers.json")]
+    ctx.write_json("scaled.json", scaled)
+    return f"scaled by {ctx.params['scale']}"
+
+
+def write_artifact(ctx: BuildContext) -> str:
+    """The rows (index, value, scaled value) as the artifact."""
+    inject(ctx, "write_artifact")
+    pairs = zip(ctx.read_json("numbers.json"), ctx.read_json("scaled.json"), strict=True)
+    rows = [(position, value, scaled) for position, (value, scaled) in enumerate(pairs)]
+    if ctx.connection is not None:
+        ctx.db.execute("CREATE TABLE rows (position INTEGER PRIMARY KEY, value REAL, scaled REAL)")
+        ctx.db.executemany("INSERT INTO rows VALUES (?, ?, ?)", rows)
+    else:
+        ctx.write_json(ctx.artifact_path, {"permutation_id": ctx.permutation_id, "rows": rows})
+    return f"{len(rows)} rows written"
+
+
+PHASES = [load_rows, transform, write_artifact]
+
+
+def inject(ctx: BuildContext, phase: str) -> None:
+    """Apply the configured faults of this phase that match the permutation, in order.
+
+    A fault is ``{"phase", "action", "arg", "input"?, "param"?}``; actions: ``raise`` (a
+    RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``sleep``
+    (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run
+    the statement ``arg`` on the staged database), ``block`` (touch ``arg["reached"]``, then wait
+    up to 30 s for ``arg["release"]`` to exist), ``handles`` (append the numbers of open file
+    descriptors and of logging handlers to the file ``arg``).
+    """
+    for fault in CONFIG["faults"]:
+        if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
+            continue
+        if fault.get("param", ctx.param_name) != ctx.param_name:
+            continue
+        action, arg = fault["action"], fault.get("arg")
+        if action == "raise":
+            raise RuntimeError(arg or f"injected failure in {phase}")
+        if action == "exit":
+            sys.exit(arg)
+        if action == "os_exit":
+            os._exit(arg)
+        if action == "sleep":
+            time.sleep(arg)
+        elif action == "note":
+            with open(arg, "a", encoding="utf-8") as notes:
+                notes.write(f"{ctx.permutation_id} {phase} {os.getpid()} {time.time()!r}\n")
+        elif action == "sql":
+            ctx.db.execute(arg)
+        elif action == "block":
+            _block(Path(arg["reached"]), Path(arg["release"]))
+        elif action == "handles":
+            _count_handles(Path(arg))
+
+
+def _block(reached: Path, release: Path) -> None:
+    """Say the phase is reached, then wait for the test; bounded, so a failed test cannot hang."""
+    reached.touch()
+    for _ in range(3000):
+        if release.exists():
+            return
+        time.sleep(0.01)
+    raise TimeoutError("the test never released this phase")
+
+
+def _count_handles(record: Path) -> None:
+    import logging
+
+    loggers = logging.Logger.manager.loggerDict.values()
+    handlers = sum(len(getattr(logger, "handlers", ())) for logger in loggers)
+    with open(record, "a", encoding="utf-8") as out:
+        out.write(f"{len(os.listdir('/dev/fd'))} {handlers}\n")
