@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 # Seconds the replacement takes to import, as one importing a large library at module level would.
 IMPORT_SECONDS = 2
 
-REPLACEMENT = '''"""k-nearest-neighbour scores on four datasets named in code: nothing like the demo."""
+REPLACEMENT = '''"""k-nearest-neighbour scores on four datasets named in code, unlike the demo."""
 
 from __future__ import annotations
 
