@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Iterator
@@ -28,27 +29,47 @@ def cluster() -> Iterator[SlurmCluster]:
         yield running
 
 
-def manifest(project: BakedProject) -> dict[str, Any]:
-    entries = json.loads(project.builder("manifest", "--json").stdout)["entries"]
-    return {entry["permutation_id"]: entry for entry in entries}
+def manifest(project: BakedProject, env: dict[str, str]) -> dict[str, Any]:
+    listing = project.python("-m", f"{project.package}.builder", "manifest", "--json", env=env)
+    return {entry["permutation_id"]: entry for entry in json.loads(listing.stdout)["entries"]}
 
 
-def inject_failure(project: BakedProject, permutation_id: str) -> str:
-    """Make one permutation fail in its second phase; return the pipeline's original source."""
-    pipeline = project.root / project.package / "pipeline.py"
-    original = pipeline.read_text(encoding="utf-8")
-    docstring = (
-        '    """Fit the polynomial of the parameter\'s degree and store its coefficients."""\n'
-    )
-    failure = f"    if ctx.permutation_id == {permutation_id!r}:\n"
-    failure += "        raise RuntimeError('injected')\n"
-    assert original.count(docstring) == 1
-    pipeline.write_text(original.replace(docstring, docstring + failure), encoding="utf-8")
-    return original
+class BakedTestPipeline:
+    """The bake's own test pipeline (tests/fixture_pipeline.py), configured here: the builds run it
+    instead of the demo's pipeline.py, which no test edits."""
+
+    def __init__(self, project: BakedProject, folder: Path) -> None:
+        path = project.root / "tests" / "fixture_pipeline.py"
+        spec = importlib.util.spec_from_file_location("baked_fixture_pipeline", path)
+        assert spec is not None and spec.loader is not None
+        self.module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.module)
+        self.config = {**self.module.DEFAULT, "data": str(folder / "data")}
+        self.config_file = folder / "fixture_pipeline.json"
+        self.env = {
+            f"{project.package.upper()}_PIPELINE": str(path),
+            "FIXTURE_PIPELINE_CONFIG": str(self.config_file),
+        }
+        self.phases = [phase.__name__ for phase in self.module.PHASES]
+        self.permutation_ids = [
+            f"{inp}_{param}"
+            for inp in self.module.discover_inputs()
+            for param in self.module.PARAM_REGISTRY
+        ]
+        self.configure(faults=[])
+
+    def configure(self, **changes: Any) -> None:
+        self.config.update(changes)
+        self.module.write_config(self.config, self.config_file)
+
+    def fail_in_second_phase(self, input_id: str, param: str) -> None:
+        fault = {"phase": self.phases[1], "action": "raise", "arg": "injected"}
+        self.configure(faults=[{**fault, "input": input_id, "param": param}])
 
 
-def write_slurm_file(project: BakedProject, path: Path, *options: str) -> Path:
-    path.write_text(project.builder("manifest", "--missing", "--slurm", *options).stdout)
+def write_slurm_file(project: BakedProject, env: dict[str, str], path: Path, *options: str) -> Path:
+    args = ("-m", f"{project.package}.builder", "manifest", "--missing", "--slurm", *options)
+    path.write_text(project.python(*args, env=env).stdout)
     return path
 
 
@@ -56,49 +77,52 @@ def test_arrays_build_everything_and_a_resubmission_finishes_what_failed(
     bake: Bake, cluster: SlurmCluster, tmp_path: Path
 ) -> None:
     project = bake()  # the tasks run `uv run -m ...`, as a user's would
-    failing = project.permutation_ids[-1]
-    original = inject_failure(project, failing)
+    pipeline = BakedTestPipeline(project, tmp_path)
+    ids = pipeline.permutation_ids
+    failing = ids[-1]
+    failing_input, failing_param = failing.split("_", 1)
+    pipeline.fail_in_second_phase(failing_input, failing_param)
+    env = {**cluster.env, **pipeline.env}
 
     # One array for the whole matrix is more than this cluster takes...
     whole = project.run(
-        "bash", write_slurm_file(project, tmp_path / "whole.slurm"), ok=False, env=cluster.env
+        "bash", write_slurm_file(project, env, tmp_path / "whole.slurm"), ok=False, env=env
     )
     assert whole.returncode != 0 and "array" in whole.stderr.lower(), whole.stderr
 
     # ...so the file cuts it into arrays of at most CAP tasks; sbatch --wait returns the highest
     # exit code of an array, and the file the highest of its arrays: 1, a build failed.
     split = write_slurm_file(
-        project, tmp_path / "build.slurm", "--max-array-size", str(CAP), "--array-limit", "2"
+        project, env, tmp_path / "build.slurm", "--max-array-size", str(CAP), "--array-limit", "2"
     )
-    first = project.run("bash", split, "--wait", "--time=10", ok=False, env=cluster.env)
+    first = project.run("bash", split, "--wait", "--time=10", ok=False, env=env)
     assert first.returncode == 1, f"{first.stdout}\n{first.stderr}\n{cluster.logs()}"
     assert first.stdout.count("Submitted batch job") == 3
 
-    entries = manifest(project)
-    assert {p for p, e in entries.items() if e["done"]} == set(project.permutation_ids) - {failing}
+    entries = manifest(project, env)
+    assert {p for p, e in entries.items() if e["done"]} == set(ids) - {failing}
     assert (
         entries[failing]["status"].startswith("FAIL ") and "injected" in entries[failing]["error"]
     )
     error_log = project.root / "output" / "_build" / failing / f"{failing}.error.log"
     assert "RuntimeError: injected" in error_log.read_text()
     task_logs = {path: path.read_text() for path in (project.root / "output/_slurm").glob("*.err")}
-    assert len(task_logs) == len(project.permutation_ids)
+    assert len(task_logs) == len(ids)
     failed_task = [text for text in task_logs.values() if f"{failing}: phase 2/3" in text]
     assert len(failed_task) == 1 and "RuntimeError: injected" in failed_task[0]
 
     # After the fix, the missing one goes again, and resumes after its completed phase.
-    (project.root / project.package / "pipeline.py").write_text(original, encoding="utf-8")
-    retry = write_slurm_file(project, tmp_path / "retry.slurm").read_text()
-    pinned = (
-        f"--input-id {entries[failing]['input_id']} --param-name {entries[failing]['param_name']}"
-    )
+    pipeline.configure(faults=[])
+    retry = write_slurm_file(project, env, tmp_path / "retry.slurm").read_text()
+    pinned = f"--input-id {failing_input} --param-name {failing_param}"
     assert retry.count(" build --output-folder ") == 1 and pinned in retry
-    project.run("bash", tmp_path / "retry.slurm", "--wait", env=cluster.env)
-    assert all(entry["status"] == "DONE" for entry in manifest(project).values())
-    for permutation_id in project.permutation_ids:
+    project.run("bash", tmp_path / "retry.slurm", "--wait", env=env)
+    assert all(entry["status"] == "DONE" for entry in manifest(project, env).values())
+    for permutation_id in ids:
         CHECK_ARTIFACT[project.kind](project.artifact(permutation_id))
     staging = project.root / "output" / "_build"
     assert not staging.exists() or not list(staging.iterdir())
     logs_now = sorted((project.root / "output/_slurm").glob("*.err"))
     resumed = [path.read_text() for path in logs_now if path not in task_logs]
-    assert len(resumed) == 1 and f"{failing}: phase 1/3 load_samples: skipped" in resumed[0]
+    skipped = f"{failing}: phase 1/3 {pipeline.phases[0]}: skipped"
+    assert len(resumed) == 1 and skipped in resumed[0]

@@ -86,15 +86,8 @@ class Project:
 
     def configure(self, **changes: Any) -> None:
         """Change the test pipeline's configuration (inputs, registry, faults) and write it out."""
-        self.config.update(changes)
-        self.config["data"] = str(self.root / "fixture_data")
-        data = Path(self.config["data"])
-        data.mkdir(exist_ok=True)
-        for input_id, rows in self.config["inputs"].items():
-            path = data / f"{input_id}.txt"
-            if not path.exists():
-                path.write_text("".join(f"{n}\n" for n in range(rows)))
-        self.config_file.write_text(json.dumps(self.config, indent=1))
+        self.config.update(changes, data=str(self.root / "fixture_data"))
+        fixture_pipeline.write_config(self.config, self.config_file)
 
     def input_file(self, input_id: str) -> Path:
         return Path(self.config["data"]) / f"{input_id}.txt"

@@ -46,6 +46,16 @@ FINGERPRINT = CONFIG.get("fingerprint", "stat")
 DATA = Path(CONFIG["data"])
 
 
+def write_config(config: dict[str, Any], path: Path) -> None:
+    """Write a configuration for this pipeline to ``path``, and any input file it lacks."""
+    data = Path(config["data"])
+    data.mkdir(parents=True, exist_ok=True)
+    for input_id, rows in config["inputs"].items():
+        if not (data / f"{input_id}.txt").exists():
+            (data / f"{input_id}.txt").write_text("".join(f"{n}\n" for n in range(rows)))
+    path.write_text(json.dumps(config, indent=1), encoding="utf-8")
+
+
 def discover_inputs() -> list[str]:
     return sorted(CONFIG["inputs"])
 
