@@ -38,6 +38,7 @@ class Project:
 
     root: Path
     started: list[subprocess.Popen[str]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # added to every command's environment
 
     @property
     def output(self) -> Path:
@@ -62,7 +63,7 @@ class Project:
         process = subprocess.Popen(
             [*prefix, sys.executable, "-m", f"{settings.PACKAGE}.builder", *args],
             cwd=self.root,
-            env=clean_env(),
+            env={**clean_env(), **self.env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -111,7 +112,8 @@ class Project:
 
     def manifest(self, *args: str) -> dict[str, Any]:
         """The manifest as JSON, with entries by permutation id."""
-        document: dict[str, Any] = json.loads(self.run("manifest", "--json", *args).stdout)
+        out = self.run("manifest", "--json", *args).stdout  # empty: nothing selected
+        document: dict[str, Any] = json.loads(out or '{"total": 0, "done": 0, "entries": []}')
         document["by_id"] = {e["permutation_id"]: e for e in document["entries"]}
         return document
 
@@ -267,7 +269,7 @@ class Grid:
         return self.rows[row][self.columns.index(column)]
 
 
-_GRID_ROW = re.compile(r"  (\S+) +([#.BFS]+(?: [#.BFS]+)*) +(\d+/\d+)")
+_GRID_ROW = re.compile(r"  (\S+) +([#.BFRS]+(?: [#.BFRS]+)*) +(\d+/\d+)")
 _GRID_KEY = re.compile(r"(\d+) (\S+) +(\d+/\d+)")
 _GRID_PAGE = re.compile(r"  \S+ (\d+)-(\d+) of \d+")
 
