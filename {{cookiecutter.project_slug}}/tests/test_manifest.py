@@ -195,7 +195,7 @@ def file_system_calls(
             patch.setattr(os, name, counted(getattr(os, name), name, calls, paths))
         patch.setattr(sqlite3, "connect", counted(sqlite3.connect, "sqlite3.connect", calls))
         entries = permutation_manifest(output)
-        document = json.loads(formats()["json"](entries, Selection(), context(entries)))
+        document = json.loads("".join(formats()["json"](entries, Selection(), context(entries))))
     assert len(entries) == document["total"] == len(INPUTS) * params
     return calls, listed
 
@@ -322,7 +322,7 @@ SELECTIONS = [
 
 
 def selection_id(selection: Selection) -> str:
-    changed = {k: v for k, v in vars(selection).items() if v != getattr(Selection(), k)}
+    changed = {k: v for k, v in selection._asdict().items() if v != getattr(Selection(), k)}
     shown = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in changed.items()}
     return ",".join(f"{k}={v}" for k, v in shown.items())
 
@@ -336,7 +336,7 @@ def test_each_format_writes_the_selected_entries(
     chosen = select(varied, selection)
     assert chosen
     shown = context(varied, "my out", force=force, slurm=SlurmJob("/root dir", "/out"))
-    write = {name: function(chosen, selection, shown) for name, function in formats().items()}
+    write = {name: "".join(fmt(chosen, selection, shown)) for name, fmt in formats().items()}
     ids = [e["permutation_id"] for e in chosen]
     done = sum(e["done"] for e in chosen)
 
@@ -399,7 +399,7 @@ def test_json_document_is_exactly_what_json_dumps_writes(varied: list[Entry]) ->
             "done": sum(e["done"] for e in entries),
             "entries": [json_fields(e, c) for e, c in zip(entries, commands, strict=True)],
         }
-        document = formats()["json"](entries, Selection(), shown)
+        document = "".join(formats()["json"](entries, Selection(), shown))
         assert document == json.dumps(expected, separators=(",", ":")) + "\n"
     assert json.loads(document)["entries"][0]["stale"] == ["input changed: a.csv"]
 

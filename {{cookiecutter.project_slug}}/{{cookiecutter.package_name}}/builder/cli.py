@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +169,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         width=width,
         colour=colour,
     )
-    sys.stdout.write(formats()[args.shape or "table"](selected, chosen, context))
+    sys.stdout.writelines(formats()[args.shape or "table"](selected, chosen, context))
     return 0
 
 
@@ -216,14 +215,16 @@ def run_build(args: argparse.Namespace) -> int:
     force = args.force or chosen.stale  # a stale artifact is done: rebuilding it is forcing it
     pair = chosen.single_pair()
     if pair is not None:  # one permutation: answered without listing the output folder
+        # (a done one with a leftover stage goes to the runner, which clears it)
         entry = permutation_entry(output_dir, *pair)
-        if status.state_of(entry["status"]) == status.DONE and not force:
+        leftover = layout.staging_dir(output_dir, entry["permutation_id"]).is_dir()
+        if status.state_of(entry["status"]) == status.DONE and not (force or leftover):
             done = f"{entry['permutation_id']} is done: {entry['output_path']}"
             return _nothing(f"{done} (--force rebuilds it)")
         entries = [entry]
     else:
         if not chosen.statuses and not force:
-            chosen = replace(chosen, statuses=NEEDS_BUILD)
+            chosen = chosen._replace(statuses=NEEDS_BUILD)
         entries = select(_listed(output_dir, chosen, sizes=False), chosen)
         if not entries:
             return _nothing("build: no selected permutation needs a build (--force rebuilds)")

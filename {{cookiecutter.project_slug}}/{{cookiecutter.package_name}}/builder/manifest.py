@@ -9,7 +9,6 @@ The manifest never prints; ``selection`` picks entries and ``formats`` writes th
 
 from __future__ import annotations
 
-import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -196,8 +195,9 @@ def staged(output_dir: Path) -> dict[str, status.Stage]:
 
 
 def _number(value: Any, called: str) -> Any:
-    """A cost must order and multiply: a real number (int, float, numpy's...), not a bool."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    """A cost must order and multiply: int, float or one that acts as a number (numpy's,
+    Decimal, Fraction), not a bool and not text."""
+    if hasattr(value, "__float__") and not isinstance(value, bool | str | bytes):
         return value
     raise UsageError(f"pipeline.{called} returned {value!r}; return a number")
 
@@ -226,8 +226,8 @@ def make_entries(
     artifacts: dict[str, int | None],
     stages: dict[str, status.Stage],
 ) -> list[Entry]:
-    """The entry of each pair, in discovery order (``selection.select`` sorts): the one place
-    entries are made, for the whole matrix and for one permutation alike."""
+    """The entry of each pair: the one place entries are made, for the whole matrix and for one
+    permutation alike."""
     folder = str(output_dir)
     suffix = "." + settings.ARTIFACT_EXTENSION
     unit = pipeline.COST_UNIT
@@ -237,28 +237,36 @@ def make_entries(
         for p in params
     }
     pair_cost = costs_pairs()
+    input_costs = {inp: None if pair_cost else estimate_cost(inp) for inp in inputs}
+    # Cheapest input first, then cheapest parameter: the entries then come (almost, when costs
+    # tie) in sort_key order, which select's sort goes through in one pass.
+    if not pair_cost:
+        inputs = sorted(inputs, key=lambda inp: (input_costs[inp], inp))
+    params = sorted(params, key=lambda param: (param_costs[param], param))
+    input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
     entries: list[Entry] = []
     for inp in inputs:
-        if not pair_cost:
-            cost = estimate_cost(inp)
+        cost = input_costs[inp]
+        described = "" if pair_cost else f"({cost:,} {unit})"
         for param in params:
             if pair_cost:
                 cost = estimate_cost(inp, param)
+                described = f"({cost:,} {unit})"
             permutation_id = f"{inp}_{param}"
             done = permutation_id in artifacts
             state, error = status.classify(done, stages.get(permutation_id), phases)
             entries.append(
                 {
                     "permutation_id": permutation_id,
-                    axes.INPUT_KEY: inp,
-                    axes.PARAM_KEY: param,
+                    input_key: inp,
+                    param_key: param,
                     "done": done,
                     "status": state,
                     "error": error,
                     "output_path": f"{folder}/{permutation_id}{suffix}",
                     "output_size": artifacts[permutation_id] if done else None,
                     "sort_key": (cost, param_costs[param], inp, param),
-                    "label": f"{inp} + {param} ({cost:,} {unit})",
+                    "label": f"{inp} + {param} {described}",
                 }
             )
     return entries

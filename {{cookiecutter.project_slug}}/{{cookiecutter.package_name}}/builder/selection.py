@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from operator import itemgetter
+from typing import NamedTuple
 
 from . import axes, status
 from .ids import UsageError, check_safe_stem
@@ -23,8 +23,7 @@ _SHARD = re.compile(r"([0-9]+)/([0-9]+)")  # ASCII digits: str.isdigit() also ac
 _PATTERN = re.compile(r"[*?[]")
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """What to keep. Empty ``statuses`` keeps every status; empty axis values keep every value."""
 
     inputs: tuple[str, ...] = ()

@@ -16,15 +16,14 @@ Every view asks ``classify`` (the manifest's entries, and so the table, the grid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MISS, BUILD, FAIL, DONE, REDO, STALE = "MISS", "BUILD", "FAIL", "DONE", "REDO", "STALE"
 KILLED = "no error recorded: the builder was killed"
 FINISHING = "finishing"
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(NamedTuple):
     """What a staging dir says: a live builder or not, its lock's record, its staged artifact."""
 
     live: bool

@@ -1,4 +1,7 @@
-"""Output formats of ``manifest``: each a pure function ``(entries, selection, context) -> str``.
+"""Output formats of ``manifest``: each a pure function ``(entries, selection, context) -> text``.
+
+The text comes in pieces (a list, or a generator for the JSON document), so that a large
+manifest's output never exists twice in memory; whoever writes it joins them.
 
 ``entries`` are the selected ones, in the order asked for; ``selection`` is what was asked;
 ``context`` holds the rest a format may need (the whole matrix for the grid, where self-commands
@@ -7,9 +10,8 @@ point, the SLURM choices, the terminal). A format never looks at the file system
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..manifest import Entry
 from ..selection import Selection
@@ -18,8 +20,7 @@ if TYPE_CHECKING:
     from .slurm import SlurmJob
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """What a format may need beyond the entries and the selection."""
 
     everything: list[Entry]  # the whole matrix: the grid shows the cells around a selection
@@ -30,7 +31,7 @@ class Context:
     colour: bool = False
 
 
-Format = Callable[[list[Entry], Selection, Context], str]
+Format = Callable[[list[Entry], Selection, Context], Iterable[str]]
 
 
 def formats() -> dict[str, Format]:

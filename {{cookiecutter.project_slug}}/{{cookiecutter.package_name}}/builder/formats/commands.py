@@ -46,5 +46,5 @@ def self_commands(entries: list[Entry], context: Context) -> list[str]:
     ]
 
 
-def format_commands(entries: list[Entry], selection: Selection, context: Context) -> str:
-    return "".join(f"{command}\n" for command in self_commands(entries, context))
+def format_commands(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
+    return [f"{command}\n" for command in self_commands(entries, context)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from .. import axes
@@ -10,9 +11,10 @@ from ..manifest import Entry
 from ..pipeline_module import pipeline
 from ..selection import Selection
 from . import Context
-from .commands import self_commands
+from .commands import command_head, self_commands
 
-# The entry keys the document writes as they are; sort_key and label become "cost".
+# The entry keys the document writes as they are (json_fields, in this order); sort_key and label
+# become "cost".
 JSON_KEYS = (
     "permutation_id",
     axes.INPUT_KEY,
@@ -36,15 +38,34 @@ def json_fields(entry: Entry, command: str) -> dict[str, Any]:
     ``sort_key`` and ``label`` are left out: the entries come in the order asked for, and ``cost``
     with the document's ``cost_unit`` says what the label says.
     """
-    fields = {key: entry[key] for key in JSON_KEYS}
-    fields["cost"] = list(entry["sort_key"][:2])
-    fields["command"] = command
-    fields.update((key, value) for key, value in entry.items() if key not in ENTRY_KEYS)
+    sort_key = entry["sort_key"]
+    fields = {
+        "permutation_id": entry["permutation_id"],
+        axes.INPUT_KEY: entry[axes.INPUT_KEY],
+        axes.PARAM_KEY: entry[axes.PARAM_KEY],
+        "done": entry["done"],
+        "status": entry["status"],
+        "error": entry["error"],
+        "output_path": entry["output_path"],
+        "output_size": entry["output_size"],
+        "cost": [sort_key[0], sort_key[1]],
+        "command": command,
+    }
+    if len(entry) > len(ENTRY_KEYS):
+        fields.update((key, value) for key, value in entry.items() if key not in ENTRY_KEYS)
     return fields
 
 
-def format_json(entries: list[Entry], selection: Selection, context: Context) -> str:
-    """The document: where, which axes, the cost unit, the counts, then each entry's fields."""
+def format_json(entries: list[Entry], selection: Selection, context: Context) -> Iterator[str]:
+    """The document: where, which axes, the cost unit, the counts, then each entry's fields.
+
+    A folder that commands cannot hold is refused here, before the first piece is written.
+    """
+    command_head(context.command_folder)
+    return _pieces(entries, context)
+
+
+def _pieces(entries: list[Entry], context: Context) -> Iterator[str]:
     head = {
         "output_folder": context.command_folder,
         "input_axis": axes.INPUT_AXIS,
@@ -55,11 +76,9 @@ def format_json(entries: list[Entry], selection: Selection, context: Context) ->
         "entries": [],
     }
     compact = json.JSONEncoder(separators=(",", ":")).encode
-    commands = self_commands(entries, context)
-    parts = [compact(head)[:-2]]  # up to the entries' opening bracket
+    yield compact(head)[:-2]  # up to the entries' opening bracket
     for start in range(0, len(entries), SLICE):
-        stop = start + SLICE
-        objects = list(map(json_fields, entries[start:stop], commands[start:stop]))
-        parts.append(("," if start else "") + compact(objects)[1:-1])
-    parts.append("]}\n")
-    return "".join(parts)
+        chosen = entries[start : start + SLICE]
+        objects = list(map(json_fields, chosen, self_commands(chosen, context)))
+        yield ("," if start else "") + compact(objects)[1:-1]
+    yield "]}\n"

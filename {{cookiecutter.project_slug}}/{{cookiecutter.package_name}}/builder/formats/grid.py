@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TextIO
 
 from .. import axes
@@ -85,7 +85,7 @@ def grid_matrix(chosen: list[Entry], everything: list[Entry], selection: Selecti
     narrows the grid to where the matches are without hiding what surrounds them.
     """
     if selection.limit is not None:  # the first N rows of the selection before its limit
-        chosen = select(everything, replace(selection, limit=None))
+        chosen = select(everything, selection._replace(limit=None))
     rows = _ordered(chosen, axes.INPUT_KEY, 0, selection.sort)[: selection.limit]
     columns = _ordered(chosen, axes.PARAM_KEY, 1, selection.sort)
     row_set, column_set = set(rows), set(columns)
@@ -211,10 +211,10 @@ def _key(matrix: Matrix, width: int) -> list[str]:
     return lines
 
 
-def format_grid(entries: list[Entry], selection: Selection, context: Context) -> str:
+def format_grid(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
     """The grid, its column key and a legend; transposed or paged when too wide to fit."""
     matrix = grid_matrix(entries, context.everything, selection)
-    return render(matrix, width=context.width, colour=context.colour, stale=selection.stale)
+    return [render(matrix, width=context.width, colour=context.colour, stale=selection.stale)]
 
 
 def render(

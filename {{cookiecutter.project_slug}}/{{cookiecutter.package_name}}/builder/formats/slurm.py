@@ -99,13 +99,12 @@ exit "$status"
 """
 
 
-def format_slurm(entries: list[Entry], selection: Selection, context: Context) -> str:
+def format_slurm(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
     """The bash file that submits a build of each entry (``context.slurm`` says how)."""
     assert context.slurm is not None, "the CLI gives --slurm its job"
     commands = self_commands(entries, context)
-    return format_script(
-        commands, context.slurm, project_name=settings.PROJECT_NAME, job_name=settings.PACKAGE
-    )
+    names = {"project_name": settings.PROJECT_NAME, "job_name": settings.PACKAGE}
+    return [format_script(commands, context.slurm, **names)]
 
 
 def format_script(commands: list[str], job: SlurmJob, *, project_name: str, job_name: str) -> str:

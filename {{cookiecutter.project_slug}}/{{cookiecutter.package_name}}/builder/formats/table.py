@@ -7,6 +7,8 @@ from ..selection import Selection
 from ..status import DONE, MISS, REDO, is_live, state_of
 from . import Context
 
+PLAIN = frozenset({DONE, MISS})  # rows with nothing after the label: the common case, inline
+
 
 def row(entry: Entry) -> str:
     """``[STATE] id label``, then where a staged build is (and a stopped one's error), or why an
@@ -27,8 +29,13 @@ def row(entry: Entry) -> str:
     return f"{line}  {detail}"
 
 
-def format_table(entries: list[Entry], selection: Selection, context: Context) -> str:
+def format_table(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
     """The header counts the entries whose artifact is in place: DONE, REDO and STALE rows."""
     done = sum(entry["done"] for entry in entries)
-    rows = [row(entry) for entry in entries]
-    return "\n".join([f"\n=== Manifest ({done}/{len(entries)}) ===\n", *rows]) + "\n\n"
+    rows = [
+        f"  [{e['status']}] {e['permutation_id']:<30s} {e['label']}\n"
+        if e["status"] in PLAIN
+        else f"{row(e)}\n"
+        for e in entries
+    ]
+    return [f"\n=== Manifest ({done}/{len(entries)}) ===\n\n", *rows, "\n"]
