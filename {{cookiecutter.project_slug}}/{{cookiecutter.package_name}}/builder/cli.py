@@ -145,7 +145,7 @@ def _nothing(what: str) -> int:
 
 
 def run_manifest(args: argparse.Namespace) -> int:
-    from .formats import Context, formats
+    from .formats import Context, format_of
 
     if args.force and args.shape not in ("commands", "json", "slurm"):
         raise UsageError("--force only applies with --commands, --json or --slurm")
@@ -169,7 +169,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         width=width,
         colour=colour,
     )
-    sys.stdout.writelines(formats()[args.shape or "table"](selected, chosen, context))
+    sys.stdout.writelines(format_of(args.shape or "table")(selected, chosen, context))
     return 0
 
 

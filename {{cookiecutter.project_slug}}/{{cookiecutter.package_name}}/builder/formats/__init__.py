@@ -11,6 +11,7 @@ point, the SLURM choices, the terminal). A format never looks at the file system
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from importlib import import_module
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..manifest import Entry
@@ -34,14 +35,24 @@ class Context(NamedTuple):
 Format = Callable[[list[Entry], Selection, Context], Iterable[str]]
 
 
-def formats() -> dict[str, Format]:
-    """Each output's name (its flag) and function; imported on demand, so a table loads no JSON."""
-    from . import commands, document, grid, slurm, table
+# Each output's name (its flag) -> the module and function that write it. A module is imported
+# only when its output is asked for, so the table never pays for the grid's or SLURM's imports.
+FORMATS = {
+    "table": ("table", "format_table"),
+    "commands": ("commands", "format_commands"),
+    "json": ("document", "format_json"),
+    "grid": ("grid", "format_grid"),
+    "slurm": ("slurm", "format_slurm"),
+}
 
-    return {
-        "table": table.format_table,
-        "commands": commands.format_commands,
-        "json": document.format_json,
-        "grid": grid.format_grid,
-        "slurm": slurm.format_slurm,
-    }
+
+def format_of(name: str) -> Format:
+    """The format function of one output."""
+    module, function = FORMATS[name]
+    writer: Format = getattr(import_module(f".{module}", __name__), function)
+    return writer
+
+
+def formats() -> dict[str, Format]:
+    """Every output's format function, by name."""
+    return {name: format_of(name) for name in FORMATS}
