@@ -159,7 +159,12 @@ def test_a_folder_starting_with_a_dash_gives_working_commands(project: Project, 
         env, argv = clean_env(), ["bash", "-euo", "pipefail", "-c", local_commands(out)]
     result = subprocess.run(argv, cwd=project.root, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    built = list((project.root / "-out").glob(f"*.{settings.ARTIFACT_EXTENSION}"))
+    suffix = f".{settings.ARTIFACT_EXTENSION}"
+    built = [
+        path.name
+        for path in (project.root / "-out").iterdir()
+        if path.name.endswith(suffix) and not path.name.endswith(".provenance.json")
+    ]
     assert len(built) == 1, result.stderr
 
 
