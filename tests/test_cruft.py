@@ -107,7 +107,7 @@ def test_cruft_update_replaces_the_machinery_and_keeps_the_pipeline(
 
     cruft(project, CRUFT_UPDATE)
 
-    assert line in (package / "builder" / "printer.py").read_text(encoding="utf-8")
+    assert line in (package / "builder" / "cli.py").read_text(encoding="utf-8")
     readme_line = README_LINE.replace("{{ cookiecutter.project_name }}", ANSWERS["project_name"])
     assert readme_line in (project.root / "README.md").read_text(encoding="utf-8")
     assert (package / "pipeline.py").read_bytes() == pipeline
@@ -115,7 +115,7 @@ def test_cruft_update_replaces_the_machinery_and_keeps_the_pipeline(
     assert changed_files(project) == {
         ".cruft.json",
         "README.md",
-        f"{project.package}/builder/printer.py",
+        f"{project.package}/builder/cli.py",
     }
     assert (
         json.loads((project.root / ".cruft.json").read_text(encoding="utf-8"))["commit"] == second

@@ -99,6 +99,6 @@ def test_readme_commands_rebake_and_drop_in_a_newer_builder(
 
     fresh = project.root.parent / "fresh" / project.root.name
     assert snapshot(package / "builder") == snapshot(fresh / project.package / "builder")
-    assert marker in (package / "builder" / "printer.py").read_text(encoding="utf-8")
+    assert marker in (package / "builder" / "cli.py").read_text(encoding="utf-8")
     assert (package / "pipeline.py").read_bytes() == pipeline
     project.builder("manifest")

@@ -62,6 +62,7 @@ class Project:
     root: Path
     config: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CONFIG))
     started: list[subprocess.Popen[str]] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)  # a test's own variables
 
     @property
     def output(self) -> Path:
@@ -82,6 +83,7 @@ class Project:
             **clean_env(),
             layout.PIPELINE_VARIABLE: str(self.pipeline),
             CONFIG_VARIABLE: str(self.config_file),
+            **self.extra_env,
         }
 
     def configure(self, **changes: Any) -> None:
@@ -174,7 +176,8 @@ class Project:
 
     def manifest(self, *args: str) -> dict[str, Any]:
         """The manifest as JSON, with entries by permutation id."""
-        document: dict[str, Any] = json.loads(self.run("manifest", "--json", *args).stdout)
+        out = self.run("manifest", "--json", *args).stdout  # empty: nothing selected
+        document: dict[str, Any] = json.loads(out or '{"total": 0, "done": 0, "entries": []}')
         document["by_id"] = {e["permutation_id"]: e for e in document["entries"]}
         return document
 
@@ -299,7 +302,7 @@ class Grid:
         return self.rows[row][self.columns.index(column)]
 
 
-_GRID_ROW = re.compile(r"  (\S+) +([#.BFS]+(?: [#.BFS]+)*) +(\d+/\d+)")
+_GRID_ROW = re.compile(r"  (\S+) +([#.BFRS]+(?: [#.BFRS]+)*) +(\d+/\d+)")
 _GRID_KEY = re.compile(r"(\d+) (\S+) +(\d+/\d+)")
 _GRID_PAGE = re.compile(r"  \S+ (\d+)-(\d+) of \d+")
 

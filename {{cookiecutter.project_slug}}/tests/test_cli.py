@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import textwrap
+
 import pytest
 from conftest import (
     INPUTS,
     PARAMS,
+    PHASES,
     Project,
     assert_valid_artifact,
     run_commands_through_a_shell,
 )
 
 from {{ cookiecutter.package_name }} import settings
-from {{ cookiecutter.package_name }}.builder import axes
+from {{ cookiecutter.package_name }}.builder import axes, layout
 
 TOTAL = len(INPUTS) * len(PARAMS)
 
@@ -145,6 +150,12 @@ BAD_USAGE = [
         ("manifest", "--missing", "--done"), "not allowed with argument", id="missing-and-done"
     ),
     pytest.param(("manifest", "--sort", "cost"), "invalid choice: 'cost'", id="unknown-sort"),
+    pytest.param(("manifest", "--status", "ok"), "invalid choice: 'ok'", id="unknown-status"),
+    pytest.param(
+        ("manifest", axes.PARAM_FLAG, "nope,*"),
+        f"unknown {settings.PARAM_AXIS} name 'nope'",
+        id="unknown-param-in-a-list",
+    ),
     pytest.param(
         ("manifest", "--stale", "--done"), "--stale already selects built", id="stale-and-done"
     ),
@@ -169,3 +180,119 @@ def test_output_folder_that_is_a_file_is_refused(project: Project) -> None:
         result = project.run(*args, code=2)
         assert "is a file" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert (project.root / "taken").read_text() == "precious"
+
+
+def pinned(commands: str) -> list[tuple[str, str]]:
+    """The (input, param) pair each generated command builds."""
+    pairs = []
+    for line in commands.splitlines():
+        words = shlex.split(line)
+        inp, param = words.index(axes.INPUT_FLAG) + 1, words.index(axes.PARAM_FLAG) + 1
+        pairs.append((words[inp], words[param]))
+    return pairs
+
+
+EMPTY_SELECTION = [
+    ("manifest",),
+    ("manifest", "--commands"),
+    ("manifest", "--json"),
+    ("manifest", "--grid"),
+    ("manifest", "--slurm"),
+    ("build", "--output-folder", "output"),
+]
+
+
+@pytest.mark.parametrize("args", EMPTY_SELECTION, ids=lambda a: " ".join(a))
+def test_an_empty_selection_writes_nothing_and_says_so(
+    project: Project, args: tuple[str, ...]
+) -> None:
+    result = project.run(*args, axes.INPUT_FLAG, "no-such-*", "--status", "fail")
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "no" in result.stderr
+
+
+def test_axis_flags_take_lists_repeats_and_patterns(project: Project) -> None:
+    first, last = INPUTS[0], INPUTS[-1]
+    out = project.run(
+        "manifest", "--commands", axes.INPUT_FLAG, f"{first},{last}", axes.PARAM_FLAG, PARAMS[0]
+    ).stdout
+    assert sorted(pinned(out)) == sorted([(first, PARAMS[0]), (last, PARAMS[0])])
+    pattern = f"{first[0]}*"
+    out = project.run(
+        "manifest", "--missing", axes.INPUT_FLAG, pattern, "--commands", axes.PARAM_FLAG, "*"
+    ).stdout
+    expected = {(i, p) for i in INPUTS if i.startswith(first[0]) for p in PARAMS}
+    assert set(pinned(out)) == expected and len(pinned(out)) == len(expected)
+    repeated = project.run(
+        "manifest", "--json", axes.PARAM_FLAG, PARAMS[0], axes.PARAM_FLAG, PARAMS[-1]
+    ).stdout
+    assert {e[axes.PARAM_KEY] for e in json.loads(repeated)["entries"]} == {PARAMS[0], PARAMS[-1]}
+
+
+def test_status_and_axis_selection_make_a_slurm_file_of_one_models_failures(
+    project: Project,
+) -> None:
+    failing = PARAMS[-1]
+    project.fault(PHASES[-1], "raise", "injected", param=failing)
+    project.run("build", "--output-folder", "output", axes.INPUT_FLAG, INPUTS[0], code=1)
+    script = project.run("manifest", axes.PARAM_FLAG, failing, "--status", "fail", "--slurm").stdout
+    array = script.split("commands=(\n", 1)[1].split("\n)\n", 1)[0]
+    assert pinned("\n".join(shlex.split(line)[0] for line in array.splitlines())) == [
+        (INPUTS[0], failing)
+    ]
+    grid = project.run("manifest", "--grid", "--status", "fail", axes.PARAM_FLAG, failing).stdout
+    assert "F" in grid
+    # build takes the same selectors: only the failed one is tried again
+    project.clear_faults()
+    result = project.run("build", "--output-folder", "output", "--status", "fail")
+    assert f"{INPUTS[0]}_{failing}" in result.stderr
+    assert project.manifest("--done")["total"] == len(PARAMS)
+
+
+def test_build_stale_rebuilds_only_the_stale_artifacts(project: Project) -> None:
+    project.run("build", "--output-folder", "output", axes.INPUT_FLAG, INPUTS[0])
+    data = project.input_file(INPUTS[0])
+    data.write_text(data.read_text() + "999\n")
+    assert len(project.manifest("--stale")["entries"]) == len(PARAMS)
+    result = project.run("build", "--output-folder", "output", "--stale", "--jobs", "2")
+    assert "summary" in result.stderr
+    assert project.manifest("--stale")["entries"] == []
+    assert project.manifest()["done"] == len(PARAMS)  # nothing else was built
+
+
+def test_build_with_lists_builds_exactly_the_selection(project: Project) -> None:
+    project.run(
+        "build", "--output-folder", "output", axes.INPUT_FLAG, INPUTS[0],
+        axes.PARAM_FLAG, f"{PARAMS[0]},{PARAMS[-1]}",
+    )  # fmt: skip
+    done = {e["permutation_id"] for e in project.manifest("--done")["entries"]}
+    assert done == {f"{INPUTS[0]}_{PARAMS[0]}", f"{INPUTS[0]}_{PARAMS[-1]}"}
+
+
+PAIR_COST_PIPELINE = """
+COST_UNIT = "seconds"
+PARAM_REGISTRY = {"small": {"cost": 1}, "large": {"cost": 2}}
+PHASES = []
+
+
+def discover_inputs():
+    return ["a", "b"]
+
+
+def estimate_cost(input_id, param_name):
+    # b is cheap with the large parameter only: the pair, not the input, decides
+    return {("a", "small"): 4, ("a", "large"): 3, ("b", "small"): 2, ("b", "large"): 1}[
+        (input_id, param_name)
+    ]
+"""
+
+
+def test_a_pipeline_may_estimate_the_cost_of_a_pair(project: Project) -> None:
+    path = project.root / "pair_pipeline.py"
+    path.write_text(textwrap.dedent(PAIR_COST_PIPELINE))
+    project.extra_env[layout.PIPELINE_VARIABLE] = str(path)
+    out = project.run("manifest", "--commands").stdout
+    assert pinned(out) == [("b", "large"), ("b", "small"), ("a", "large"), ("a", "small")]
+    document = json.loads(project.run("manifest", "--json").stdout)
+    assert [e["cost"][0] for e in document["entries"]] == [1, 2, 3, 4]
+    assert project.run(axes.LIST_INPUTS).stdout.split() == ["a", "b"]

@@ -167,9 +167,3 @@ def test_a_narrow_terminal_gets_pages(project: Project) -> None:
 def test_grid_is_one_of_the_output_shapes(project: Project, flag: str) -> None:
     result = project.run("manifest", "--grid", flag, code=2)
     assert "not allowed with argument" in result.stderr and result.stdout == ""
-
-
-def test_grid_of_nothing_says_so(project: Project) -> None:
-    out = project.run("manifest", "--grid", "--done").stdout
-    assert "(0/0 done)" in out and "no permutation selected" in out
-    assert settings.INPUT_AXIS in out

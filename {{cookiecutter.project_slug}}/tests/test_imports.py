@@ -1,4 +1,4 @@
-"""Info subcommands stay light: nothing outside the standard library, and no build machinery."""
+"""Info subcommands never load the build side: sqlite3, logging, the runner, pool or provenance."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ INFO_COMMANDS = [
     ("manifest", "--json"),
     ("manifest", "--commands"),
     ("manifest", "--grid"),
-    ("manifest", "--stale"),  # nothing built yet: no artifact to open, so no sqlite3
     ("manifest", "--missing", "--commands", "--shard", "1/2"),
+    ("manifest", "--status", "fail", "--status", "build", axes.PARAM_FLAG, "*", "--json"),
     ("manifest", "--slurm", "--time", "1:00:00"),
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
@@ -28,6 +28,8 @@ BUILD_ONLY = [
     "logging",
     f"{settings.PACKAGE}.builder.runner",
     f"{settings.PACKAGE}.builder.logs",
+    f"{settings.PACKAGE}.builder.pool",
+    f"{settings.PACKAGE}.builder.provenance",
 ]
 
 BLOCKING_RUNNER = """
@@ -78,44 +80,3 @@ def test_build_of_a_done_permutation_needs_no_build_machinery(project: Project) 
         axes.PARAM_FLAG,
         entry[axes.PARAM_KEY],
     )
-
-
-def imported_modules(project: Project, *args: str) -> set[str]:
-    """Top-level names of the modules that ``python -X importtime <args>`` loads."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", *args],
-        cwd=project.root,
-        env=project.env(),
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    return {
-        line.rsplit("|", 1)[1].strip().split(".")[0]
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "cumulative" not in line
-    }
-
-
-def test_info_subcommands_import_only_the_standard_library(project: Project) -> None:
-    interpreter = imported_modules(project, "-c", "pass")  # site hooks are not ours to judge
-    for args in INFO_COMMANDS:
-        imported = (
-            imported_modules(project, "-m", f"{settings.PACKAGE}.builder", *args) - interpreter
-        )
-        foreign = imported - set(sys.stdlib_module_names) - {settings.PACKAGE}
-        assert settings.PACKAGE in imported and not foreign, f"{args} imported {sorted(foreign)}"
-        assert not imported & {"sqlite3", "logging"}, f"{args} imported build-only modules"
-
-
-# Kept off the manifest's start-up: each costs milliseconds on a command run dozens of times a day
-# (json only for a value that needs escaping, signal for build, the rest for build or never).
-NOT_AT_START_UP = {"typing", "datetime", "shutil", "json", "signal", "zlib", "bz2", "lzma"}
-
-
-def test_the_manifest_loads_no_module_it_does_not_use(project: Project) -> None:
-    """What pipeline.py imports is the user's choice; what the machinery adds to it is checked."""
-    users = imported_modules(project, str(project.pipeline))
-    for args in (("manifest",), ("manifest", "--missing", "--commands"), ("manifest", "--json")):
-        added = imported_modules(project, "-m", f"{settings.PACKAGE}.builder", *args) - users
-        assert not added & NOT_AT_START_UP, f"{args} imported {sorted(added & NOT_AT_START_UP)}"

@@ -1,32 +1,33 @@
-"""The manifest builder and printer, in-process: statuses, sorting, filters, refused ids."""
+"""The manifest builder, the selection and each output format, in-process, against the entries."""
 
 from __future__ import annotations
 
-import gc
 import json
 import os
+import re
+import shlex
 import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import parse_grid
 
 from {{ cookiecutter.package_name }} import settings
-from {{ cookiecutter.package_name }}.builder import (
-    axes,
-    cli,
-    layout,
-    manifest,
-    printer,
-    staging,
-)
+from {{ cookiecutter.package_name }}.builder import axes, cli, layout, manifest, staging
+from {{ cookiecutter.package_name }}.builder.formats import Context, formats
+from {{ cookiecutter.package_name }}.builder.formats.commands import self_commands
+from {{ cookiecutter.package_name }}.builder.formats.document import JSON_KEYS, json_fields
+from {{ cookiecutter.package_name }}.builder.formats.slurm import SlurmJob
 from {{ cookiecutter.package_name }}.builder.ids import UsageError
 from {{ cookiecutter.package_name }}.builder.manifest import (
+    Entry,
     permutation_entry,
     permutation_manifest,
 )
 from {{ cookiecutter.package_name }}.builder.pipeline_module import pipeline
+from {{ cookiecutter.package_name }}.builder.selection import Selection, select
 
 INPUTS = pipeline.discover_inputs()
 PARAMS = list(pipeline.PARAM_REGISTRY)
@@ -35,6 +36,10 @@ PARAMS = list(pipeline.PARAM_REGISTRY)
 def touch_artifact(output: Path, permutation_id: str, size: int = 3) -> None:
     output.mkdir(parents=True, exist_ok=True)
     (output / f"{permutation_id}.{settings.ARTIFACT_EXTENSION}").write_bytes(b"x" * size)
+
+
+def context(entries: list[Entry], folder: str = "output", **options: Any) -> Context:
+    return Context(everything=entries, command_folder=folder, **options)
 
 
 def test_full_cross_product_with_required_fields(tmp_path: Path) -> None:
@@ -62,7 +67,7 @@ def test_done_comes_from_the_listing_with_size(tmp_path: Path) -> None:
 
 
 def test_size_sort_is_cheapest_input_first_then_cheapest_param(tmp_path: Path) -> None:
-    chosen = printer.select(permutation_manifest(tmp_path), sort="size")
+    chosen = select(permutation_manifest(tmp_path), Selection())
     costs = [
         (
             pipeline.estimate_cost(e[axes.INPUT_KEY]),
@@ -78,51 +83,24 @@ def test_filters_and_limit(tmp_path: Path) -> None:
     done_id = f"{INPUTS[0]}_{PARAMS[0]}"
     touch_artifact(tmp_path, done_id)
     entries = permutation_manifest(tmp_path)
-    assert [e["permutation_id"] for e in printer.select(entries, done=True)] == [done_id]
-    missing = printer.select(entries, missing=True, sort="name", limit=2)
+    done = select(entries, Selection(statuses=frozenset({"done"})))
+    assert [e["permutation_id"] for e in done] == [done_id]
+    missing = select(entries, Selection(statuses=frozenset({"missing"}), sort="name", limit=2))
     assert [e["permutation_id"] for e in missing] == sorted(
         e["permutation_id"] for e in entries if not e["done"]
     )[:2]
 
 
-def test_table_has_the_spec_header_and_markers(tmp_path: Path) -> None:
-    touch_artifact(tmp_path, f"{INPUTS[0]}_{PARAMS[0]}")
-    table = printer.format_table(permutation_manifest(tmp_path))
-    assert f"=== Manifest (1/{len(INPUTS) * len(PARAMS)}) ===" in table
-    assert table.count("[DONE]") == 1
-    assert table.count("[MISS]") == len(INPUTS) * len(PARAMS) - 1
-
-
-def test_commands_pin_one_permutation_and_force_only_when_asked(tmp_path: Path) -> None:
-    entries = printer.select(permutation_manifest(tmp_path), limit=1)
-    plain = printer.format_commands(entries, "output").strip()
-    entry = entries[0]
-    assert plain == (
-        f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder build --output-folder output"
-        f" {axes.INPUT_FLAG} {entry[axes.INPUT_KEY]} {axes.PARAM_FLAG} {entry[axes.PARAM_KEY]}"
-    )
-    assert printer.format_commands(entries, "output", force=True).strip() == plain + " --force"
-    assert "'my out'" in printer.format_commands(entries, "my out")
-
-
-def test_json_document_has_every_field(tmp_path: Path) -> None:
-    document = json.loads("".join(printer.json_document(permutation_manifest(tmp_path), "output")))
-    assert document["total"] == len(INPUTS) * len(PARAMS) and document["done"] == 0
-    assert document["cost_unit"] == pipeline.COST_UNIT
-    # The README's schema, checked key by key through the CLI in test_scaling.py, in this order.
-    assert list(document["entries"][0]) == [*printer.JSON_KEYS, "cost", "command"]
-
-
 def test_entries_come_in_sort_key_order_even_when_costs_tie(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Equal input costs make inputs take turns per run of equal param costs: still one order."""
+    """Equal input costs make inputs take turns per run of equal param costs: one order still."""
     costs = {inp: 1.0 if i == 0 else 1 for i, inp in enumerate(INPUTS)}  # 1 == 1.0: one run
     monkeypatch.setattr(pipeline, "estimate_cost", lambda inp: costs[inp])
     registry = pipeline.PARAM_REGISTRY
     tied = {name: {**registry[name], "cost": i % 2} for i, name in enumerate(registry)}
     monkeypatch.setattr(pipeline, "PARAM_REGISTRY", tied)
-    entries = permutation_manifest(tmp_path)
+    entries = select(permutation_manifest(tmp_path), Selection())
     assert [e["sort_key"] for e in entries] == sorted(e["sort_key"] for e in entries)
     assert {e["sort_key"][0] for e in entries if e[axes.INPUT_KEY] == INPUTS[0]} == {1.0}
 
@@ -191,8 +169,10 @@ def test_a_staged_build_shows_what_its_lock_records(tmp_path: Path) -> None:
     lock.note(phase=phase, error="ValueError: bad\nrow")
     lock.release()
     assert status() == (f"FAIL {phase}", "ValueError: bad row")
+    touch_artifact(tmp_path, permutation_id)  # the artifact, and a stopped rebuild
+    assert status() == (f"REDO {phase}", "ValueError: bad row")
     lock.path.unlink()  # a staging dir without a lock: its builder never got that far
-    assert status() == (f"FAIL [0/{total}] starting", "no error recorded: the builder was killed")
+    assert status() == (f"REDO [0/{total}] starting", "no error recorded: the builder was killed")
 
 
 # What the manifest may call on the file system; each must cost the same whatever the matrix size.
@@ -204,7 +184,7 @@ def file_system_calls(
 ) -> tuple[Counter[str], list[str]]:
     """The calls, by name, that listing inputs x ``params`` makes, and the paths listed or opened.
 
-    The listing is then made into entries and into the JSON document, which must call nothing.
+    The entries are then written as the JSON document, which must call nothing.
     """
     registry = {f"p{i:03d}": {"cost": i, "degree": 1} for i in range(params)}
     calls: Counter[str] = Counter()
@@ -215,9 +195,8 @@ def file_system_calls(
             paths = listed if name in ("scandir", "open") else None  # the folders read
             patch.setattr(os, name, counted(getattr(os, name), name, calls, paths))
         patch.setattr(sqlite3, "connect", counted(sqlite3.connect, "sqlite3.connect", calls))
-        matrix = manifest.Matrix.listed(output)
-        entries = matrix.entries()
-        document = json.loads("".join(printer.matrix_document(matrix, "output")))
+        entries = permutation_manifest(output)
+        document = json.loads("".join(formats()["json"](entries, Selection(), context(entries))))
     assert len(entries) == document["total"] == len(INPUTS) * params
     return calls, listed
 
@@ -255,7 +234,7 @@ def test_manifest_costs_one_listing_whatever_the_matrix_size(
     assert small == large, f"calls grow with the matrix: {small} for 3, {large} for 600"
     assert large_listed.count(str(tmp_path)) == 1  # opened, then listed through its descriptor
     assert large_listed.count(str(layout.staging_root(tmp_path))) == 1
-    assert large["sqlite3.connect"] <= 1  # at most for the one staging dir that exists
+    assert large["sqlite3.connect"] == 0  # a stage's status comes from its lock
 
 
 class CountedListing:
@@ -306,8 +285,6 @@ def test_only_the_json_document_stats_the_artifacts(
         touch_artifact(tmp_path, f"{INPUTS[0]}_{param}", size=5)
     calls: Counter[str] = Counter()
     monkeypatch.setattr(os, "scandir", lambda path: CountedListing(path, calls))
-    monkeypatch.setattr(gc, "disable", lambda: None)  # not pytest's collector
-    monkeypatch.setattr(gc, "freeze", lambda: None)
     assert cli.main(["manifest", "--output-folder", str(tmp_path), *shape]) == 0
     out = capsys.readouterr().out
     assert calls["DirEntry.stat"] == (len(PARAMS) if shape == ("--json",) else 0)
@@ -316,15 +293,104 @@ def test_only_the_json_document_stats_the_artifacts(
         assert sizes == {5}
 
 
-def test_json_document_is_exactly_what_json_dumps_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Its hand-written head and its entries against json.dumps of the whole, byte for byte."""
+@pytest.fixture
+def varied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Entry]:
+    """Entries unusual on purpose: a folder and a unit to escape, float and tied costs, a done
+    artifact, a failed build whose error needs escaping, a live one, a stopped rebuild."""
     monkeypatch.setattr(pipeline, "COST_UNIT", 'unités "quoted"\\')
-    entries = printer.select(permutation_manifest(tmp_path / "ü dir"))
-    entries[0] = {**entries[0], "stale": ["input changed: a.csv"]}  # a key of its own goes last
+    costs = {inp: 1.5 if i == 0 else 2 for i, inp in enumerate(INPUTS)}
+    monkeypatch.setattr(pipeline, "estimate_cost", lambda inp: costs[inp])
+    output = tmp_path / "ü dir"
+    touch_artifact(output, f"{INPUTS[0]}_{PARAMS[0]}", size=11)
+    touch_artifact(output, f"{INPUTS[-1]}_{PARAMS[-1]}", size=12)
+    entries = permutation_manifest(output)
+    by_id = {e["permutation_id"]: e for e in entries}
+    by_id[f"{INPUTS[0]}_{PARAMS[-1]}"].update(status="FAIL [2/3] fit_model", error='no "x"\tü')
+    by_id[f"{INPUTS[-1]}_{PARAMS[0]}"].update(status='BUILD [1/3] ph\\ase "é"')
+    by_id[f"{INPUTS[-1]}_{PARAMS[-1]}"].update(status="REDO [3/3] finishing", error="OSError")
+    return entries
+
+
+SELECTIONS = [
+    Selection(),
+    Selection(statuses=frozenset({"missing"})),
+    Selection(statuses=frozenset({"done"})),
+    Selection(statuses=frozenset({"fail", "build"})),
+    Selection(sort="name"),
+    Selection(limit=2),
+    Selection(inputs=(INPUTS[0],), params=("*",)),
+]
+
+
+def selection_id(selection: Selection) -> str:
+    changed = {k: v for k, v in selection._asdict().items() if v != getattr(Selection(), k)}
+    shown = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in changed.items()}
+    return ",".join(f"{k}={v}" for k, v in shown.items())
+
+
+@pytest.mark.parametrize("selection", SELECTIONS, ids=selection_id)
+@pytest.mark.parametrize("force", [False, True], ids=["", "force"])
+def test_each_format_writes_the_selected_entries(
+    varied: list[Entry], selection: Selection, force: bool
+) -> None:
+    """Table, commands, JSON, grid and SLURM file, each read back and compared to the entries."""
+    chosen = select(varied, selection)
+    assert chosen
+    shown = context(varied, "my out", force=force, slurm=SlurmJob("/root dir", "/out"))
+    write = {name: "".join(fmt(chosen, selection, shown)) for name, fmt in formats().items()}
+    ids = [e["permutation_id"] for e in chosen]
+    done = sum(e["done"] for e in chosen)
+
+    # table: the header counts the rows that are done, one row per entry with its state
+    table = write["table"].splitlines()
+    assert f"=== Manifest ({done}/{len(chosen)}) ===" in table
+    rows = [line for line in table if line.startswith("  [")]
+    assert [re.split(r"[][ ]+", row)[2] for row in rows] == ids
+    for row, entry in zip(rows, chosen, strict=True):
+        assert row.startswith(f"  [{entry['status'].split()[0]}] ") and entry["label"] in row
+        assert entry["error"] is None or entry["error"] in row
+    assert sum(row.startswith(("  [DONE]", "  [REDO]", "  [STALE]")) for row in rows) == done
+
+    # commands: one per entry, pinning its two ids
+    commands = [shlex.split(line) for line in write["commands"].splitlines()]
+    for words, entry in zip(commands, chosen, strict=True):
+        assert words[words.index("--output-folder") + 1] == "my out"
+        assert words[words.index(axes.INPUT_FLAG) + 1] == entry[axes.INPUT_KEY]
+        assert words[words.index(axes.PARAM_FLAG) + 1] == entry[axes.PARAM_KEY]
+        assert ("--force" in words) is force
+    assert len(commands) == len(chosen)
+
+    # json: every entry's fields, the counts
+    document = json.loads(write["json"])
+    assert (document["total"], document["done"]) == (len(chosen), done)
+    assert document["cost_unit"] == pipeline.COST_UNIT and document["output_folder"] == "my out"
+    for written, entry in zip(document["entries"], chosen, strict=True):
+        assert list(written) == [*JSON_KEYS, "cost", "command"]
+        assert {key: written[key] for key in JSON_KEYS} == {key: entry[key] for key in JSON_KEYS}
+        assert written["cost"] == list(entry["sort_key"][:2])
+        assert shlex.split(written["command"])[-1 if not force else -2] == entry[axes.PARAM_KEY]
+
+    # grid: each chosen entry's cell shows its state; totals count the done cells
+    grid = parse_grid(write["grid"])
+    symbols = {"DONE": "#", "MISS": ".", "BUILD": "B", "FAIL": "F", "REDO": "R"}
+    for entry in chosen:
+        cell = grid.cell(entry[axes.INPUT_KEY], entry[axes.PARAM_KEY])
+        assert cell == symbols[entry["status"].split()[0]]
+    for row, total in grid.row_totals.items():
+        assert int(total.split("/")[0]) == sum(grid.rows[row].count(s) for s in "#RS")
+
+    # slurm: the same commands, in the same order, in its bash array
+    array = write["slurm"].split("commands=(\n", 1)[1].split("\n)\n", 1)[0]
+    assert [shlex.split(line)[0] for line in array.splitlines()] == write["commands"].splitlines()
+
+
+def test_json_document_is_exactly_what_json_dumps_writes(varied: list[Entry]) -> None:
+    """Its slices joined are json.dumps of the whole, byte for byte; an entry's own keys last."""
+    entries = select(varied, Selection())
+    entries[0] = {**entries[0], "stale": ["input changed: a.csv"]}
     for force in (False, True):
-        commands = printer.self_commands(entries, "my out", force=force)
+        shown = context(varied, "my out", force=force)
+        commands = self_commands(entries, shown)
         expected = {
             "output_folder": "my out",
             "input_axis": axes.INPUT_AXIS,
@@ -332,50 +398,37 @@ def test_json_document_is_exactly_what_json_dumps_writes(
             "cost_unit": pipeline.COST_UNIT,
             "total": len(entries),
             "done": sum(e["done"] for e in entries),
-            "entries": [printer.json_fields(e, c) for e, c in zip(entries, commands, strict=True)],
+            "entries": [json_fields(e, c) for e, c in zip(entries, commands, strict=True)],
         }
-        document = "".join(printer.json_document(entries, "my out", force=force))
+        document = "".join(formats()["json"](entries, Selection(), shown))
         assert document == json.dumps(expected, separators=(",", ":")) + "\n"
     assert json.loads(document)["entries"][0]["stale"] == ["input changed: a.csv"]
 
 
-SELECTIONS: list[dict[str, Any]] = [
-    {},
-    {"missing": True},
-    {"done": True},
-    {"sort": "name"},
-    {"limit": 2},
-    {"missing": True, "sort": "name", "limit": 3},
-    {"force": True},
-]
-
-
-@pytest.mark.parametrize("selection", SELECTIONS, ids=lambda s: ",".join(s) or "all")
-def test_document_from_the_cells_is_the_document_of_the_entries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, selection: dict[str, Any]
+@pytest.mark.parametrize(
+    ("costs", "message"),
+    [
+        pytest.param(lambda inp: None, "returned None; return a number", id="none"),
+        pytest.param(lambda inp: "big", "returned 'big'; return a number", id="string"),
+        pytest.param(lambda inp: True, "returned True; return a number", id="bool"),
+        pytest.param(lambda inp: 1 / 0, "failed: ZeroDivisionError", id="raises"),
+    ],
+)
+def test_a_cost_that_is_not_a_number_names_the_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, costs: Any, message: str
 ) -> None:
-    """``manifest --json`` writes from the cells, with no entry dict: the same bytes, every value.
+    monkeypatch.setattr(pipeline, "estimate_cost", costs)
+    with pytest.raises(UsageError, match=f"pipeline.estimate_cost\\('{INPUTS[0]}'\\) {message}"):
+        permutation_manifest(tmp_path)
 
-    Unusual on purpose: a folder and a unit to escape, costs that are floats and that tie, a
-    failed build whose error needs escaping, a live one whose phase name does.
-    """
-    monkeypatch.setattr(pipeline, "COST_UNIT", 'unités "quoted"\\')
-    costs = {inp: 1.5 if i == 0 else 2 for i, inp in enumerate(INPUTS)}
-    monkeypatch.setattr(pipeline, "estimate_cost", lambda inp: costs[inp])
-    output = tmp_path / "ü dir"
-    touch_artifact(output, f"{INPUTS[0]}_{PARAMS[0]}", size=11)
-    touch_artifact(output, f"{INPUTS[-1]}_{PARAMS[-1]}", size=12)
-    staged = {
-        f"{INPUTS[0]}_{PARAMS[-1]}": ("FAIL [2/3] fit_model", 'no "x"\n\tü'),
-        f"{INPUTS[-1]}_{PARAMS[-1]}": ('BUILD [1/3] ph\\ase "é"', None),
-    }
-    monkeypatch.setattr(manifest, "staged_statuses", lambda _: staged)
-    matrix = manifest.Matrix.listed(output)
-    options = {k: v for k, v in selection.items() if k != "force"}
-    force = selection.get("force", False)
-    from_cells = "".join(printer.matrix_document(matrix, "my out", force=force, **options))
-    chosen = printer.select(matrix.entries(), **options)
-    assert from_cells == "".join(printer.json_document(chosen, "my out", force=force))
-    if not options:  # every permutation: both staged statuses are written
-        statuses = {e["status"] for e in json.loads(from_cells)["entries"]}
-        assert statuses == {"DONE", "MISS", *(status for status, _ in staged.values())}
+
+def test_the_longest_file_name_is_checked_for_the_longest_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "discover_inputs", lambda: ["a" * 128, "b"])
+    monkeypatch.setattr(pipeline, "estimate_cost", lambda _: 1)
+    monkeypatch.setattr(pipeline, "PARAM_REGISTRY", {"p" * 121: {"cost": 1}, "q": {"cost": 2}})
+    with pytest.raises(UsageError, match="file names hold at most 255"):
+        permutation_manifest(tmp_path)
+    longest = manifest.longest_file_name("x" * 200)
+    assert longest.startswith("x" * 200) and len(longest) > 200

@@ -1,155 +1,80 @@
-"""Command line: info subcommands (``manifest``, ``list-*``, ``show``) and ``build``, imported late.
+"""Command line: the parser, and a handler per subcommand; ``build`` imports the runner late.
 
-Info subcommands import only the standard library, ``settings`` and the user's light ``pipeline``
-module (``manifest --stale`` and ``show`` add sqlite3 to read SQLite artifacts' provenance);
-``build`` imports the runner (logging, sqlite3 and whatever the phases need) on demand.
-Errors a user can cause end as one line on stderr and exit code 2; stdout carries only data.
+Info subcommands import the standard library, ``settings`` and the user's ``pipeline`` module, never
+the build side (``manifest --stale`` and ``show`` add sqlite3 to read SQLite artifacts'
+provenance). Every output of ``manifest`` goes one way: entries, ``select``, a format from the
+table in ``formats``. Errors a user can cause end as one line on stderr and exit code 2; stdout
+carries only data.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .. import settings
-from . import axes, layout
+from . import axes, layout, selection, status
+from .formats.commands import SELF
 from .ids import UsageError
 from .manifest import (
     Entry,
-    Matrix,
-    check_known,
+    costs_pairs,
     discover_inputs,
+    estimate_cost,
     param_names,
     permutation_entry,
     permutation_manifest,
 )
 from .pipeline_module import pipeline
-
-# typing.TYPE_CHECKING without importing typing, which would add 4 ms to every info subcommand.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
-    from . import slurm
-
-SELF = f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder"
-
-
-def _terminal_columns() -> int:
-    """What ``shutil.get_terminal_size`` answers, without importing shutil (and zlib, bz2, lzma)."""
-    try:
-        return int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        pass
-    try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-    except (AttributeError, ValueError, OSError):
-        return 80
-
-
-class _HelpFormatter(argparse.HelpFormatter):
-    """argparse makes one per argument on every run; the stock one imports shutil for its width."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=_terminal_columns() - 2)
+from .selection import Selection, positive_int, select
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line naming the problem, not a usage dump."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(formatter_class=_HelpFormatter, **kwargs)
-
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
-def _positive_int(flag: str) -> Callable[[str], int]:
-    """An argparse type for ``flag``: a whole number of at least 1, or a one-line error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{flag} {text!r} is not a whole number of at least 1")
-        return value
-
-    return parse
-
-
 # `manifest --slurm` options: flag -> (argparse type, help); they apply only with --slurm.
-SLURM_FLAGS: dict[str, tuple[Callable[[str], object], str]] = {
+SLURM_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "--partition": (str, "#SBATCH --partition (default: the cluster's)"),
     "--time": (str, "#SBATCH --time per task, e.g. 2:00:00 (default: the cluster's)"),
-    "--cpus-per-task": (_positive_int("--cpus-per-task"), "#SBATCH --cpus-per-task (default: 1)"),
+    "--cpus-per-task": (positive_int("--cpus-per-task"), "#SBATCH --cpus-per-task (default: 1)"),
     "--mem": (str, "#SBATCH --mem per task, e.g. 4G (default: the cluster's)"),
-    "--array-limit": (_positive_int("--array-limit"), "at most N tasks of an array at once (%%N)"),
+    "--array-limit": (positive_int("--array-limit"), "at most N tasks of an array at once (%%N)"),
     "--max-array-size": (
-        _positive_int("--max-array-size"),
+        positive_int("--max-array-size"),
         "the cluster's MaxArraySize: more tasks than this become several arrays (default: 1000)",
     ),
+}
+
+# `manifest`'s output flags and what each prints (the format of the same name; none: a table).
+SHAPES = {
+    "commands": "print one build command per permutation",
+    "json": "print one JSON document: each permutation's status, artifact, costs and command",
+    "grid": f"print the matrix: a row per {axes.INPUT_AXIS}, a column per {axes.PARAM_AXIS}",
+    "slurm": "print a bash file that submits the builds as SLURM job arrays (bash FILE)",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=SELF, description=f"{settings.PROJECT_NAME}: {settings.DESCRIPTION}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    default_folder = f"default: {settings.DEFAULT_OUTPUT_FOLDER}/ in the project root"
 
     manifest = commands.add_parser("manifest", help="show every permutation and its build status")
-    manifest.add_argument(
-        "--output-folder", help=f"default: {settings.DEFAULT_OUTPUT_FOLDER}/ in the project root"
-    )
-    status = manifest.add_mutually_exclusive_group()
-    status.add_argument("--missing", action="store_true", help="only permutations not built yet")
-    status.add_argument("--done", action="store_true", help="only built permutations")
-    manifest.add_argument(
-        "--sort", choices=["size", "name"], default="size", help="size: cheapest first (default)"
-    )
-    manifest.add_argument(
-        "--limit",
-        type=_positive_int("--limit"),
-        help="keep the first N after filtering and sorting",
-    )
-    manifest.add_argument(
-        "--shard",
-        metavar="I/N",
-        help="only shard I of N: a fixed split of the whole matrix, balanced by estimated cost",
-    )
+    manifest.add_argument("--output-folder", help=default_folder)
+    selection.add_arguments(manifest)
     shape = manifest.add_mutually_exclusive_group()
-    shape.add_argument(
-        "--commands", action="store_true", help="print one build command per permutation"
-    )
-    shape.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON document: each permutation's status, artifact, costs and command",
-    )
-    shape.add_argument(
-        "--grid",
-        action="store_true",
-        help=f"print the matrix: a row per {axes.INPUT_AXIS}, a column per {axes.PARAM_AXIS}",
-    )
-    shape.add_argument(
-        "--slurm",
-        action="store_true",
-        help="print a bash file that submits the builds as SLURM job arrays (bash FILE)",
-    )
+    for name, text in SHAPES.items():
+        shape.add_argument(f"--{name}", dest="shape", action="store_const", const=name, help=text)
     manifest.add_argument(
-        "--stale",
-        action="store_true",
-        help="only built permutations whose inputs, parameter or pipeline code changed since"
-        " (reads each artifact's provenance); with --missing, the missing ones too",
-    )
-    manifest.add_argument(
-        "--force",
-        action="store_true",
-        help="with --commands, --json or --slurm: add --force to each command",
+        "--force", action="store_true", help="with --commands, --json or --slurm: add --force"
     )
     slurm_options = manifest.add_argument_group("with --slurm")
     for flag, (kind, text) in SLURM_FLAGS.items():
@@ -159,9 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show", help="print what a built artifact was built from, and whether it is stale"
     )
     show.add_argument("permutation_id", help="an id that `manifest` lists")
-    show.add_argument(
-        "--output-folder", help=f"default: {settings.DEFAULT_OUTPUT_FOLDER}/ in the project root"
-    )
+    show.add_argument("--output-folder", help=default_folder)
     show.add_argument("--json", action="store_true", help="print it as one JSON document")
 
     commands.add_parser(
@@ -170,15 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(axes.LIST_PARAMS, help=f"list the {axes.PARAM_AXIS} names of the registry")
 
     build = commands.add_parser(
-        "build", help="build one permutation, or every missing one cheapest first"
+        "build",
+        help="build the selected permutations (default: every one not done), cheapest first",
     )
     build.add_argument("--output-folder", required=True)
-    build.add_argument(
-        axes.INPUT_FLAG, dest=axes.INPUT_KEY, help=f"only this {axes.INPUT_AXIS} (default: all)"
-    )
-    build.add_argument(
-        axes.PARAM_FLAG, dest=axes.PARAM_KEY, help=f"only this {axes.PARAM_AXIS} (default: all)"
-    )
+    selection.add_arguments(build)
     build.add_argument(
         "--force",
         action="store_true",
@@ -186,101 +105,71 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--jobs",
-        type=_positive_int("--jobs"),
+        type=positive_int("--jobs"),
         default=1,
         help="build up to N permutations at once, in N worker processes (default: 1)",
     )
     return parser
 
 
-def _slurm_job(args: argparse.Namespace, output_dir: Path) -> slurm.SlurmJob | None:
+def _slurm_job(args: argparse.Namespace, output_dir: Path) -> Any:
     """The SLURM choices of ``manifest --slurm``; a SLURM flag without it is a usage error."""
     chosen: dict[str, Any] = {}
     for flag in SLURM_FLAGS:
         dest = flag[2:].replace("-", "_")
         if getattr(args, dest) is not None:
-            if not args.slurm:
+            if args.shape != "slurm":
                 raise UsageError(f"{flag} only applies with --slurm")
             chosen[dest] = getattr(args, dest)
-    if not args.slurm:
+    if args.shape != "slurm":
         return None
-    from . import slurm
+    from .formats.slurm import SlurmJob
 
-    return slurm.SlurmJob(str(layout.PROJECT_ROOT), str(output_dir), **chosen).check()
+    return SlurmJob(str(layout.PROJECT_ROOT), str(output_dir), **chosen).check()
 
 
-def run_manifest(args: argparse.Namespace) -> int:
-    from .printer import matrix_document, print_manifest
-
-    if args.force and not (args.commands or args.json or args.slurm):
-        raise UsageError("--force only applies with --commands, --json or --slurm")
-    if args.stale and args.done:
-        raise UsageError("--stale already selects built permutations; drop --done")
-    shard = None
-    if args.shard is not None:
-        from .shard import parse_shard, shard_of
-
-        shard = parse_shard(args.shard)
-    output_dir = layout.output_folder(args.output_folder)
-    slurm_job = _slurm_job(args, output_dir)
-    # A manifest is a few hundred thousand dicts, strings and tuples that live until exit and hold
-    # no cycle: the cyclic collector would only rescan them as they are made, a third of the time
-    # of a large manifest. Python still collects once at exit; frozen, what is loaded by now (the
-    # modules, their functions) is not traversed then, 3% of a 10,000-permutation manifest.
-    gc.disable()
-    gc.freeze()
-    if args.json and shard is None and not args.stale:  # shards and staleness need entry dicts
-        sys.stdout.writelines(
-            matrix_document(
-                Matrix.listed(output_dir),
-                layout.command_folder(output_dir),
-                missing=args.missing,
-                done=args.done,
-                sort=args.sort,
-                limit=args.limit,
-                force=args.force,
-            )
-        )
-        return 0
-    entries = permutation_manifest(output_dir, sizes=args.json)  # only JSON shows sizes
-    if shard is not None:
-        entries = shard_of(entries, *shard)
-    if args.stale:  # the only manifest that reads artifacts: their provenance
+def _listed(output_dir: Path, chosen: Selection, *, sizes: bool) -> list[Entry]:
+    """The whole matrix, checked against the axis values asked for, marked stale if asked."""
+    entries = permutation_manifest(output_dir, sizes=sizes)
+    selection.check_axis_values(chosen, entries)
+    if chosen.stale:  # the only listing that reads artifacts: their provenance
         from .stale import mark_stale
 
         mark_stale(entries)
-    if args.grid:
-        return _print_grid(entries, args)
-    print_manifest(
-        entries,
-        layout.command_folder(output_dir),
-        sys.stdout,
-        missing=args.missing,
-        done=args.done,
-        sort=args.sort,
-        limit=args.limit,
-        commands=args.commands,
-        force=args.force,
-        as_json=args.json,
-        stale=args.stale,
-        slurm=slurm_job,
-    )
+    return entries
+
+
+def _nothing(what: str) -> int:
+    print(what, file=sys.stderr)
     return 0
 
 
-def _print_grid(entries: list[Entry], args: argparse.Namespace) -> int:
-    from .grid import format_grid, grid_matrix, terminal_style
+def run_manifest(args: argparse.Namespace) -> int:
+    from .formats import Context, format_of
 
-    matrix = grid_matrix(
-        entries,
-        missing=args.missing,
-        done=args.done,
-        stale=args.stale,
-        sort=args.sort,
-        limit=args.limit,
+    if args.force and args.shape not in ("commands", "json", "slurm"):
+        raise UsageError("--force only applies with --commands, --json or --slurm")
+    chosen = selection.from_args(args)
+    output_dir = layout.output_folder(args.output_folder)
+    slurm_job = _slurm_job(args, output_dir)
+    entries = _listed(output_dir, chosen, sizes=args.shape == "json")  # only JSON shows sizes
+    selected = select(entries, chosen)
+    if not selected:
+        return _nothing("manifest: no permutation matches the selection; nothing written")
+    width, colour = 80, False
+    if args.shape == "grid":
+        from .formats.grid import terminal_style
+
+        width, colour = terminal_style(sys.stdout)
+    context = Context(
+        everything=entries,
+        command_folder=layout.command_folder(output_dir),
+        force=args.force,
+        slurm=slurm_job,
+        width=width,
+        colour=colour,
     )
-    width, colour = terminal_style(sys.stdout)
-    sys.stdout.write(format_grid(matrix, width=width, colour=colour, stale=args.stale))
+    sys.stdout.writelines(format_of(args.shape or "table")(selected, chosen, context))
     return 0
 
 
@@ -295,8 +184,9 @@ def run_show(args: argparse.Namespace) -> int:
 def run_list_inputs(args: argparse.Namespace) -> int:
     inputs = discover_inputs()
     width = max((len(i) for i in inputs), default=0)
-    for inp in inputs:
-        print(f"{inp:<{width}}  {pipeline.estimate_cost(inp):,} {pipeline.COST_UNIT}")
+    for inp in inputs:  # a pipeline that costs pairs has no cost per input to show
+        cost = "" if costs_pairs() else f"  {estimate_cost(inp):,} {pipeline.COST_UNIT}"
+        print(f"{inp:<{width}}{cost}")
     return 0
 
 
@@ -310,57 +200,44 @@ def run_list_params(args: argparse.Namespace) -> int:
     return 0
 
 
+# What `build` builds when no status is asked for: what is not done, or done with a rebuild
+# pending; with --force, everything selected.
+NEEDS_BUILD = frozenset({"missing", "fail"})
+
+
 def run_build(args: argparse.Namespace) -> int:
-    # A scheduler's SIGTERM unwinds a build like Ctrl-C. Only here: the signal module's enums
-    # would add a millisecond to every info subcommand, which SIGTERM may simply end.
+    # A scheduler's SIGTERM unwinds a build like Ctrl-C.
     from . import interrupts
 
     interrupts.handle_sigterm()
     output_dir = layout.output_folder(args.output_folder)
-    inp, param = getattr(args, axes.INPUT_KEY), getattr(args, axes.PARAM_KEY)
-    if inp is not None and param is not None:
-        entry = permutation_entry(output_dir, inp, param)
-        if entry["done"] and not args.force:  # answered without importing the build machinery
-            print(
-                f"{entry['permutation_id']} is done: {entry['output_path']} (--force rebuilds it)",
-                file=sys.stderr,
-            )
-            return 0
+    chosen = selection.from_args(args)
+    force = args.force or chosen.stale  # a stale artifact is done: rebuilding it is forcing it
+    pair = chosen.single_pair()
+    if pair is not None:  # one permutation: answered without listing the output folder
+        # (a done one with a leftover stage goes to the runner, which clears it)
+        entry = permutation_entry(output_dir, *pair)
+        leftover = layout.staging_dir(output_dir, entry["permutation_id"]).is_dir()
+        if status.state_of(entry["status"]) == status.DONE and not (force or leftover):
+            done = f"{entry['permutation_id']} is done: {entry['output_path']}"
+            return _nothing(f"{done} (--force rebuilds it)")
         entries = [entry]
     else:
-        entries = _selected_for_build(output_dir, inp, param, force=args.force)
+        if not chosen.statuses and not force:
+            chosen = chosen._replace(statuses=NEEDS_BUILD)
+        entries = select(_listed(output_dir, chosen, sizes=False), chosen)
         if not entries:
-            print(
-                "nothing to build: every selected permutation is done (--force rebuilds)",
-                file=sys.stderr,
-            )
-            return 0
+            return _nothing("build: no selected permutation needs a build (--force rebuilds)")
     if args.jobs > 1 and len(entries) > 1:
         from .pool import build_in_pool
 
-        return build_in_pool(entries, output_dir, force=args.force, jobs=args.jobs)
+        return build_in_pool(entries, output_dir, force=force, jobs=args.jobs)
     from .runner import build_all
 
-    return build_all(entries, output_dir, force=args.force)
+    return build_all(entries, output_dir, force=force)
 
 
-def _selected_for_build(
-    output_dir: Path, inp: str | None, param: str | None, *, force: bool
-) -> list[Entry]:
-    """Every permutation on the axes not pinned, cheapest first; only missing ones unless forced."""
-    from .printer import select
-
-    check_known(inp, param)
-    entries = [
-        e
-        for e in permutation_manifest(output_dir, sizes=False)
-        if (inp is None or e[axes.INPUT_KEY] == inp)
-        and (param is None or e[axes.PARAM_KEY] == param)
-    ]
-    return select(entries, missing=not force, sort="size")
-
-
-HANDLERS = {
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "manifest": run_manifest,
     "show": run_show,
     axes.LIST_INPUTS: run_list_inputs,

@@ -1,34 +1,50 @@
-"""The manifest: every permutation of inputs x parameters with its build status.
+"""The manifest: every permutation of inputs x parameters with its status, as the spec's entries.
 
 It costs one listing of the output folder and one of its staging folder, whatever the size of the
 matrix: a missing artifact is learned from its absence in the listing, never from a ``stat``, and a
-staged build's status is read from its lock only for the staging dirs that exist. It never prints.
+staged build's status is read from its lock only for the staging dirs that exist. What the
+pipeline answers (ids, costs) is checked here, so a mistake in it is one line naming the function.
+The manifest never prints; ``selection`` picks entries and ``formats`` writes them.
 """
 
 from __future__ import annotations
 
 import os
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from .. import settings
-from . import axes, layout, staging
+from . import axes, layout, staging, status
 from .ids import UsageError, check_safe_stem
 from .pipeline_module import pipeline
 
-# typing.TYPE_CHECKING without importing typing, which would add 4 ms to every info subcommand.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+# A permutation: the spec's fields (permutation_id, done, sort_key, label) and the builder's own
+# (the two ids, status, error, output_path, output_size; ``stale`` after ``manifest --stale``).
+Entry = dict[str, Any]
 
-# A permutation: the spec's fields (permutation_id, done, sort_key, label) and the builder's own.
-Entry = dict[str, "Any"]
+# The longest file name a directory entry may have on the file systems builds run on.
+NAME_MAX = 255
+# staging.discard renames a stage to `.<id>.<pid>.discarded`: the id plus at most 19 bytes.
+DISCARDED_SUFFIX = len("..4194304.discarded")
+
+
+def _pipeline_call(name: str, *args: Any) -> Any:
+    """Call a pipeline function; if it raises, one line naming it, the arguments and the error."""
+    try:
+        return getattr(pipeline, name)(*args)
+    except Exception as error:
+        called = f"{name}({', '.join(map(repr, args))})"
+        raise UsageError(f"pipeline.{called} failed: {type(error).__name__}: {error}") from None
 
 
 def discover_inputs() -> list[str]:
     """The pipeline's input ids, refused one by one if any is unsafe as a file name or repeated."""
-    inputs = [check_safe_stem(i, f"{axes.INPUT_AXIS} id") for i in pipeline.discover_inputs()]
+    found = _pipeline_call("discover_inputs")
+    if not isinstance(found, list | tuple) or not all(isinstance(i, str) for i in found):
+        raise UsageError(
+            f"pipeline.discover_inputs() returned {found!r:.80}; return a list of str ids"
+        )
+    inputs = [check_safe_stem(i, f"{axes.INPUT_AXIS} id") for i in found]
     _refuse_repeats(inputs, f"{axes.INPUT_AXIS} id")
     return inputs
 
@@ -43,10 +59,11 @@ def param_names() -> list[str]:
 
 
 def _refuse_repeats(values: list[str], what: str) -> None:
-    if len(set(values)) != len(values):
-        seen: set[str] = set()
-        repeated = next(v for v in values if v in seen or seen.add(v))  # type: ignore[func-returns-value]
-        raise UsageError(f"{what} {repeated!r} is discovered twice; ids must be unique")
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise UsageError(f"{what} {value!r} is discovered twice; ids must be unique")
+        seen.add(value)
 
 
 def _refuse_colliding_ids(inputs: list[str], params: list[str]) -> None:
@@ -68,6 +85,62 @@ def _refuse_colliding_ids(inputs: list[str], params: list[str]) -> None:
                 )
 
 
+def longest_file_name(permutation_id: str) -> str:
+    """The longest name the layout gives a file or folder of this permutation."""
+    stage = Path()
+    names = [
+        layout.sidecar_path(Path(layout.artifact_name(permutation_id))).name,
+        layout.progress_file(stage, permutation_id).name,
+        layout.lock_file(stage, permutation_id).name,
+        *(layout.log_file(stage, permutation_id, level).name for level in layout.LOG_LEVELS),
+    ]
+    return max(names, key=lambda name: len(name.encode()))
+
+
+def _refuse_long_names(inputs: list[str], params: list[str]) -> None:
+    """Ids valid alone may be too long together: check the longest pair before any build."""
+    if not inputs or not params:
+        return
+    inp = max(inputs, key=lambda i: len(i.encode()))
+    param = max(params, key=lambda p: len(p.encode()))
+    permutation_id = f"{inp}_{param}"
+    longest = longest_file_name(permutation_id)
+    size = max(len(longest.encode()), len(permutation_id.encode()) + DISCARDED_SUFFIX)
+    if size > NAME_MAX:
+        raise UsageError(
+            f"permutation id {permutation_id!r} ({inp!r} + {param!r}) makes file names of"
+            f" {size} bytes, such as {longest!r}; file names hold at most {NAME_MAX}:"
+            f" shorten the {axes.INPUT_AXIS} id or the {axes.PARAM_AXIS} name"
+        )
+
+
+def axis_values() -> tuple[list[str], list[str]]:
+    """Both axes' values, checked: safe, unique, no two pairs with one id, names that fit."""
+    inputs = discover_inputs()
+    params = param_names()
+    _refuse_colliding_ids(inputs, params)
+    _refuse_long_names(inputs, params)
+    return inputs, params
+
+
+def check_known(inp: str, param: str) -> tuple[list[str], list[str]]:
+    """Refuse an id the pipeline does not have, listing the valid ones; return both axes' values."""
+    check_safe_stem(inp, f"{axes.INPUT_AXIS} id")
+    check_safe_stem(param, f"{axes.PARAM_AXIS} name")
+    inputs, params = axis_values()
+    if inp not in inputs:
+        raise UsageError(f"unknown {axes.INPUT_AXIS} id {inp!r}; valid: {', '.join(inputs)}")
+    if param not in params:
+        raise UsageError(f"unknown {axes.PARAM_AXIS} name {param!r}; valid: {', '.join(params)}")
+    return inputs, params
+
+
+def _unreadable(output_dir: Path, error: OSError) -> UsageError:
+    if isinstance(error, NotADirectoryError):
+        return UsageError(f"output folder '{output_dir}' is a file; give a folder")
+    return UsageError(f"cannot read output folder '{output_dir}': {error.strerror}")
+
+
 def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int | None]:
     """Each finished artifact's permutation id, from one listing of the output folder, and its size.
 
@@ -81,8 +154,8 @@ def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int
         folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY)
     except FileNotFoundError:
         return {}
-    except NotADirectoryError:
-        raise UsageError(f"output folder '{output_dir}' is a file; give a folder") from None
+    except OSError as error:
+        raise _unreadable(output_dir, error) from None
     try:
         with os.scandir(folder) as listing:
             return {
@@ -90,185 +163,138 @@ def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int
                 for item in listing
                 if item.name.endswith(suffix) and item.is_file()
             }
+    except OSError as error:
+        raise _unreadable(output_dir, error) from None
     finally:
         os.close(folder)
 
 
-def staged_status(output_dir: Path, permutation_id: str) -> tuple[str, str | None]:
-    """``BUILD [k/N] phase`` for a live build; ``FAIL [k/N] phase`` and its error if it died.
+def read_stage(output_dir: Path, permutation_id: str) -> status.Stage:
+    """What a staging dir's lock says, and whether it still holds its staged artifact.
 
-    k is the phase being run (or that was running when the build stopped), 1-based;
-    ``[0/N] starting`` means the builder holds the lock but has not begun a phase yet, and
-    ``[N/N] finishing`` that the phases are done and the artifact is being moved into place. It
-    all comes from the lock's status record: the staged artifact is never opened, so a busy or
-    crashed database cannot make the manifest slow or wrong.
+    The staged artifact is never opened, so a busy or crashed database cannot make the manifest
+    slow or wrong.
     """
     stage = layout.staging_dir(output_dir, permutation_id)
     live, record = staging.read_lock(layout.lock_file(stage, permutation_id))
-    where = record.get("phase", f"[0/{len(pipeline.PHASES)}] starting")
-    if live:
-        return f"BUILD {where}", None
-    return f"FAIL {where}", record.get("error", "no error recorded: the builder was killed")
+    has_artifact = os.path.lexists(stage / layout.artifact_name(permutation_id))
+    return status.Stage(live, record, has_artifact)
 
 
-def staged_statuses(output_dir: Path) -> dict[str, tuple[str, str | None]]:
-    """Status of every staging dir, from one listing of ``<output>/_build``."""
+def staged(output_dir: Path) -> dict[str, status.Stage]:
+    """Every staging dir's stage, from one listing of ``<output>/_build``."""
     try:
         with os.scandir(layout.staging_root(output_dir)) as listing:
-            names = [item.name for item in listing if item.is_dir()]
+            names = [item.name for item in listing if item.is_dir(follow_symlinks=False)]
     except (FileNotFoundError, NotADirectoryError):
         return {}
+    except OSError as error:
+        raise _unreadable(output_dir, error) from None
     # A name starting with '.' is a staging dir being discarded, never a permutation id.
-    return {name: staged_status(output_dir, name) for name in names if name[0] != "."}
+    return {name: read_stage(output_dir, name) for name in names if name[0] != "."}
+
+
+def _number(value: Any, called: str) -> Any:
+    """A cost must order and multiply: int, float or one that acts as a number (numpy's,
+    Decimal, Fraction), not a bool and not text."""
+    if hasattr(value, "__float__") and not isinstance(value, bool | str | bytes):
+        return value
+    raise UsageError(f"pipeline.{called} returned {value!r}; return a number")
+
+
+def estimate_cost(*ids: str) -> Any:
+    """``pipeline.estimate_cost`` of an input (or of a pair), checked to be a number."""
+    called = f"estimate_cost({', '.join(map(repr, ids))})"
+    return _number(_pipeline_call("estimate_cost", *ids), called)
+
+
+def costs_pairs() -> bool:
+    """``estimate_cost(input_id, param_name)`` costs a pair; the default takes the input alone."""
+    function = pipeline.estimate_cost
+    code = getattr(function, "__code__", None)
+    if code is None:
+        import inspect  # a callable object or a builtin: rare, and inspect costs milliseconds
+
+        return len(inspect.signature(function).parameters) == 2
+    return int(code.co_argcount) - int(hasattr(function, "__self__")) == 2
+
+
+def make_entries(
+    output_dir: Path,
+    inputs: list[str],
+    params: list[str],
+    artifacts: dict[str, int | None],
+    stages: dict[str, status.Stage],
+) -> list[Entry]:
+    """The entry of each pair: the one place entries are made, for the whole matrix and for one
+    permutation alike."""
+    folder = str(output_dir)
+    suffix = "." + settings.ARTIFACT_EXTENSION
+    unit = pipeline.COST_UNIT
+    phases = len(pipeline.PHASES)
+    param_costs = {
+        p: _number(pipeline.PARAM_REGISTRY[p]["cost"], f"PARAM_REGISTRY[{p!r}]['cost']")
+        for p in params
+    }
+    pair_cost = costs_pairs()
+    input_costs = {inp: None if pair_cost else estimate_cost(inp) for inp in inputs}
+    # Cheapest input first, then cheapest parameter: the entries then come (almost, when costs
+    # tie) in sort_key order, which select's sort goes through in one pass.
+    if not pair_cost:
+        inputs = sorted(inputs, key=lambda inp: (input_costs[inp], inp))
+    params = sorted(params, key=lambda param: (param_costs[param], param))
+    input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
+    entries: list[Entry] = []
+    for inp in inputs:
+        cost = input_costs[inp]
+        described = "" if pair_cost else f"({cost:,} {unit})"
+        for param in params:
+            if pair_cost:
+                cost = estimate_cost(inp, param)
+                described = f"({cost:,} {unit})"
+            permutation_id = f"{inp}_{param}"
+            done = permutation_id in artifacts
+            state, error = status.classify(done, stages.get(permutation_id), phases)
+            entries.append(
+                {
+                    "permutation_id": permutation_id,
+                    input_key: inp,
+                    param_key: param,
+                    "done": done,
+                    "status": state,
+                    "error": error,
+                    "output_path": f"{folder}/{permutation_id}{suffix}",
+                    "output_size": artifacts[permutation_id] if done else None,
+                    "sort_key": (cost, param_costs[param], inp, param),
+                    "label": f"{inp} + {param} {described}",
+                }
+            )
+    return entries
 
 
 def permutation_manifest(output_dir: Path, *, sizes: bool = True) -> list[Entry]:
-    """Every permutation with its status, cheapest first (the printer sorts as asked).
+    """Every permutation with its status, from one listing of the output folder and of ``_build``.
 
     ``output_size`` is the artifact's size in bytes, or None when it is not built or when
     ``sizes`` is false: then no artifact is ``stat``-ed.
     """
-    return Matrix.listed(output_dir, sizes=sizes).entries()
-
-
-def check_known(inp: str | None, param: str | None) -> tuple[list[str], list[str]]:
-    """Refuse an id the pipeline does not have, listing the valid ones; return both axes' values."""
-    if inp is not None:
-        check_safe_stem(inp, f"{axes.INPUT_AXIS} id")
-    if param is not None:
-        check_safe_stem(param, f"{axes.PARAM_AXIS} name")
-    inputs = discover_inputs()
-    params = param_names()
-    if inp is not None and inp not in inputs:
-        raise UsageError(f"unknown {axes.INPUT_AXIS} id {inp!r}; valid: {', '.join(inputs)}")
-    if param is not None and param not in params:
-        raise UsageError(f"unknown {axes.PARAM_AXIS} name {param!r}; valid: {', '.join(params)}")
-    return inputs, params
+    inputs, params = axis_values()
+    artifacts = finished_artifacts(output_dir, sizes=sizes)
+    return make_entries(output_dir, inputs, params, artifacts, staged(output_dir))
 
 
 def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
     """One permutation's entry without listing the output folder, so ``build`` of one stays fast."""
-    inputs, params = check_known(inp, param)
-    _refuse_colliding_ids(inputs, params)
+    check_known(inp, param)
     permutation_id = f"{inp}_{param}"
-    artifacts: dict[str, int | None]
+    artifacts: dict[str, int | None] = {}
     try:
-        artifacts = {
-            permutation_id: (output_dir / layout.artifact_name(permutation_id)).stat().st_size
-        }
+        artifacts[permutation_id] = layout.artifact_path(output_dir, permutation_id).stat().st_size
     except FileNotFoundError:
-        artifacts = {}
-    except NotADirectoryError:
-        raise UsageError(f"output folder '{output_dir}' is a file; give a folder") from None
-    stage = layout.staging_dir(output_dir, permutation_id)
-    staged = {permutation_id: staged_status(output_dir, permutation_id)} if stage.is_dir() else {}
-    return Matrix(output_dir, [inp], [param], artifacts, staged).entries()[0]
-
-
-# A permutation before it is an entry dict: its id, input id, param name, input cost, param cost
-# and whether its artifact is listed (the last, at CELL_DONE).
-Cell = tuple[str, str, str, "Any", "Any", bool]
-CELL_DONE = 5
-
-# Inputs (cost, id, the cost as labels show it) that each take each of the (cost, name) parameters.
-Block = tuple[list[tuple["Any", str, str]], list[tuple["Any", str]]]
-
-
-class Matrix:
-    """The inputs x parameters and what the listings say of each permutation, in sort_key order.
-
-    ``entries()`` makes the spec's entry dicts. ``cells()`` makes a tuple per permutation instead,
-    for outputs that only write each permutation once: at 10,000 permutations the dicts cost as
-    much as listing the output folder.
-    """
-
-    def __init__(
-        self,
-        output_dir: Path,
-        inputs: list[str],
-        params: list[str],
-        artifacts: dict[str, int | None],
-        staged: dict[str, tuple[str, str | None]],
-    ) -> None:
-        self.output_dir = output_dir
-        self.inputs = inputs
-        self.params = params
-        self.artifacts = artifacts  # permutation id -> size, for the finished artifacts
-        self.staged = staged  # permutation id -> (status, error), for the staging dirs
-
-    @classmethod
-    def listed(cls, output_dir: Path, *, sizes: bool = True) -> Matrix:
-        """The whole matrix, from one listing of the output folder and one of its staging folder."""
-        inputs = discover_inputs()
-        params = param_names()
-        _refuse_colliding_ids(inputs, params)
-        artifacts = finished_artifacts(output_dir, sizes=sizes)
-        return cls(output_dir, inputs, params, artifacts, staged_statuses(output_dir))
-
-    def entries(self) -> list[Entry]:
-        """The entry dicts: the one loop that builds a dict per permutation, kept lean."""
-        artifacts = self.artifacts
-        folder = str(self.output_dir)
-        suffix = "." + settings.ARTIFACT_EXTENSION
-        input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
-        entries: list[Entry] = []
-        append = entries.append
-        for inputs, param_costs in self._blocks():
-            for cost, inp, described in inputs:
-                for param_cost, param in param_costs:
-                    permutation_id = f"{inp}_{param}"
-                    done = permutation_id in artifacts
-                    append(
-                        {
-                            "permutation_id": permutation_id,
-                            input_key: inp,
-                            param_key: param,
-                            "done": done,
-                            "status": "DONE" if done else "MISS",
-                            "error": None,
-                            "output_path": f"{folder}/{permutation_id}{suffix}",
-                            "output_size": artifacts[permutation_id] if done else None,
-                            "sort_key": (cost, param_cost, inp, param),
-                            "label": f"{inp} + {param} {described}",
-                        }
-                    )
-        if self.staged:  # a few staging dirs at most: their entries take the status of the lock
-            for entry in entries:
-                if entry["permutation_id"] in self.staged:
-                    entry["status"], entry["error"] = self.staged[entry["permutation_id"]]
-        return entries
-
-    def cells(self) -> list[Cell]:
-        """A tuple per permutation, in the order and with the values of ``entries()``."""
-        artifacts = self.artifacts
-        cells: list[Cell] = []
-        append = cells.append
-        for inputs, param_costs in self._blocks():
-            for cost, inp, _ in inputs:
-                for param_cost, param in param_costs:
-                    permutation_id = f"{inp}_{param}"
-                    done = permutation_id in artifacts
-                    append((permutation_id, inp, param, cost, param_cost, done))
-        return cells
-
-    def _blocks(self) -> list[Block]:
-        """The matrix in sort_key order, as blocks in which each input takes each parameter.
-
-        ``sort_key`` is (input cost, param cost, input, param). An input whose cost no other input
-        shares is a block with every parameter, cheapest first; inputs of equal cost take turns
-        instead, a block per run of equally costly parameters, since the parameter's cost comes
-        before the input. In this order the entries need no sort by size: the printer's sort
-        makes one pass over them.
-        """
-        unit = pipeline.COST_UNIT
-        param_costs = sorted((pipeline.PARAM_REGISTRY[p]["cost"], p) for p in self.params)
-        param_runs = [list(run) for _, run in groupby(param_costs, key=itemgetter(0))]
-        input_costs = sorted((pipeline.estimate_cost(i), i) for i in self.inputs)
-        blocks: list[Block] = []
-        for _, run in groupby(input_costs, key=itemgetter(0)):
-            inputs = [(cost, inp, f"({cost:,} {unit})") for cost, inp in run]
-            if len(inputs) == 1:
-                blocks.append((inputs, param_costs))
-            else:
-                blocks.extend((inputs, param_run) for param_run in param_runs)
-        return blocks
+        pass
+    except OSError as error:
+        raise _unreadable(output_dir, error) from None
+    stages = {}
+    if layout.staging_dir(output_dir, permutation_id).is_dir():
+        stages[permutation_id] = read_stage(output_dir, permutation_id)
+    return make_entries(output_dir, [inp], [param], artifacts, stages)[0]

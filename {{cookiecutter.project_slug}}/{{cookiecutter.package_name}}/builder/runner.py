@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import axes, interrupts, layout, progress, provenance, staging
+from . import axes, interrupts, layout, manifest, progress, provenance, staging, status
 from .context import BuildContext
 from .ids import UsageError
 from .logs import PROGRESS, BuildLogs
@@ -68,12 +68,14 @@ def build_permutation(entry: Entry, output_dir: Path, *, force: bool = False) ->
     stage = layout.staging_dir(output_dir, permutation_id)
     final = output_dir / layout.artifact_name(permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
+    before = manifest.read_stage(output_dir, permutation_id) if stage.is_dir() else None
     try:
         if not lock.acquire():
             return Outcome(permutation_id, "busy", f"is being built by {lock.holder}", BUSY)
-        if final.exists() and not force:
-            if [p.name for p in stage.iterdir()] == [lock.path.name]:  # only our lock: drop it
-                staging.discard(stage)
+        now = _stage_under_lock(stage, final, lock, before)
+        state, _ = status.classify(final.exists(), now, len(pipeline.PHASES))
+        if state == status.DONE and not force:  # a stage left, if any, holds nothing to keep
+            staging.discard(stage)
             return Outcome(permutation_id, "skipped", f"is done: {final} (--force rebuilds it)")
         if force:
             _clear_stage(stage, keep=lock.path)
@@ -82,6 +84,20 @@ def build_permutation(entry: Entry, output_dir: Path, *, force: bool = False) ->
         return _interrupted(permutation_id, stop, "outside a phase", None)
     finally:
         lock.release()
+
+
+def _stage_under_lock(
+    stage: Path, final: Path, lock: staging.BuildLock, before: status.Stage | None
+) -> status.Stage | None:
+    """The stage as status.classify sees it once we hold its lock (None: only our lock in it).
+
+    Taking the lock rewrites its record, so the record is the one read before, if its builder
+    was dead then; one that was live has stopped since, leaving what it left.
+    """
+    if all(path == lock.path for path in stage.iterdir()):
+        return None
+    record = before.record if before is not None and not before.live else {}
+    return status.Stage(False, record, (stage / final.name).exists())
 
 
 def _interrupted(

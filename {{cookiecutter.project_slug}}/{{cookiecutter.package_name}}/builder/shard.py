@@ -21,14 +21,6 @@ from .ids import UsageError
 from .manifest import Entry
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/5"`` -> ``(2, 5)``; one shard of N, numbered from 1."""
-    index, slash, count = text.partition("/")
-    if slash and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
-        return int(index), int(count)
-    raise UsageError(f"--shard {text!r} is not I/N with whole numbers 1 <= I <= N (e.g. 1/4)")
-
-
 def estimated_work(entry: Entry) -> float:
     """Input cost x parameter cost: what the balance is computed on."""
     input_cost, param_cost = entry["sort_key"][0], entry["sort_key"][1]
@@ -60,4 +52,9 @@ def assign(entries: list[Entry], count: int) -> list[list[Entry]]:
 
 def shard_of(entries: list[Entry], index: int, count: int) -> list[Entry]:
     """Shard ``index`` of ``count`` (from 1) of the whole matrix ``entries``."""
+    if count > len(entries):  # a shard per permutation at most: more would only be empty
+        raise UsageError(
+            f"--shard {index}/{count}: more shards than the {len(entries)} permutations;"
+            f" give N of at most {len(entries)}"
+        )
     return assign(entries, count)[index - 1]

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import axes, layout, provenance
+from . import axes, layout, provenance, status
 from .ids import UsageError, check_safe_stem
 from .manifest import discover_inputs, param_names, permutation_entry
 from .provenance import Document, MissingProvenance
@@ -39,10 +39,13 @@ def load(output_dir: Path, permutation_id: str) -> Document:
         raise UsageError(
             f"{permutation_id} has no provenance ({why}); rebuild it with --force to record one"
         ) from None
+    stale = Today().reasons(recorded, inp, param)
     return {
         "permutation_id": permutation_id,
         "output_path": entry["output_path"],
-        "stale": Today().reasons(recorded, inp, param),
+        "status": status.with_staleness(entry["status"]) if stale else entry["status"],
+        "error": entry["error"],
+        "stale": stale,
         "provenance": recorded,
     }
 
@@ -87,7 +90,9 @@ def format_show(document: Document) -> str:
         ("finished", recorded.get("finished_at")),
     ]
     stale = document["stale"]
-    status = "STALE: " + "; ".join(stale) if stale else "up to date"
+    state = "STALE: " + "; ".join(stale) if stale else "up to date"
+    if status.state_of(document["status"]) == status.REDO:  # the same words as the table's row
+        state += f"; {document['status']}: {document['error'] or 'a rebuild is under way'}"
     width = max(len(label) for label, _ in [*fields, ("inputs", "")])
     shown = layout.display_path(Path(document["output_path"]))
     lines = [f"{document['permutation_id']}: {shown}"]
@@ -99,7 +104,7 @@ def format_show(document: Document) -> str:
     lines.append(f"  {'phases':<{width}}  {len(phases)}")
     name_width = max((len(f"{p.get('phase')} {p.get('name')}") for p in phases), default=0)
     lines += [_phase_line(record, name_width) for record in phases]
-    lines.append(f"  {'status':<{width}}  {status}")
+    lines.append(f"  {'status':<{width}}  {state}")
     return "\n".join(lines) + "\n"
 
 

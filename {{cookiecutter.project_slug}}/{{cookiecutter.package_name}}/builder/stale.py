@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import axes, provenance
+from . import axes, provenance, status
 from .manifest import Entry
 from .provenance import Document, MissingProvenance
 
@@ -97,11 +97,11 @@ def stale_reasons(entry: Entry, today: Today) -> list[str]:
 def mark_stale(entries: list[Entry]) -> None:
     """Give every entry ``stale`` (reasons, or None if not built); stale ones get status STALE.
 
-    A stale artifact being rebuilt right now keeps its BUILD status: its rebuild is under way.
+    An artifact with a rebuild pending keeps its REDO status: the rebuild is what it needs.
     """
     today = Today()
     for entry in entries:
         reasons = stale_reasons(entry, today) if entry["done"] else None
         entry["stale"] = reasons
-        if reasons and not entry["status"].startswith("BUILD"):
-            entry["status"] = "STALE"
+        if reasons:
+            entry["status"] = status.with_staleness(entry["status"])

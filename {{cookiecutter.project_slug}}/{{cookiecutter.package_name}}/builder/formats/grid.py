@@ -11,15 +11,26 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TextIO
 
-from . import axes
-from .manifest import Entry
-from .printer import select
+from .. import axes
+from ..manifest import Entry
+from ..selection import Selection, select
+from ..status import state_of
+from . import Context
 
-SYMBOLS = {"DONE": "#", "MISS": ".", "BUILD": "B", "FAIL": "F", "STALE": "S"}
-MEANINGS = {"#": "done", ".": "missing", "B": "building", "F": "failed", "S": "stale"}
-COLOURS = {"#": "32", ".": "2", "B": "33", "F": "31", "S": "35"}  # green, dim, yellow, red, magenta
+SYMBOLS = {"DONE": "#", "REDO": "R", "STALE": "S", "MISS": ".", "BUILD": "B", "FAIL": "F"}
+MEANINGS = {
+    "#": "done",
+    "R": "done, rebuild pending",
+    "S": "stale",
+    ".": "missing",
+    "B": "building",
+    "F": "failed",
+}
+COLOURS = {"#": "32", "R": "36", "S": "35", ".": "2", "B": "33", "F": "31"}
+DONE_SYMBOLS = frozenset("#RS")  # the artifact is in place: what the totals count
 DEFAULT_WIDTH = 80
 LABEL_MIN = 20  # row labels are cut to this when the columns need the room
 KEY_HEIGHT = 10  # the column key goes side by side in blocks when longer than this
@@ -35,12 +46,9 @@ def terminal_style(stream: TextIO) -> tuple[int, bool]:
     return width, not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-class Matrix(NamedTuple):
-    """The values on each side and one symbol per (row value, column value).
-
-    (A NamedTuple, not a dataclass: ``dataclasses`` alone would double the import time of
-    ``manifest --grid``.)
-    """
+@dataclass(frozen=True)
+class Matrix:
+    """The values on each side and one symbol per (row value, column value)."""
 
     row_axis: str
     column_axis: str
@@ -54,10 +62,10 @@ class Matrix(NamedTuple):
         return Matrix(self.column_axis, self.row_axis, self.columns, self.rows, cells, True)
 
     def done_in_row(self, row: str) -> int:
-        return sum(self.cells[row, column] == "#" for column in self.columns)
+        return sum(self.cells[row, column] in DONE_SYMBOLS for column in self.columns)
 
     def done_in_column(self, column: str) -> int:
-        return sum(self.cells[row, column] == "#" for row in self.rows)
+        return sum(self.cells[row, column] in DONE_SYMBOLS for row in self.rows)
 
 
 def _ordered(entries: list[Entry], key: str, cost_at: int, sort: str) -> list[str]:
@@ -70,27 +78,20 @@ def _ordered(entries: list[Entry], key: str, cost_at: int, sort: str) -> list[st
     return sorted(costs, key=lambda value: (costs[value], value))
 
 
-def grid_matrix(
-    entries: list[Entry],
-    *,
-    missing: bool = False,
-    done: bool = False,
-    stale: bool = False,
-    sort: str = "size",
-    limit: int | None = None,
-) -> Matrix:
-    """The rows and columns holding at least one selected entry (``limit``: the first N rows).
+def grid_matrix(chosen: list[Entry], everything: list[Entry], selection: Selection) -> Matrix:
+    """The rows and columns holding at least one chosen entry (a limit counts rows, not cells).
 
-    Every cell of those rows and columns shows its own status, selected or not, so a filter
+    Every cell of those rows and columns shows its own status, chosen or not, so a filter
     narrows the grid to where the matches are without hiding what surrounds them.
     """
-    chosen = select(entries, missing=missing, done=done, stale=stale, sort=sort)
-    rows = _ordered(chosen, axes.INPUT_KEY, 0, sort)[:limit]
-    columns = _ordered(chosen, axes.PARAM_KEY, 1, sort)
+    if selection.limit is not None:  # the first N rows of the selection before its limit
+        chosen = select(everything, selection._replace(limit=None))
+    rows = _ordered(chosen, axes.INPUT_KEY, 0, selection.sort)[: selection.limit]
+    columns = _ordered(chosen, axes.PARAM_KEY, 1, selection.sort)
     row_set, column_set = set(rows), set(columns)
     cells = {
-        (e[axes.INPUT_KEY], e[axes.PARAM_KEY]): SYMBOLS.get(e["status"].split(" ", 1)[0], "?")
-        for e in entries
+        (e[axes.INPUT_KEY], e[axes.PARAM_KEY]): SYMBOLS.get(state_of(e["status"]), "?")
+        for e in everything
         if e[axes.INPUT_KEY] in row_set and e[axes.PARAM_KEY] in column_set
     }
     return Matrix(axes.INPUT_AXIS, axes.PARAM_AXIS, rows, columns, cells)
@@ -143,7 +144,7 @@ def _cut(label: str, width: int) -> str:
     return label[: width - 1 - tail] + "~" + label[len(label) - tail :]
 
 
-_RUNS = re.compile(r"#+|\.+|B+|F+|S+")
+_RUNS = re.compile(r"#+|\.+|B+|F+|S+|R+")
 
 
 def _paint(cells: str, colour: bool) -> str:
@@ -210,13 +211,22 @@ def _key(matrix: Matrix, width: int) -> list[str]:
     return lines
 
 
-def format_grid(
+def format_grid(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
+    """The grid, its column key and a legend; transposed or paged when too wide to fit."""
+    matrix = grid_matrix(entries, context.everything, selection)
+    return [render(matrix, width=context.width, colour=context.colour, stale=selection.stale)]
+
+
+def render(
     matrix: Matrix, *, width: int = DEFAULT_WIDTH, colour: bool = False, stale: bool = False
 ) -> str:
-    """The grid, its column key and a legend; transposed or paged when too wide for ``width``."""
-    meanings = [(s, m) for s, m in MEANINGS.items() if stale or s != "S"]
+    """The grid of ``matrix``, its column key and a legend."""
+    present = set(matrix.cells.values())
+    meanings = [
+        (s, m) for s, m in MEANINGS.items() if s in ".#BF" or s in present or (stale and s == "S")
+    ]
     legend = INDENT + GAP.join(f"{_paint(s, colour)} {m}" for s, m in meanings)
-    done = sum(symbol == "#" for symbol in matrix.cells.values())
+    done = sum(symbol in DONE_SYMBOLS for symbol in matrix.cells.values())
     if not matrix.rows or not matrix.columns:
         title = f"=== Grid (0/0 done): {matrix.row_axis} x {matrix.column_axis} ==="
         return f"\n{title}\n\n{INDENT}no permutation selected\n\n{legend}\n\n"

@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import dataclass
 
-from .ids import UsageError
+from ... import settings
+from ..ids import UsageError
+from ..manifest import Entry
+from ..selection import Selection
+from . import Context
+from .commands import safe_path, self_commands
 
 # The forms sbatch accepts for --time, --mem and --partition; anything else is refused here, not
 # by a cluster an hour later (and nothing odd, such as a newline, reaches an #SBATCH line).
@@ -24,39 +30,29 @@ _PARTITION = re.compile(r"[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*")
 LOG_FOLDER = "_slurm"
 
 
+@dataclass(frozen=True)
 class SlurmJob:
     """Where the arrays run and log (absolute paths), and the ``#SBATCH`` choices of the user.
 
-    None leaves the cluster's default. (A plain class: ``dataclasses`` would cost every
-    ``manifest --slurm`` the import of ``copy``.)
+    None leaves the cluster's default.
     """
 
-    def __init__(
-        self,
-        project_root: str,
-        output_dir: str,
-        *,
-        partition: str | None = None,
-        time: str | None = None,
-        cpus_per_task: int = 1,
-        mem: str | None = None,
-        array_limit: int | None = None,
-        max_array_size: int = 1000,
-    ) -> None:
-        self.project_root = project_root
-        self.output_dir = output_dir
-        self.partition = partition
-        self.time = time
-        self.cpus_per_task = cpus_per_task
-        self.mem = mem
-        self.array_limit = array_limit
-        self.max_array_size = max_array_size
+    project_root: str
+    output_dir: str
+    partition: str | None = None
+    time: str | None = None
+    cpus_per_task: int = 1
+    mem: str | None = None
+    array_limit: int | None = None
+    max_array_size: int = 1000
 
     def check(self) -> SlurmJob:
         """Refuse a value sbatch would refuse, naming the flag and the accepted form."""
         _check(_TIME, self.time, "--time", "minutes, H:MM:SS or D-H:MM:SS (e.g. 2:00:00)")
         _check(_MEM, self.mem, "--mem", "a size in K, M, G or T (e.g. 4G)")
         _check(_PARTITION, self.partition, "--partition", "partition names joined by commas")
+        safe_path(self.project_root)
+        safe_path(self.output_dir)
         return self
 
 
@@ -103,10 +99,16 @@ exit "$status"
 """
 
 
+def format_slurm(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
+    """The bash file that submits a build of each entry (``context.slurm`` says how)."""
+    assert context.slurm is not None, "the CLI gives --slurm its job"
+    commands = self_commands(entries, context)
+    names = {"project_name": settings.PROJECT_NAME, "job_name": settings.PACKAGE}
+    return [format_script(commands, context.slurm, **names)]
+
+
 def format_script(commands: list[str], job: SlurmJob, *, project_name: str, job_name: str) -> str:
-    """The whole file; empty when there is nothing to build (so ``bash FILE`` does nothing)."""
-    if not commands:
-        return ""
+    """The whole file, for one or more commands."""
     arrays = chunks(len(commands), job.max_array_size)
     log_folder = f"{job.output_dir}/{LOG_FOLDER}"
     directives = [f"--job-name={job_name}", f"--cpus-per-task={job.cpus_per_task}"]

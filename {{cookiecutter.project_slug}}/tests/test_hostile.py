@@ -1,0 +1,184 @@
+"""Hostile names, paths and pipeline answers, through the real CLI: one line, exit 2, no harm.
+
+One table: each case prepares the project (a test pipeline named by the pipeline variable, a
+folder, nothing), runs one command and names the words its one-line error must hold.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from collections.abc import Callable
+
+import pytest
+from conftest import Project, local_commands
+
+from {{ cookiecutter.package_name }} import settings
+from {{ cookiecutter.package_name }}.builder import axes, layout
+
+# A pipeline reduced to what the manifest reads; each case replaces a part of it.
+PIPELINE = """
+COST_UNIT = "rows"
+PARAM_REGISTRY = @PARAMS@
+PHASES = []
+
+
+def discover_inputs():
+    @DISCOVER@
+
+
+def estimate_cost(input_id):
+    @COST@
+"""
+
+
+def pipeline_file(
+    discover: str = 'return ["a", "b"]',
+    cost: str = "return 1",
+    params: dict[str, int] | None = None,
+) -> Callable[[Project], None]:
+    """A case's preparation: write that pipeline into the project and point the variable at it."""
+    registry = {name: {"cost": cost_} for name, cost_ in (params or {"p": 1, "q": 2}).items()}
+
+    def prepare(project: Project) -> None:
+        source = PIPELINE.replace("@DISCOVER@", discover).replace("@COST@", cost)
+        source = source.replace("@PARAMS@", repr(registry))
+        path = project.root / "hostile_pipeline.py"
+        path.write_text(textwrap.dedent(source))
+        project.extra_env[layout.PIPELINE_VARIABLE] = str(path)
+
+    return prepare
+
+
+def nothing(project: Project) -> None:
+    pass
+
+
+HOSTILE: list[object] = [
+    pytest.param(
+        nothing,
+        ("manifest", "--output-folder", "x\ntouch PWNED;#", "--missing", "--slurm"),
+        "holds a control character",
+        id="newline-in-folder-slurm",
+    ),
+    pytest.param(
+        nothing,
+        ("manifest", "--output-folder", "x\ntouch PWNED;#", "--commands"),
+        "holds a control character",
+        id="newline-in-folder-commands",
+    ),
+    pytest.param(
+        nothing,
+        ("manifest", "--output-folder", "x\rtab\x1b[2J", "--json"),
+        "holds a control character",
+        id="escape-in-folder-json",
+    ),
+    pytest.param(
+        nothing, ("manifest", "--shard", "²/³"), "--shard '²/³' is not I/N", id="shard-superscript"
+    ),
+    pytest.param(
+        nothing,
+        ("manifest", "--shard", "1/100000000"),
+        "more shards than the",
+        id="shard-huge",
+    ),
+    pytest.param(
+        pipeline_file(discover=f'return ["{"a" * 128}"]', params={"p" * 121: 1}),
+        ("manifest",),
+        f"permutation id '{'a' * 128}_{'p' * 121}'",
+        id="ids-too-long-together",
+    ),
+    pytest.param(
+        pipeline_file(discover='raise RuntimeError("no database")'),
+        ("manifest", "--commands"),
+        "pipeline.discover_inputs() failed: RuntimeError: no database",
+        id="discover-raises",
+    ),
+    pytest.param(
+        pipeline_file(discover="return 7"),
+        ("manifest",),
+        "pipeline.discover_inputs() returned 7; return a list of str ids",
+        id="discover-not-a-list",
+    ),
+    pytest.param(
+        pipeline_file(
+            discover='return [p.stem for p in __import__("pathlib").Path("data").iterdir()]'
+        ),
+        (axes.LIST_INPUTS,),
+        "pipeline.discover_inputs() failed: FileNotFoundError",
+        id="data-folder-missing",
+    ),
+    pytest.param(
+        pipeline_file(cost="return None"),
+        ("manifest", "--json"),
+        "pipeline.estimate_cost('a') returned None; return a number",
+        id="cost-none",
+    ),
+    pytest.param(
+        pipeline_file(cost='return "12"'),
+        ("build", "--output-folder", "output"),
+        "pipeline.estimate_cost('a') returned '12'; return a number",
+        id="cost-string",
+    ),
+    pytest.param(
+        pipeline_file(cost="return 1 / 0"),
+        (axes.LIST_INPUTS,),
+        "pipeline.estimate_cost('a') failed: ZeroDivisionError",
+        id="cost-raises",
+    ),
+]
+
+
+@pytest.mark.parametrize(("prepare", "args", "message"), HOSTILE)
+def test_hostile_input_is_one_line_and_exit_2(
+    project: Project, prepare: Callable[[Project], None], args: tuple[str, ...], message: str
+) -> None:
+    prepare(project)
+    result = project.run(*args, code=2)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert not (project.root / "PWNED").exists()
+    assert not (project.root / "x\ntouch PWNED;#").exists()
+
+
+@pytest.mark.parametrize("shape", ["--commands", "--slurm"])
+def test_a_folder_starting_with_a_dash_gives_working_commands(project: Project, shape: str) -> None:
+    """Run through bash: the commands must reach the folder '-out', not read it as an option."""
+    out = project.run("manifest", "--output-folder=-out", "--limit", "1", shape).stdout
+    if shape == "--slurm":  # an array task runs its command: task 0 of the first array
+        env = {**project.env(), "SLURM_ARRAY_TASK_ID": "0"}
+        script = local_commands(out)
+        argv = ["bash", "-c", script, "bash", "0"]
+    else:
+        env, argv = project.env(), ["bash", "-euo", "pipefail", "-c", local_commands(out)]
+    result = subprocess.run(argv, cwd=project.root, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    suffix = f".{settings.ARTIFACT_EXTENSION}"
+    built = [
+        path.name
+        for path in (project.root / "-out").iterdir()
+        if path.name.endswith(suffix) and not path.name.endswith(".provenance.json")
+    ]
+    assert len(built) == 1, result.stderr
+
+
+def test_an_unreadable_output_folder_is_one_line_and_exit_2(project: Project) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads any folder whatever its mode, and no trick makes one unreadable")
+    project.output.mkdir()
+    project.output.chmod(0)
+    try:
+        result = project.run("manifest", code=2)
+    finally:
+        project.output.chmod(0o755)
+    assert result.stdout == "" and result.stderr.startswith("error: cannot read output folder")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_long_ids_are_refused_before_any_file_is_made(project: Project) -> None:
+    pipeline_file(discover=f'return ["{"a" * 128}"]', params={"p" * 121: 1})(project)
+    project.run("build", "--output-folder", "output", code=2)
+    assert not project.output.exists()

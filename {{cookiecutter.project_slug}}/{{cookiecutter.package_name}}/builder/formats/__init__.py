@@ -1,0 +1,58 @@
+"""Output formats of ``manifest``: each a pure function ``(entries, selection, context) -> text``.
+
+The text comes in pieces (a list, or a generator for the JSON document), so that a large
+manifest's output never exists twice in memory; whoever writes it joins them.
+
+``entries`` are the selected ones, in the order asked for; ``selection`` is what was asked;
+``context`` holds the rest a format may need (the whole matrix for the grid, where self-commands
+point, the SLURM choices, the terminal). A format never looks at the file system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from importlib import import_module
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..manifest import Entry
+from ..selection import Selection
+
+if TYPE_CHECKING:
+    from .slurm import SlurmJob
+
+
+class Context(NamedTuple):
+    """What a format may need beyond the entries and the selection."""
+
+    everything: list[Entry]  # the whole matrix: the grid shows the cells around a selection
+    command_folder: str  # the output folder as self-commands name it
+    force: bool = False  # self-commands rebuild done permutations
+    slurm: SlurmJob | None = None
+    width: int = 80  # of the terminal, for the grid
+    colour: bool = False
+
+
+Format = Callable[[list[Entry], Selection, Context], Iterable[str]]
+
+
+# Each output's name (its flag) -> the module and function that write it. A module is imported
+# only when its output is asked for, so the table never pays for the grid's or SLURM's imports.
+FORMATS = {
+    "table": ("table", "format_table"),
+    "commands": ("commands", "format_commands"),
+    "json": ("document", "format_json"),
+    "grid": ("grid", "format_grid"),
+    "slurm": ("slurm", "format_slurm"),
+}
+
+
+def format_of(name: str) -> Format:
+    """The format function of one output."""
+    module, function = FORMATS[name]
+    writer: Format = getattr(import_module(f".{module}", __name__), function)
+    return writer
+
+
+def formats() -> dict[str, Format]:
+    """Every output's format function, by name."""
+    return {name: format_of(name) for name in FORMATS}

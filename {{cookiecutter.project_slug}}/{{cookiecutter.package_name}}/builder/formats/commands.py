@@ -1,0 +1,50 @@
+"""Self-commands: for each entry the command, runnable from the project root, that builds it."""
+
+from __future__ import annotations
+
+import shlex
+
+from ... import settings
+from .. import axes
+from ..ids import UsageError
+from ..manifest import Entry
+from ..selection import Selection
+from ..status import STALE, state_of
+from . import Context
+
+# The builder as a command: the CLI's name for itself, and the start of every self-command.
+SELF = f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder"
+
+
+def safe_path(path: str) -> str:
+    """A path that goes into a generated file, refused if a control character could break out of
+    a command or a comment there (a newline ends a comment; bash runs the next line)."""
+    if not path.isprintable():
+        raise UsageError(
+            f"output folder {path!r} holds a control character; generated commands refuse it"
+        )
+    return path
+
+
+def command_head(folder: str) -> str:
+    """What every self-command starts with, up to its input id flag."""
+    safe_path(folder)
+    if folder.startswith("-"):  # argparse would read it as an option
+        folder = f"./{folder}"
+    return f"{SELF} build --output-folder {shlex.quote(folder)}"
+
+
+def self_commands(entries: list[Entry], context: Context) -> list[str]:
+    """One command per entry; a stale artifact is done, so its command always carries --force."""
+    head = command_head(context.command_folder)
+    tail = " --force" if context.force else ""
+    input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
+    return [
+        f"{head} {axes.INPUT_FLAG} {e[input_key]} {axes.PARAM_FLAG} {e[param_key]}"
+        f"{' --force' if state_of(e['status']) == STALE else tail}"
+        for e in entries
+    ]
+
+
+def format_commands(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
+    return [f"{command}\n" for command in self_commands(entries, context)]

@@ -1,0 +1,84 @@
+"""``manifest --json``: one JSON document, made by the json module from the entries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from .. import axes
+from ..manifest import Entry
+from ..pipeline_module import pipeline
+from ..selection import Selection
+from . import Context
+from .commands import command_head, self_commands
+
+# The entry keys the document writes as they are (json_fields, in this order); sort_key and label
+# become "cost".
+JSON_KEYS = (
+    "permutation_id",
+    axes.INPUT_KEY,
+    axes.PARAM_KEY,
+    "done",
+    "status",
+    "error",
+    "output_path",
+    "output_size",
+)
+# An entry's keys beyond these (``stale``) are written after them.
+ENTRY_KEYS = frozenset({*JSON_KEYS, "sort_key", "label"})
+# Entries are encoded this many at a time, so that the field dicts of a large manifest never all
+# exist at once.
+SLICE = 1000
+
+
+def json_fields(entry: Entry, command: str) -> dict[str, Any]:
+    """One entry as the document writes it: the schema the README documents, then its own keys.
+
+    ``sort_key`` and ``label`` are left out: the entries come in the order asked for, and ``cost``
+    with the document's ``cost_unit`` says what the label says.
+    """
+    sort_key = entry["sort_key"]
+    fields = {
+        "permutation_id": entry["permutation_id"],
+        axes.INPUT_KEY: entry[axes.INPUT_KEY],
+        axes.PARAM_KEY: entry[axes.PARAM_KEY],
+        "done": entry["done"],
+        "status": entry["status"],
+        "error": entry["error"],
+        "output_path": entry["output_path"],
+        "output_size": entry["output_size"],
+        "cost": [sort_key[0], sort_key[1]],
+        "command": command,
+    }
+    if len(entry) > len(ENTRY_KEYS):
+        fields.update((key, value) for key, value in entry.items() if key not in ENTRY_KEYS)
+    return fields
+
+
+def format_json(entries: list[Entry], selection: Selection, context: Context) -> Iterator[str]:
+    """The document: where, which axes, the cost unit, the counts, then each entry's fields.
+
+    A folder that commands cannot hold is refused here, before the first piece is written.
+    """
+    command_head(context.command_folder)
+    return _pieces(entries, context)
+
+
+def _pieces(entries: list[Entry], context: Context) -> Iterator[str]:
+    head = {
+        "output_folder": context.command_folder,
+        "input_axis": axes.INPUT_AXIS,
+        "param_axis": axes.PARAM_AXIS,
+        "cost_unit": pipeline.COST_UNIT,
+        "total": len(entries),
+        "done": sum(entry["done"] for entry in entries),
+        "entries": [],
+    }
+    compact = json.JSONEncoder(separators=(",", ":")).encode
+    yield compact(head)[:-2]  # up to the entries' opening bracket
+    for start in range(0, len(entries), SLICE):
+        chosen = entries[start : start + SLICE]
+        objects = list(map(json_fields, chosen, self_commands(chosen, context)))
+        yield ("," if start else "") + compact(objects)[1:-1]
+    yield "]}\n"

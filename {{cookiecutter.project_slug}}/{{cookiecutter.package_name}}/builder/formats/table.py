@@ -1,0 +1,41 @@
+"""The spec's table: a ``=== Manifest (done/total) ===`` header and one row per entry."""
+
+from __future__ import annotations
+
+from ..manifest import Entry
+from ..selection import Selection
+from ..status import DONE, MISS, REDO, is_live, state_of
+from . import Context
+
+PLAIN = frozenset({DONE, MISS})  # rows with nothing after the label: the common case, inline
+
+
+def row(entry: Entry) -> str:
+    """``[STATE] id label``, then where a staged build is (and a stopped one's error), or why an
+    artifact is stale."""
+    status = entry["status"]
+    state = state_of(status)
+    line = f"  [{state}] {entry['permutation_id']:<30s} {entry['label']}"
+    if state in (DONE, MISS):
+        return line
+    where = status[len(state) + 1 :]
+    if state == REDO:
+        what = "rebuilding" if is_live(status, entry["error"]) else "rebuild stopped"
+        detail = f"{what} {where}" + (f": {entry['error']}" if entry["error"] else "")
+    elif where:
+        detail = f"{status}: {entry['error']}" if entry["error"] else status
+    else:
+        detail = "; ".join(entry.get("stale") or ()) or status
+    return f"{line}  {detail}"
+
+
+def format_table(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
+    """The header counts the entries whose artifact is in place: DONE, REDO and STALE rows."""
+    done = sum(entry["done"] for entry in entries)
+    rows = [
+        f"  [{e['status']}] {e['permutation_id']:<30s} {e['label']}\n"
+        if e["status"] in PLAIN
+        else f"{row(e)}\n"
+        for e in entries
+    ]
+    return [f"\n=== Manifest ({done}/{len(entries)}) ===\n\n", *rows, "\n"]

@@ -1,0 +1,85 @@
+"""The one status model: what state a permutation is in, from its artifact and its stage.
+
+Every view asks ``classify`` (the manifest's entries, and so the table, the grid, the JSON document,
+``show``), and so does ``build`` when it decides whether a permutation is done. The states:
+
+    MISS              no artifact, no stage
+    BUILD [k/N] phase no artifact; a live builder holds the stage's lock
+    FAIL [k/N] phase  no artifact; a stage whose builder stopped (its error, or killed)
+    DONE              the artifact, and no stage (or only the leftover of a build that had
+                      already moved its artifact into place when it was killed)
+    REDO [k/N] phase  the artifact, and a stage: a rebuild (--force) under way, or stopped
+    STALE             the artifact, which ``manifest --stale`` found out of date
+
+``done`` is true exactly when the artifact is in place: DONE, REDO and STALE.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+MISS, BUILD, FAIL, DONE, REDO, STALE = "MISS", "BUILD", "FAIL", "DONE", "REDO", "STALE"
+KILLED = "no error recorded: the builder was killed"
+FINISHING = "finishing"
+
+
+class Stage(NamedTuple):
+    """What a staging dir says: a live builder or not, its lock's record, its staged artifact."""
+
+    live: bool
+    record: dict[str, str]
+    has_artifact: bool
+
+
+def classify(done: bool, stage: Stage | None, phases: int) -> tuple[str, str | None]:
+    """The status (``STATE`` or ``STATE [k/N] phase``) and, for a stopped build, its error."""
+    if stage is None or is_leftover(done, stage):
+        return (DONE if done else MISS), None
+    where = stage.record.get("phase", f"[0/{phases}] starting")
+    state = REDO if done else (BUILD if stage.live else FAIL)
+    if stage.live:
+        return f"{state} {where}", None
+    return f"{state} {where}", stage.record.get("error", KILLED)
+
+
+def is_leftover(done: bool, stage: Stage) -> bool:
+    """A dead stage whose build had moved its artifact into place: killed before it was removed.
+
+    Its record says ``finishing`` and it no longer holds the staged artifact, so nothing in it
+    is worth keeping; ``build`` removes it.
+    """
+    finished = stage.record.get("phase", "").endswith(FINISHING) and not stage.has_artifact
+    return done and not stage.live and finished
+
+
+def with_staleness(status: str) -> str:
+    """The status of an artifact found out of date: STALE if it was DONE, else unchanged."""
+    return STALE if status == DONE else status
+
+
+def state_of(status: str) -> str:
+    """The state word of a status: ``FAIL [2/3] fit_model`` -> ``FAIL``."""
+    return status.split(" ", 1)[0]
+
+
+def is_live(status: str, error: str | None) -> bool:
+    """A builder is at work on it now: BUILD, or REDO with no error recorded."""
+    state = state_of(status)
+    return state == BUILD or (state == REDO and error is None)
+
+
+# `--status NAME`: which statuses each name selects (an entry is given as status, error, done).
+def matches(name: str, status: str, error: str | None, done: bool) -> bool:
+    state = state_of(status)
+    if name == "missing":
+        return not done
+    if name == "done":
+        return done
+    if name == "build":
+        return is_live(status, error)
+    if name == "fail":
+        return state in (FAIL, REDO) and not is_live(status, error)
+    return state == STALE  # "stale"
+
+
+STATUS_NAMES = ("missing", "done", "build", "fail", "stale")
