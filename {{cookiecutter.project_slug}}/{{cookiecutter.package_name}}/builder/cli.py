@@ -248,7 +248,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     if args.stale:  # the only manifest that reads artifacts: their provenance
         from .stale import mark_stale
 
-        mark_stale(entries)
+        mark_stale(entries, output_dir)
     if args.grid:
         return _print_grid(entries, args)
     print_manifest(
