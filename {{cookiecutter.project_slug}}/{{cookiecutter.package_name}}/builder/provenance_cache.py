@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ FORMAT = 1
 # A file's identity, field by field: if any differs, the file is not the one that was read.
 STAT_FIELDS = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 CTIME = STAT_FIELDS.index("st_ctime_ns")
+stat_fields = attrgetter(*STAT_FIELDS)
 
 # The STAT_FIELDS of each file an artifact's provenance is read from, one file after the other.
 Identity = tuple[int, ...]
@@ -62,15 +64,6 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def provenance_files(permutation_id: str) -> list[str]:
-    """The files ``provenance.read`` reads, named from the output folder: the artifact, and the
-    sidecar of non-SQLite kinds."""
-    artifact = layout.artifact_name(permutation_id)
-    if layout.artifact_is_sqlite():
-        return [artifact]
-    return [artifact, str(layout.sidecar_path(Path(artifact)))]
-
-
 # A cached artifact: the identity of its files when they were read, and where in the cache's
 # parts its Recorded's three texts are. In memory as in the file, so loading is one zip.
 Entry = tuple[Identity, tuple[int, int, int]]
@@ -93,6 +86,7 @@ class ProvenanceCache:
         self.written = 0  # the cache file's mtime: files changed since are not trusted
         self.asked: set[str] = set()
         self.changed = False
+        self.sidecars = not layout.artifact_is_sqlite()
 
     def __enter__(self) -> ProvenanceCache:
         with contextlib.suppress(OSError):  # no folder, no artifact to ask about
@@ -118,17 +112,24 @@ class ProvenanceCache:
             self.written = written
         self.index = {part: i for i, part in enumerate(self.parts)}
 
+    def files(self, permutation_id: str) -> tuple[str, ...]:
+        """The files ``provenance.read`` reads, named from the output folder: the artifact, and
+        the sidecar of non-SQLite kinds."""
+        artifact = layout.artifact_name(permutation_id)
+        if self.sidecars:
+            return artifact, str(layout.sidecar_path(Path(artifact)))
+        return (artifact,)
+
     def identity(self, permutation_id: str) -> Identity | None:
         """The STAT_FIELDS of the artifact's provenance files in a row; None if one is missing."""
         if self.folder is None:
             return None
         fields: tuple[int, ...] = ()
-        for name in provenance_files(permutation_id):
+        for name in self.files(permutation_id):
             try:
-                info = os.stat(name, dir_fd=self.folder)
+                fields += stat_fields(os.stat(name, dir_fd=self.folder))
             except OSError:
                 return None
-            fields += (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
         return fields
 
     def recorded(self, permutation_id: str) -> Recorded:
@@ -167,16 +168,17 @@ class ProvenanceCache:
 
         An entry not asked for (a shard's run asks for some) is kept while its artifact exists.
         """
-        kept = {
-            permutation_id: entry
-            for permutation_id, entry in self.entries.items()
-            if permutation_id in self.asked
-            or os.path.exists(layout.artifact_path(self.output_dir, permutation_id))
-        }
-        if not self.changed and len(kept) == len(self.entries):
+        gone = [
+            permutation_id
+            for permutation_id in self.entries.keys() - self.asked
+            if not os.path.exists(layout.artifact_path(self.output_dir, permutation_id))
+        ]
+        if not (self.changed or gone):
             return
+        for permutation_id in gone:
+            del self.entries[permutation_id]
         with contextlib.suppress(OSError):  # a read-only folder: the next run reads them again
-            write(self.path, kept, self.parts)
+            write(self.path, self.entries, self.parts)
 
 
 def entries_of(document: dict[str, Any]) -> tuple[dict[str, Entry], list[str]]:

@@ -55,11 +55,8 @@ class Today:
 
     def recorded_reasons(self, recorded: Recorded, input_id: str, param: str) -> list[str]:
         inputs, param_entry, code = recorded
-        return [
-            *self._input_reasons(inputs, input_id),
-            *self._param_reasons(param_entry, param),
-            *(() if code == self._code else (CODE_CHANGED,)),
-        ]
+        reasons = self._input_reasons(inputs, input_id) + self._param_reasons(param_entry, param)
+        return reasons if code == self._code else [*reasons, CODE_CHANGED]
 
     def _compare_inputs(self, recorded: str, input_id: str) -> list[str]:
         files = changed_inputs(json.loads(recorded), self.inputs(input_id))
@@ -101,24 +98,26 @@ def changed_keys(then: Document, now: Document) -> list[str]:
     return sorted(k for k in keys if then.get(k, _ABSENT) != now.get(k, _ABSENT))
 
 
-def stale_reasons(entry: Entry, today: Today, cache: ProvenanceCache) -> list[str]:
-    """Why a built permutation is stale (empty: up to date), from its artifact's provenance."""
-    try:
-        recorded = cache.recorded(entry["permutation_id"])
-    except MissingProvenance as why:
-        return [f"{NO_PROVENANCE}: {why}"]
-    return today.recorded_reasons(recorded, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY])
-
-
 def mark_stale(entries: list[Entry], output_dir: Path) -> None:
     """Give every entry ``stale`` (reasons, or None if not built); stale ones get status STALE.
 
-    A stale artifact being rebuilt right now keeps its BUILD status: its rebuild is under way.
+    A built artifact without provenance to trust is stale. A stale artifact being rebuilt right
+    now keeps its BUILD status: its rebuild is under way.
     """
     today = Today()
     with ProvenanceCache(output_dir) as cache:
         for entry in entries:
-            reasons = stale_reasons(entry, today, cache) if entry["done"] else None
+            if not entry["done"]:
+                entry["stale"] = None
+                continue
+            try:
+                recorded = cache.recorded(entry["permutation_id"])
+            except MissingProvenance as why:
+                reasons = [f"{NO_PROVENANCE}: {why}"]
+            else:
+                reasons = today.recorded_reasons(
+                    recorded, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]
+                )
             entry["stale"] = reasons
             if reasons and not entry["status"].startswith("BUILD"):
                 entry["status"] = "STALE"
