@@ -9,7 +9,8 @@ a small launcher process):
 - the floors, two tiny Python programs written here: a listing of the output folder and the list of
   missing ids; the same plus a ``stat`` of each artifact and a DONE/MISS table;
 - the builder: ``manifest``, ``manifest --missing --commands``, ``manifest --json`` and ``build`` of
-  a done permutation;
+  a done permutation; ``manifest --stale`` cold (its provenance cache deleted first, so it reads
+  every artifact) and warm (with the cache the run before left);
 - with ``--peers``: ``make -n``, ``doit list --status`` and ``snakemake -n --quiet`` on a Makefile,
   a dodo.py and a Snakefile that declare the same targets from the same inputs (doit and Snakemake
   are installed, pinned, into a scratch virtualenv; make is the system's).
@@ -447,9 +448,14 @@ def measure(
 
 FLOOR = "floor + stat + DONE/MISS table"
 FLOOR_JSON_LABEL = "floor + stat + the JSON document's fields"
+STALE_COLD = "`manifest --stale`, cold (no provenance cache)"
+STALE_WARM = "`manifest --stale`, warm (cache of the run before)"
 
 
-def programs(inputs: int, params: int, peers: Path | None) -> list[tuple[str, list[str]]]:
+def programs(
+    inputs: int, params: int, cache: str, peers: Path | None
+) -> list[tuple[str, list[str]]]:
+    """What is timed; ``cache`` is the provenance cache that a cold ``--stale`` run goes without."""
     assert is_done(0, 0)
     done_flags = ["--input-id", input_names(inputs)[0], "--param-name", param_names(params)[0]]
     listed = [
@@ -463,6 +469,11 @@ def programs(inputs: int, params: int, peers: Path | None) -> list[tuple[str, li
             "`build` of a done permutation",
             builder("build", "--output-folder", "output", *done_flags),
         ),
+        (
+            STALE_COLD,
+            ["sh", "-c", 'rm -f "$0" && exec "$@"', cache, *builder("manifest", "--stale")],
+        ),
+        (STALE_WARM, builder("manifest", "--stale")),
     ]
     if peers is not None:
         if shutil.which("make"):
@@ -493,6 +504,27 @@ def check_agreement(root: Path, inputs: int, params: int) -> None:
         raise SystemExit(f"the JSON floor's entries differ from the builder's at {inputs}x{params}")
 
 
+def check_stale_cache(root: Path) -> str:
+    """``manifest --stale`` says the same without its provenance cache as with it; the cache's path.
+
+    The artifacts are hard links of a few real ones, so they share inodes: the cache must still
+    tell them apart by permutation id.
+    """
+    where = (
+        f"from {PACKAGE}.builder import layout;"
+        " print(layout.provenance_cache_path(layout.output_folder('output')))"
+    )
+    cache = run_checked([sys.executable, "-c", where], root).strip()
+    Path(cache).unlink(missing_ok=True)
+    cold = run_checked(builder("manifest", "--stale", "--json"), root)
+    if not Path(cache).is_file():
+        raise SystemExit(f"`manifest --stale` wrote no provenance cache at {cache}")
+    warm = run_checked(builder("manifest", "--stale", "--json"), root)
+    if cold != warm:
+        raise SystemExit("`manifest --stale` says otherwise with its provenance cache than without")
+    return cache
+
+
 def bench_size(
     workdir: Path, inputs: int, params: int, repeats: int, peers: Path | None, timeout: float
 ) -> SizeResult:
@@ -501,9 +533,10 @@ def bench_size(
     mark_half_done(root, inputs, params)
     write_programs(root, inputs, params)
     check_agreement(root, inputs, params)
+    cache = check_stale_cache(root)
     listed = [
         (label, argv, None if argv[0] == sys.executable else timeout)
-        for label, argv in programs(inputs, params, peers)
+        for label, argv in programs(inputs, params, cache, peers)
     ]
     return SizeResult(inputs, params, measure(listed, root, repeats))
 
@@ -574,6 +607,10 @@ def targets_report(results: list[SizeResult]) -> list[str]:
             f" time ({worst_cpu:.2f}x in CPU time), target < 2x: {verdict(worst < 2)}; peak"
             f" {peak:.0f} MB, target < 150 MB: {verdict(peak < 150)}; `build` of a done"
             f" permutation {build * 1000:.0f} ms, target < 100 ms: {verdict(build < 0.1)}"
+        )
+        warm = (t[STALE_WARM].wall or float("inf")) / (t["`manifest`"].wall or float("nan"))
+        line += (
+            f"; warm `manifest --stale` {warm:.2f}x `manifest`, target < 2x: {verdict(warm < 2)}"
         )
         slowest = max(t[v].wall or float("inf") for v in VARIANTS)
         for peer, factor in (("`snakemake -n --quiet`", 50), ("`doit list --status`", 5)):

@@ -19,6 +19,8 @@ PROGRAMS = [
     "`manifest --missing --commands`",
     "`manifest --json`",
     "`build` of a done permutation",
+    "`manifest --stale`, cold (no provenance cache)",
+    "`manifest --stale`, warm (cache of the run before)",
 ]
 
 

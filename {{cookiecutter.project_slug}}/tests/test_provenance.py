@@ -5,8 +5,11 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,6 +22,7 @@ from conftest import (
     Project,
     assert_valid_artifact,
     parse_grid,
+    read_only,
     run_commands_through_a_shell,
     sidecar,
 )
@@ -256,17 +260,149 @@ sys.stderr.write("OPENED " + repr(opened) + "\\n")
 """
 
 
-def opened_in_output(project: Project, *args: str) -> list[str]:
+def opened_in_output(project: Project, *args: str, folder: Path | None = None) -> list[str]:
     code = f"ARGS = {list(args)!r}; PACKAGE = {settings.PACKAGE!r}" + AUDIT_RUNNER
     opened = ast.literal_eval(project.python(code).stderr.rsplit("OPENED ", 1)[1])
     uri = "file:"  # how the builder opens SQLite read-only
     paths = [unquote(p[len(uri) :].split("?")[0]) if p.startswith(uri) else p for p in opened]
     # The folder itself is opened to be listed; what counts is any file inside it.
-    return [path for path in paths if path.startswith(f"{project.output}/")]
+    return [path for path in paths if path.startswith(f"{folder or project.output}/")]
+
+
+def provenance_reads(project: Project, *args: str, folder: Path | None = None) -> list[str]:
+    """The files in the output folder that a command opened, but the provenance cache."""
+    cache = layout.provenance_cache_path(project.output).name
+    return [path for path in opened_in_output(project, *args, folder=folder) if cache not in path]
+
+
+def provenance_file(project: Project, permutation_id: str) -> Path:
+    """The file that an artifact's provenance is read from."""
+    artifact = project.artifact(permutation_id)
+    return artifact if IS_SQLITE else sidecar(artifact)
 
 
 def test_only_stale_reads_artifacts(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
     for args in (("manifest",), ("manifest", "--json"), ("manifest", "--grid")):
         assert opened_in_output(project, *args) == [], args
-    assert len(opened_in_output(project, "manifest", "--stale")) == len(PARAMS)
+    assert len(provenance_reads(project, "manifest", "--stale")) == len(PARAMS)
+
+
+# --- the provenance cache: each unchanged artifact is read once, a changed one always again ---
+
+
+def test_stale_reads_an_unchanged_artifact_once(project: Project) -> None:
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    assert stale(project) == {}  # reads every artifact and caches what each recorded
+    assert provenance_reads(project, "manifest", "--stale") == []
+    # Staleness is still judged against today's inputs: the cache only saves reading artifacts.
+    with project.input_file(INPUTS[0]).open("a") as data:
+        data.write("999\n")
+    assert set(stale(project)) == {f"{INPUTS[0]}_{param}" for param in PARAMS}
+    assert provenance_reads(project, "manifest", "--stale") == []
+    # A vanished artifact leaves the cache when it is next written.
+    gone = f"{INPUTS[0]}_{PARAMS[0]}"
+    project.artifact(gone).unlink()
+    kept = {f"{INPUTS[0]}_{param}" for param in PARAMS[1:]}
+    assert set(stale(project)) == kept
+    assert set(json.loads(layout.provenance_cache_path(project.output).read_text())["ids"]) == kept
+
+
+def record_param_note(path: Path) -> None:
+    """Give the provenance in ``path`` (an artifact or a sidecar) a registry entry with a note."""
+    if IS_SQLITE:
+        with closing(sqlite3.connect(path)) as conn, conn:
+            (value,) = conn.execute("SELECT value FROM _provenance WHERE key = 'param'").fetchone()
+            param = {**json.loads(value), "note": "edited"}
+            update = "UPDATE _provenance SET value = ? WHERE key = 'param'"
+            conn.execute(update, [json.dumps(param)])
+    else:
+        document = json.loads(path.read_text())
+        document["param"]["note"] = "edited"
+        path.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize("change", ["rewritten", "replaced", "copied-folder", "racy"])
+def test_stale_reads_a_changed_artifact_again(project: Project, change: str) -> None:
+    """Whatever keeps the size and the mtime, the cache never answers for another file."""
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    assert stale(project) == {}
+    permutation_id = f"{INPUTS[0]}_{PARAMS[0]}"
+    changed = provenance_file(project, permutation_id)
+    before = changed.stat()
+    folder = project.output
+    if change == "rewritten":  # the same bytes written again: a new mtime
+        changed.write_bytes(changed.read_bytes())
+    elif change == "replaced":  # another file, edited, with the size and the mtime of the first
+        edited = changed.with_name("edited")
+        shutil.copyfile(changed, edited)
+        record_param_note(edited)
+        os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(edited, changed)
+    elif change == "copied-folder":  # every file copied, times kept: only inodes and ctimes differ
+        subprocess.run(["cp", "-a", str(project.output), str(project.root / "copy")], check=True)
+        folder = project.root / "copy"
+    else:  # the cache looks as old as the artifacts: a change in its clock tick is not ruled out
+        cache = layout.provenance_cache_path(project.output)
+        os.utime(cache, ns=(before.st_atime_ns, before.st_mtime_ns))
+    reads = provenance_reads(
+        project, "manifest", "--stale", "--output-folder", str(folder), folder=folder
+    )
+    if change == "copied-folder":
+        assert len(reads) == len(PARAMS)
+    elif change == "racy":
+        assert len(reads) == len(PARAMS)
+        assert provenance_reads(project, "manifest", "--stale") == []  # the rewrite trusts them
+    else:
+        assert reads == [str(changed)]
+    if change == "replaced":
+        assert stale(project) == {permutation_id: ["parameter changed: note"]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("{", id="truncated"),
+        pytest.param("[]", id="not-an-object"),
+        pytest.param('{"format": 1}', id="no-columns"),
+        pytest.param(
+            '{"format": 1, "fields": ["st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns"],'
+            ' "width": 5, "ids": ["a_b"], "identities": [1, 2], "refs": [0, 0, 0],'
+            ' "parts": ["[]"]}',
+            id="short-column",
+        ),
+        pytest.param(
+            '{"format": 1, "fields": ["st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns"],'
+            ' "width": 5, "ids": ["a_b"], "identities": [1, 2, 3, 4, 5], "refs": [0, 0, 0],'
+            ' "parts": [7]}',
+            id="part-not-text",
+        ),
+        pytest.param(
+            '{"format": 1, "fields": ["st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns"],'
+            ' "width": 5, "ids": ["a_b"], "identities": [1, 2, 3, 4, 5], "refs": [0, 0, 1],'
+            ' "parts": ["[]"]}',
+            id="part-out-of-range",
+        ),
+    ],
+)
+def test_a_corrupt_cache_is_ignored_and_rebuilt(project: Project, text: str) -> None:
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    append_to_pipeline(project, "# a changed line of code")
+    expected = project.run("manifest", "--stale").stdout
+    cache = layout.provenance_cache_path(project.output)
+    cache.write_text(text)
+    result = project.run("manifest", "--stale")
+    assert (result.stdout, result.stderr) == (expected, "")
+    assert len(json.loads(cache.read_text())["ids"]) == len(PARAMS)
+
+
+def test_stale_answers_from_a_read_only_folder(project: Project) -> None:
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    append_to_pipeline(project, "# a changed line of code")
+    expected = project.run("manifest", "--stale").stdout
+    cache = layout.provenance_cache_path(project.output)
+    cache.unlink()
+    with read_only(project.output) as prefix:
+        result = project.run("manifest", "--stale", prefix=prefix)
+    assert (result.stdout, result.stderr) == (expected, "")
+    assert not any(cache.name in path.name for path in project.output.iterdir())

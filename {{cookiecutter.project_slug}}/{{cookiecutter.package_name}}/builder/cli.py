@@ -135,7 +135,7 @@ def _listed(output_dir: Path, chosen: Selection, *, sizes: bool) -> list[Entry]:
     if chosen.stale:  # the only listing that reads artifacts: their provenance
         from .stale import mark_stale
 
-        mark_stale(entries)
+        mark_stale(entries, output_dir)
     return entries
 
 

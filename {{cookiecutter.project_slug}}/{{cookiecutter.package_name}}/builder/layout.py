@@ -4,6 +4,7 @@ Every path the builder reads or writes is made here, and nowhere else:
 
     <output>/<permutation_id>.<ext>                  the finished artifact
     <output>/<permutation_id>.<ext>.provenance.json  its provenance, for non-SQLite kinds
+    <output>/_provenance_cache                       what ``manifest --stale`` read of provenance
     <output>/_build/<permutation_id>/                its stage while it is built:
         <permutation_id>.<ext>                       the staged artifact
         <permutation_id>.progress.sqlite             progress, for non-SQLite kinds
@@ -66,6 +67,12 @@ def artifact_path(output_dir: Path, permutation_id: str) -> Path:
 def sidecar_path(artifact: Path) -> Path:
     """Where a non-SQLite artifact's provenance lives: beside it, named after it."""
     return artifact.with_name(artifact.name + ".provenance.json")
+
+
+def provenance_cache_path(output_dir: Path) -> Path:
+    """The provenance cache (see provenance_cache): no artifact has this name, as ids start with
+    a letter or a digit, and no dot, so it never ends with an artifact's extension."""
+    return output_dir / "_provenance_cache"
 
 
 def staging_root(output_dir: Path) -> Path:

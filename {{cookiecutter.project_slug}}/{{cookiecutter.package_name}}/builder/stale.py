@@ -3,16 +3,20 @@
 Three reasons, each naming what changed: an input file (by its fingerprint), the parameter's
 registry entry (any key but ``cost``, which only orders builds), the pipeline's code. An artifact
 without provenance the builder can trust is stale too, since nothing vouches for it. The cost is
-one provenance read per built artifact, paid by ``manifest --stale`` and ``show`` only.
+one provenance read per built artifact, paid by ``manifest --stale`` and ``show`` only, and by
+``manifest --stale`` only once while the artifact is unchanged (``provenance_cache``).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 from . import axes, provenance, status
 from .manifest import Entry
 from .provenance import Document, MissingProvenance
+from .provenance_cache import ProvenanceCache, Recorded, canonical, recorded_parts
 
 INPUT_CHANGED = "input changed"
 PARAM_CHANGED = "parameter changed"
@@ -29,6 +33,11 @@ class Today:
         self.mode = provenance.fingerprint_mode()
         self._inputs: dict[str, list[Document]] = {}
         self._params: dict[str, Document] = {}
+        # Artifacts of one input record the same files, those of one parameter the same entry:
+        # each distinct record is compared with today's once.
+        self._input_reasons = functools.cache(self._compare_inputs)
+        self._param_reasons = functools.cache(self._compare_param)
+        self._code = canonical(provenance.code_fingerprint())
 
     def inputs(self, input_id: str) -> list[Document]:
         if input_id not in self._inputs:
@@ -42,16 +51,20 @@ class Today:
 
     def reasons(self, recorded: Document, input_id: str, param: str) -> list[str]:
         """Why an artifact with this provenance is stale; empty if it is up to date."""
-        reasons = []
-        files = changed_inputs(recorded.get("inputs") or [], self.inputs(input_id))
-        if files:
-            reasons.append(f"{INPUT_CHANGED}: {', '.join(files)}")
-        keys = changed_keys(recorded.get("param") or {}, self.param(param))
-        if keys:
-            reasons.append(f"{PARAM_CHANGED}: {', '.join(keys)}")
-        if (recorded.get("pipeline") or {}).get("sha256") != provenance.code_fingerprint():
-            reasons.append(CODE_CHANGED)
-        return reasons
+        return self.recorded_reasons(recorded_parts(recorded), input_id, param)
+
+    def recorded_reasons(self, recorded: Recorded, input_id: str, param: str) -> list[str]:
+        inputs, param_entry, code = recorded
+        reasons = self._input_reasons(inputs, input_id) + self._param_reasons(param_entry, param)
+        return reasons if code == self._code else [*reasons, CODE_CHANGED]
+
+    def _compare_inputs(self, recorded: str, input_id: str) -> list[str]:
+        files = changed_inputs(json.loads(recorded), self.inputs(input_id))
+        return [f"{INPUT_CHANGED}: {', '.join(files)}"] if files else []
+
+    def _compare_param(self, recorded: str, param: str) -> list[str]:
+        keys = changed_keys(json.loads(recorded), self.param(param))
+        return [f"{PARAM_CHANGED}: {', '.join(keys)}"] if keys else []
 
 
 def same_file(then: Document, now: Document) -> bool:
@@ -85,23 +98,26 @@ def changed_keys(then: Document, now: Document) -> list[str]:
     return sorted(k for k in keys if then.get(k, _ABSENT) != now.get(k, _ABSENT))
 
 
-def stale_reasons(entry: Entry, today: Today) -> list[str]:
-    """Why a built permutation is stale (empty: up to date), from its artifact's provenance."""
-    try:
-        recorded = provenance.read(Path(entry["output_path"]))
-    except MissingProvenance as why:
-        return [f"{NO_PROVENANCE}: {why}"]
-    return today.reasons(recorded, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY])
-
-
-def mark_stale(entries: list[Entry]) -> None:
+def mark_stale(entries: list[Entry], output_dir: Path) -> None:
     """Give every entry ``stale`` (reasons, or None if not built); stale ones get status STALE.
 
-    An artifact with a rebuild pending keeps its REDO status: the rebuild is what it needs.
+    A built artifact without provenance to trust is stale. An artifact with a rebuild pending
+    keeps its REDO status: the rebuild is what it needs.
     """
     today = Today()
-    for entry in entries:
-        reasons = stale_reasons(entry, today) if entry["done"] else None
-        entry["stale"] = reasons
-        if reasons:
-            entry["status"] = status.with_staleness(entry["status"])
+    with ProvenanceCache(output_dir) as cache:
+        for entry in entries:
+            if not entry["done"]:
+                entry["stale"] = None
+                continue
+            try:
+                recorded = cache.recorded(entry["permutation_id"])
+            except MissingProvenance as why:
+                reasons = [f"{NO_PROVENANCE}: {why}"]
+            else:
+                reasons = today.recorded_reasons(
+                    recorded, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]
+                )
+            entry["stale"] = reasons
+            if reasons:
+                entry["status"] = status.with_staleness(entry["status"])
