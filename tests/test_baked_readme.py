@@ -27,7 +27,7 @@ def section(project: BakedProject, title: str) -> str:
 def axis_names(project: BakedProject) -> list[str]:
     """What the README calls the two axes: subcommands, flags, recipes, the artifact path."""
     inp, param = (str(project.context[key]) for key in ("input_axis", "param_axis"))
-    plurals = (str(project.context[key]) for key in ("__input_plural", "__param_plural"))
+    plurals = (str(project.context[key]) for key in ("input_axis_plural", "param_axis_plural"))
     return [
         *(f"list-{plural.replace('_', '-')}" for plural in plurals),
         f"--{inp.replace('_', '-')}-id",
