@@ -37,9 +37,7 @@ def inject_failure(project: BakedProject, permutation_id: str) -> str:
     """Make one permutation fail in its second phase; return the pipeline's original source."""
     pipeline = project.root / project.package / "pipeline.py"
     original = pipeline.read_text(encoding="utf-8")
-    docstring = (
-        '    """Fit the polynomial of the parameter\'s degree and store its coefficients."""\n'
-    )
+    docstring = '    """Fit the polynomial of the parameter\'s degree into model.json."""\n'
     failure = f"    if ctx.permutation_id == {permutation_id!r}:\n"
     failure += "        raise RuntimeError('injected')\n"
     assert original.count(docstring) == 1
