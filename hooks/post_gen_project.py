@@ -22,6 +22,7 @@ ANSWERS_HEADER = f"""\
 YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 # The baked pyproject.toml keeps pytest in a "test" dependency group, which uv installs on request.
+# The baked README's quick start prints the same commands (tests/test_post_gen.py holds them equal).
 TEST_RUNNERS = {"uv run": "uv run --group test -m pytest", "python": "python -m pytest"}
 
 
@@ -53,8 +54,8 @@ def next_steps(slug: str, package: str, runner: str) -> list[str]:
 
 def writer_note(package: str, extension: str) -> str:
     return (
-        f"note: .{extension} has no standard-library writer; implement write_artifact"
-        f" in {package}/pipeline.py before building."
+        f"note: ctx.write_table cannot write .{extension}; implement write_artifact"
+        f" in {package}/pipeline.py with your format's library before building."
     )
 
 

@@ -17,6 +17,7 @@ PARAM_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 EXTENSION = re.compile(r"[A-Za-z0-9]+(\.[A-Za-z0-9]+)*")
 PARAM_VALUE_MAX = 64
 RUNNERS = ("uv run", "python")
+PLURALS = ("input_axis_plural", "param_axis_plural")
 IDENTIFIER_FIX = "choose a valid, non-keyword identifier (e.g. perm_builder)"
 
 # Words the builder's CLI and manifest already use; an axis named like one would shadow it.
@@ -92,11 +93,25 @@ def check_axes() -> Problems:
     yield from axis_problems("param_axis")
     if answer("input_axis") == answer("param_axis"):
         yield problem("param_axis", answer("param_axis"), "must differ from input_axis")
-    elif answer("__input_plural") == answer("__param_plural"):
+
+
+def check_plurals() -> Problems:
+    """Each plural names a subcommand, list-<plural> with '_' as '-': two must never meet."""
+    for name in PLURALS:
+        plural = answer(name)
+        if not AXIS.fullmatch(plural):
+            yield problem(
+                name,
+                plural,
+                "is not a lowercase name for list-<plural>; use a-z, 0-9 and '_',"
+                " starting with a letter",
+            )
+    plural = answer("param_axis_plural")
+    if plural == answer("input_axis_plural"):
         yield problem(
-            "param_axis",
-            answer("param_axis"),
-            f"has the same plural as input_axis (list-{answer('__param_plural')}); choose another",
+            "param_axis_plural",
+            plural,
+            f"must differ from input_axis_plural: both would name list-{plural.replace('_', '-')}",
         )
 
 
@@ -150,6 +165,7 @@ CHECKS: tuple[Callable[[], Problems], ...] = (
     check_project_slug,
     check_package_name,
     check_axes,
+    check_plurals,
     check_param_values,
     check_artifact_extension,
     check_command_runner,

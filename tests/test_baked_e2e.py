@@ -17,29 +17,39 @@ from conftest import Bake, BakedProject, require_program
 pytestmark = pytest.mark.slow
 
 
+# The demo's write_artifact writes one table through ctx.write_table, as each kind holds one.
+COLUMNS = ["day", "temperature", "predicted", "residual"]
+
+
 def check_sqlite(path: Path) -> None:
     with closing(sqlite3.connect(path)) as conn:
-        tables = [
+        tables = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        ]
-        assert "_build_progress" not in tables
-        assert any(conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() for table in tables)
+        }
+        assert tables == {"predictions", "_provenance"}
+        cursor = conn.execute("SELECT * FROM predictions")
+        assert [column[0] for column in cursor.description] == COLUMNS
+        assert cursor.fetchall()
 
 
 def check_json(path: Path) -> None:
-    assert json.loads(path.read_text(encoding="utf-8"))
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert list(document) == ["predictions"]
+    assert document["predictions"]
+    assert all(list(row) == COLUMNS for row in document["predictions"])
 
 
 def check_jsonl(path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines
-    for line in lines:
-        json.loads(line)
+    assert all(list(json.loads(line)) == COLUMNS for line in lines)
 
 
 def check_csv(path: Path) -> None:
     with path.open(newline="", encoding="utf-8") as file:
-        assert list(csv.reader(file))
+        header, *rows = csv.reader(file)
+    assert header == COLUMNS
+    assert rows
 
 
 CHECK_ARTIFACT: dict[str, Callable[[Path], None]] = {
@@ -130,7 +140,10 @@ def test_generated_commands_build_everything(
 
     if project.kind == "other":
         assert built.returncode != 0
-        assert "write_artifact" in built.stderr
+        assert (
+            "write_artifact failed: NotImplementedError: write_table cannot write" in built.stderr
+        )
+        assert f".{project.extension} artifacts" in built.stderr
         assert not [pid for pid in project.permutation_ids if project.artifact(pid).exists()]
         return
     table = project.builder("manifest").stdout

@@ -27,7 +27,7 @@ def section(project: BakedProject, title: str) -> str:
 def axis_names(project: BakedProject) -> list[str]:
     """What the README calls the two axes: subcommands, flags, recipes, the artifact path."""
     inp, param = (str(project.context[key]) for key in ("input_axis", "param_axis"))
-    plurals = (str(project.context[key]) for key in ("__input_plural", "__param_plural"))
+    plurals = (str(project.context[key]) for key in ("input_axis_plural", "param_axis_plural"))
     return [
         *(f"list-{plural.replace('_', '-')}" for plural in plurals),
         f"--{inp.replace('_', '-')}-id",
@@ -101,3 +101,39 @@ def test_readme_builder_commands_run_in_a_shell(bake: Bake) -> None:
     rebuild = (project.root / "rebuild_all.sh").read_text(encoding="utf-8").splitlines()
     assert len(rebuild) == len(project.permutation_ids)
     assert all(line.startswith(prefix) and line.endswith(" --force") for line in rebuild)
+
+
+# What belongs to the template's README: how the template was measured and how it works inside.
+TEMPLATE_ONLY = (
+    "benchmark",
+    "manifest_bench",
+    "### Measured",
+    "vCPU",
+    "median of",
+    "template's defaults",
+)
+
+
+@pytest.mark.parametrize("extension", ["db", "parquet"])
+def test_readme_speaks_only_of_the_project(bake: Bake, extension: str) -> None:
+    text = readme(bake(artifact_extension=extension)).lower()
+    assert [phrase for phrase in TEMPLATE_ONLY if phrase.lower() in text] == []
+
+
+def test_readme_says_which_commands_default_the_output_folder(bake: Bake) -> None:
+    """`build` requires --output-folder, as the README and `build --help` say; the rest default."""
+    project = bake(command_runner="python")
+    text = " ".join(readme(project).split())
+    assert (
+        "`manifest` and `show` read `--output-folder DIR` (default: `output/` in the project"
+        " root); `build` requires it" in text
+    )
+    assert "All commands take `--output-folder`" not in text
+
+    project.builder("manifest")
+    refused = project.builder("build", ok=False)
+    assert refused.returncode == 2 and "--output-folder" in refused.stderr
+    usage = project.builder("build", "--help").stdout
+    assert " --output-folder OUTPUT_FOLDER" in usage and "[--output-folder" not in usage
+    for command in ("manifest", "show"):
+        assert "[--output-folder OUTPUT_FOLDER]" in project.builder(command, "--help").stdout

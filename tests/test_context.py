@@ -48,3 +48,24 @@ def test_extension_and_kind(answer: str, extension: str, kind: str) -> None:
 def test_names_derive_from_the_project_name(project_name: str, slug: str, package: str) -> None:
     context = rendered(project_name=project_name)
     assert (context["project_slug"], context["package_name"]) == (slug, package)
+
+
+@pytest.mark.parametrize(
+    ("axis", "plural"),
+    [
+        pytest.param("input", "inputs", id="s"),
+        pytest.param("batch", "batches", id="ch"),
+        pytest.param("data_box", "data_boxes", id="x"),
+        pytest.param("category", "categories", id="consonant-y"),
+        pytest.param("day", "days", id="vowel-y"),
+        pytest.param("species", "specieses", id="irregular-is-the-user-s-to-state"),
+    ],
+)
+def test_each_plural_defaults_to_the_regular_plural_of_its_axis(axis: str, plural: str) -> None:
+    context = rendered(input_axis=axis, param_axis=f"{axis}2")
+    assert (context["input_axis_plural"], context["param_axis_plural"]) == (plural, f"{axis}2s")
+
+
+def test_a_stated_plural_replaces_the_default() -> None:
+    context = rendered(input_axis="species", input_axis_plural="species")
+    assert context["input_axis_plural"] == "species"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import Bake
 
@@ -26,6 +28,21 @@ def test_next_steps_run_in_a_shell(
     assert all(project.artifact(pid).is_file() for pid in project.permutation_ids)
 
 
+@pytest.mark.parametrize("runner", ["uv run", "python"])
+def test_next_steps_are_the_readme_quick_start(
+    bake: Bake, capfd: pytest.CaptureFixture[str], runner: str
+) -> None:
+    """The message and the README print the same commands, so a user meets one way to run."""
+    project = bake(command_runner=runner)
+    steps = next_steps(capfd.readouterr().err)
+    readme = (project.root / "README.md").read_text(encoding="utf-8")
+    quick_start = re.search(r"```bash\n(.*?)```", readme, re.S)
+    assert quick_start is not None
+    commands = [line for line in quick_start[1].splitlines() if not line.startswith("#")]
+
+    assert steps[1:] == commands
+
+
 @pytest.mark.parametrize(
     ("extension", "noted"),
     [
@@ -40,3 +57,4 @@ def test_missing_writer_is_pointed_out(
     project = bake(artifact_extension=extension)
     stderr = capfd.readouterr().err
     assert (f"implement write_artifact in {project.package}/pipeline.py" in stderr) == noted
+    assert (f"ctx.write_table cannot write .{extension};" in stderr) == noted

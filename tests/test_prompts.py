@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 from combinations import EVERY_ANSWER
-from conftest import PUBLIC_VARIABLES, TEMPLATE, baked_root, recorded_answers, run_command
+from conftest import (
+    PUBLIC_VARIABLES,
+    TEMPLATE,
+    Bake,
+    baked_root,
+    recorded_answers,
+    run_command,
+)
 
 PROMPTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))["__prompts__"]
 SHOW_SETTINGS = """\
@@ -38,7 +45,9 @@ def landed(root: Path, env: dict[str, str]) -> dict[str, str]:
         "package_name": package,
         "description": project["description"],
         "input_axis": shown["INPUT_AXIS"],
+        "input_axis_plural": shown["INPUT_AXIS_PLURAL"],
         "param_axis": shown["PARAM_AXIS"],
+        "param_axis_plural": shown["PARAM_AXIS_PLURAL"],
         "param_values": ",".join(shown["PARAM_REGISTRY"]),
         "artifact_extension": shown["ARTIFACT_EXTENSION"],
         "command_runner": shown["COMMAND_RUNNER"],
@@ -72,7 +81,9 @@ TYPED = {
     "package_name": ("", "weather_models"),
     "description": ("Fits a trend per station.", "Fits a trend per station."),
     "input_axis": ("station", "station"),
+    "input_axis_plural": ("", "stations"),
     "param_axis": ("model", "model"),
+    "param_axis_plural": ("model_sizes", "model_sizes"),
     "param_values": ("small,base", "small,base"),
     "artifact_extension": (".json", "json"),
     "command_runner": ("2", "python"),
@@ -134,3 +145,16 @@ def test_hooks_never_read_stdin(
             assert bake.stdin is not None
             bake.stdin.close()
     assert (code == 0) == (not answers), log.read_text()
+
+
+def test_the_stated_plurals_name_the_list_subcommands(bake: Bake) -> None:
+    answers = {"input_axis": "species", "input_axis_plural": "species"}
+    project = bake(**answers, param_axis="analysis", param_axis_plural="analyses")
+
+    listed = {
+        name: [line.split()[0] for line in project.builder(name).stdout.splitlines()]
+        for name in ("list-species", "list-analyses")
+    }
+    assert listed == {"list-species": project.inputs, "list-analyses": project.param_values}
+    refused = project.builder("list-specieses", ok=False)
+    assert refused.returncode == 2 and "list-specieses" in refused.stderr

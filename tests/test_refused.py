@@ -31,10 +31,27 @@ REFUSED = [
     pytest.param({"input_axis": "output"}, "input_axis", "output", id="input-axis-cli-word"),
     pytest.param(
         {"input_axis": "box", "param_axis": "boxe"},
-        "param_axis",
-        "boxe",
-        id="axes-same-plural",
+        "param_axis_plural",
+        "boxes",
+        id="axes-same-default-plural",
     ),
+    pytest.param(
+        {"input_axis_plural": "runs", "param_axis_plural": "runs"},
+        "param_axis_plural",
+        "runs",
+        id="plurals-equal",
+    ),
+    pytest.param(
+        {"input_axis_plural": "Inputs"}, "input_axis_plural", "Inputs", id="plural-uppercase"
+    ),
+    pytest.param(
+        {"param_axis_plural": "param-sets"},
+        "param_axis_plural",
+        "param-sets",
+        id="plural-dash",
+    ),
+    pytest.param({"input_axis_plural": ""}, "input_axis_plural", "", id="plural-empty"),
+    pytest.param({"param_axis_plural": "2nd"}, "param_axis_plural", "2nd", id="plural-digit-first"),
     pytest.param(
         {"param_axis": "_model"}, "param_axis", "_model", id="param-axis-underscore-first"
     ),

@@ -8,20 +8,16 @@ what is here and nothing else:
 - PHASES: the build phases, run in order, each recorded when it completes;
 - input_files() and FINGERPRINT (optional): the files each artifact records in its provenance,
   and how `manifest --stale` tells whether they changed since.
-Keep module level light: `manifest` and `list-*` import this module on every run, so heavy
-imports belong inside the phase functions.
+Import heavy libraries inside your phases: every builder command imports this module.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-# typing.TYPE_CHECKING without importing typing (4 ms on every `manifest`): names for annotations.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from .builder.context import BuildContext
 
 # One CSV (day,temperature) per weather station; each file's stem is its {{ cookiecutter.input_axis }} id.
@@ -68,58 +64,10 @@ def input_files(input_id: str) -> list[Path]:
 
 
 # --- the build phases, run in this order; each returns a short summary for the info log ---
-{%- if cookiecutter.__artifact_kind == "sqlite" %}
 
 
 def load_samples(ctx: BuildContext) -> str:
-    """Copy the station's rows into the samples table."""
-    samples = read_samples(input_path(ctx.input_id))
-    ctx.db.execute("DROP TABLE IF EXISTS samples")
-    ctx.db.execute("CREATE TABLE samples (day INTEGER PRIMARY KEY, temperature REAL NOT NULL)")
-    ctx.db.executemany("INSERT INTO samples VALUES (?, ?)", samples)
-    return f"{len(samples)} rows"
-
-
-def fit_model(ctx: BuildContext) -> str:
-    """Fit the polynomial of the parameter's degree and store its coefficients."""
-    samples = ctx.db.execute("SELECT day, temperature FROM samples ORDER BY day").fetchall()
-    model = fit_polynomial(samples, ctx.params["degree"])
-    ctx.db.execute("DROP TABLE IF EXISTS model")
-    ctx.db.execute("CREATE TABLE model (name TEXT PRIMARY KEY, value REAL NOT NULL)")
-    ctx.db.executemany(
-        "INSERT INTO model VALUES (?, ?)",
-        [("day_min", model["day_min"]), ("day_max", model["day_max"])]
-        + [(f"c{power}", value) for power, value in enumerate(model["coefficients"])],
-    )
-    return f"degree {model['degree']}"
-
-
-def write_artifact(ctx: BuildContext) -> str:
-    """Store each day's prediction and residual, and the fit's metrics."""
-    samples = ctx.db.execute("SELECT day, temperature FROM samples ORDER BY day").fetchall()
-    stored = dict(ctx.db.execute("SELECT name, value FROM model"))
-    model = {
-        "day_min": stored["day_min"],
-        "day_max": stored["day_max"],
-        "coefficients": [stored[f"c{p}"] for p in range(ctx.params["degree"] + 1)],
-    }
-    rows = predictions(samples, model)
-    ctx.db.execute("DROP TABLE IF EXISTS predictions")
-    ctx.db.execute(
-        "CREATE TABLE predictions (day INTEGER PRIMARY KEY, temperature REAL, predicted REAL,"
-        " residual REAL)"
-    )
-    ctx.db.executemany("INSERT INTO predictions VALUES (?, ?, ?, ?)", rows)
-    scores = metrics(rows)
-    ctx.db.execute("DROP TABLE IF EXISTS metrics")
-    ctx.db.execute("CREATE TABLE metrics (name TEXT PRIMARY KEY, value REAL NOT NULL)")
-    ctx.db.executemany("INSERT INTO metrics VALUES (?, ?)", sorted(scores.items()))
-    return f"rmse {scores['rmse']:.3f}"
-{%- else %}
-
-
-def load_samples(ctx: BuildContext) -> str:
-    """Parse the station's rows into samples.json in the staging dir."""
+    """Parse the station's rows into samples.json, kept in the staging folder for later phases."""
     samples = read_samples(input_path(ctx.input_id))
     ctx.write_json("samples.json", samples)
     return f"{len(samples)} rows"
@@ -130,74 +78,17 @@ def fit_model(ctx: BuildContext) -> str:
     model = fit_polynomial(ctx.read_json("samples.json"), ctx.params["degree"])
     ctx.write_json("model.json", model)
     return f"degree {model['degree']}"
-{%- if cookiecutter.__artifact_kind == "json" %}
 
 
 def write_artifact(ctx: BuildContext) -> str:
-    """One JSON document: the model, its metrics and each day's prediction."""
-    model = ctx.read_json("model.json")
-    rows = predictions(ctx.read_json("samples.json"), model)
-    scores = metrics(rows)
-    columns = ["day", "temperature", "predicted", "residual"]
-    ctx.write_json(
-        ctx.artifact_path,
-        {
-            "permutation": {
-                "{{ cookiecutter.input_axis }}": ctx.input_id,
-                "{{ cookiecutter.param_axis }}": ctx.param_name,
-            },
-            "fit": model,
-            "metrics": scores,
-            "predictions": [dict(zip(columns, row, strict=True)) for row in rows],
-        },
-    )
-    return f"rmse {scores['rmse']:.3f}"
-{%- elif cookiecutter.__artifact_kind == "jsonl" %}
+    """The artifact: each day's temperature, the model's prediction and the residual.
 
-
-def write_artifact(ctx: BuildContext) -> str:
-    """JSON Lines: one object per day with its prediction and residual."""
-    import json
-
-    model = ctx.read_json("model.json")
-    rows = predictions(ctx.read_json("samples.json"), model)
-    columns = ["day", "temperature", "predicted", "residual"]
-    lines = [json.dumps(dict(zip(columns, row, strict=True))) + "\n" for row in rows]
-    ctx.write_text(ctx.artifact_path, "".join(lines))
-    return f"rmse {metrics(rows)['rmse']:.3f}"
-{%- elif cookiecutter.__artifact_kind == "csv" %}
-
-
-def write_artifact(ctx: BuildContext) -> str:
-    """CSV with a header: each day with its prediction and residual."""
-    import csv
-    import io
-
-    model = ctx.read_json("model.json")
-    rows = predictions(ctx.read_json("samples.json"), model)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["day", "temperature", "predicted", "residual"])
-    writer.writerows(rows)
-    ctx.write_text(ctx.artifact_path, text.getvalue())
-    return f"rmse {metrics(rows)['rmse']:.3f}"
-{%- else %}
-
-
-def write_artifact(ctx: BuildContext) -> str:
-    """Write ctx.artifact_path as a real .{{ cookiecutter.__extension }} file: yours to implement.
-
-    The standard library has no .{{ cookiecutter.__extension }} writer, so this demo refuses to fake one. Read
-    the fitted model with ctx.read_json("model.json") and the rows with
-    predictions(ctx.read_json("samples.json"), model), then write them with the library your
-    format needs (imported here, inside the phase, so that `manifest` stays fast).
+    ctx.write_table stores rows in a SQLite, CSV, JSON or JSON Lines artifact; for another
+    format, write ctx.artifact_path with that format's library, imported here.
     """
-    raise NotImplementedError(
-        "write_artifact in {{ cookiecutter.package_name }}/pipeline.py: no standard-library writer for"
-        " .{{ cookiecutter.__extension }} artifacts; implement it with your format's library"
-    )
-{%- endif %}
-{%- endif %}
+    rows = predictions(ctx.read_json("samples.json"), ctx.read_json("model.json"))
+    ctx.write_table(["day", "temperature", "predicted", "residual"], rows, name="predictions")
+    return f"rmse {metrics(rows)['rmse']:.3f}"
 
 
 PHASES = [load_samples, fit_model, write_artifact]

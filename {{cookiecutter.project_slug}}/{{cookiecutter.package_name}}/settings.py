@@ -11,9 +11,9 @@ INPUT_AXIS = {{ cookiecutter.input_axis | tojson }}
 # The second axis: its values are the keys of pipeline.PARAM_REGISTRY.
 PARAM_AXIS = {{ cookiecutter.param_axis | tojson }}
 
-# Plurals name the list subcommands: list-{{ cookiecutter.__input_plural }}, list-{{ cookiecutter.__param_plural }}.
-INPUT_AXIS_PLURAL = {{ cookiecutter.__input_plural | tojson }}
-PARAM_AXIS_PLURAL = {{ cookiecutter.__param_plural | tojson }}
+# The plurals name the list subcommands: list-<plural>, with '_' written '-'.
+INPUT_AXIS_PLURAL = {{ cookiecutter.input_axis_plural | tojson }}
+PARAM_AXIS_PLURAL = {{ cookiecutter.param_axis_plural | tojson }}
 
 # Each artifact is <output folder>/<permutation_id>.<ARTIFACT_EXTENSION>.
 ARTIFACT_EXTENSION = {{ cookiecutter.__extension | tojson }}

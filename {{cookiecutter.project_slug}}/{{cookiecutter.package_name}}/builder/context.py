@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .. import settings
 
 if TYPE_CHECKING:
     import logging
@@ -19,9 +22,10 @@ class BuildContext:
 
     ``db`` is the staged SQLite artifact for SQLite kinds (the builder opens a transaction around
     each phase and commits it with the phase's progress row, so a phase must not commit itself);
-    other kinds have none, and their last phase writes ``artifact_path``. Files a phase keeps for a
-    later one belong in ``staging_dir``, written with ``write_json``/``write_text`` so that a phase
-    killed half-way never leaves a half-written file that a resumed build would trust.
+    other kinds have none, and their last phase writes ``artifact_path``; ``write_table`` writes
+    rows as the artifact's kind holds a table, so a phase need not know the kind. Files a phase
+    keeps for a later one belong in ``staging_dir``, written with ``write_json``/``write_text`` so
+    that a phase killed half-way never leaves a half-written file that a resumed build would trust.
     """
 
     permutation_id: str
@@ -61,3 +65,72 @@ class BuildContext:
 
     def read_json(self, name: str) -> Any:
         return json.loads(self.path(name).read_text(encoding="utf-8"))
+
+    def write_table(
+        self, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, name: str = "results"
+    ) -> None:
+        """Write rows as the artifact's kind holds a table: all of it, or nothing.
+
+        SQLite: table ``name`` in ``db``, replaced if it exists, inside the phase's transaction
+        (so no commit). Files: the whole artifact (a later call replaces it): ``.csv`` a header
+        and a line per row, ``.jsonl`` an object per row, ``.json`` one ``{name: [rows]}`` object.
+        """
+        table = [tuple(row) for row in rows]
+        for number, row in enumerate(table, 1):
+            if len(row) != len(columns):
+                raise ValueError(
+                    f"write_table({name!r}): row {number} has {len(row)} values"
+                    f" for {len(columns)} columns"
+                )
+        if self.connection is not None:
+            _insert_table(self.connection, name, columns, table)
+            return
+        writer = TABLE_WRITERS.get(settings.ARTIFACT_EXTENSION.lower())
+        if writer is None:
+            raise NotImplementedError(
+                f"write_table cannot write .{settings.ARTIFACT_EXTENSION} artifacts (it writes"
+                f" SQLite and .{', .'.join(TABLE_WRITERS)}): write ctx.artifact_path with your"
+                " format's library instead"
+            )
+        self.write_text(self.artifact_path, writer(name, columns, table))
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _insert_table(
+    db: sqlite3.Connection, name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    db.execute(f"DROP TABLE IF EXISTS {_quoted(name)}")
+    db.execute(f"CREATE TABLE {_quoted(name)} ({', '.join(map(_quoted, columns))})")
+    marks = ", ".join("?" * len(columns))
+    db.executemany(f"INSERT INTO {_quoted(name)} VALUES ({marks})", rows)
+
+
+def _csv_text(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> str:
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def _jsonl_text(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> str:
+    return "".join(json.dumps(dict(zip(columns, row, strict=True))) + "\n" for row in rows)
+
+
+def _json_text(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> str:
+    objects = [dict(zip(columns, row, strict=True)) for row in rows]
+    return json.dumps({name: objects}, indent=1) + "\n"
+
+
+# The file kinds write_table knows, by lowercase extension: each makes the artifact's whole text.
+TABLE_WRITERS: dict[str, Callable[[str, Sequence[str], list[tuple[Any, ...]]], str]] = {
+    "csv": _csv_text,
+    "json": _json_text,
+    "jsonl": _jsonl_text,
+}

@@ -1,0 +1,116 @@
+"""ctx.write_table writes rows as the artifact's kind holds a table, whatever the pipeline is."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Project
+
+from {{ cookiecutter.package_name }} import settings
+from {{ cookiecutter.package_name }}.builder import axes, layout
+from {{ cookiecutter.package_name }}.builder.context import TABLE_WRITERS
+
+COLUMNS = ["id", "name", "score"]
+# Values a naive writer gets wrong: a comma, quotes, a missing value.
+ROWS = [[1, "a,b", 0.5], [2, 'say "hi"', None]]
+
+# One phase that writes the table twice: the second call replaces the first.
+PIPELINE = """
+from __future__ import annotations
+
+from typing import Any
+
+TABLE
+COST_UNIT = "rows"
+PARAM_REGISTRY: dict[str, dict[str, Any]] = {"only": {"cost": 1}}
+
+
+def discover_inputs() -> list[str]:
+    return ["table"]
+
+
+def estimate_cost(input_id: str) -> int:
+    return 1
+
+
+def write_rows(ctx: Any) -> str:
+    ctx.write_table(COLUMNS, [[0, "replaced", 0.0]], name="scores")
+    ctx.write_table(COLUMNS, ROWS, name="scores")
+    return "written"
+
+
+PHASES = [write_rows]
+"""
+PERMUTATION = "table_only"
+BUILD = ("build", "--output-folder", "output", axes.INPUT_FLAG, "table", axes.PARAM_FLAG, "only")
+KIND = "sqlite" if layout.artifact_is_sqlite() else settings.ARTIFACT_EXTENSION.lower()
+WRITES_TABLES = KIND == "sqlite" or KIND in TABLE_WRITERS
+
+
+def use_pipeline(project: Project, rows: Any) -> None:
+    path = project.root / "table_pipeline.py"
+    path.write_text(PIPELINE.replace("TABLE", f"COLUMNS = {COLUMNS!r}\nROWS = {rows!r}"))
+    project.extra_env[layout.PIPELINE_VARIABLE] = str(path)
+
+
+def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
+    """The artifact's one table back as columns and rows, read the way its kind is read."""
+    if KIND == "sqlite":
+        with closing(sqlite3.connect(path)) as db:
+            cursor = db.execute("SELECT * FROM scores")
+            return [column[0] for column in cursor.description], [list(r) for r in cursor]
+    if KIND == "csv":
+        header, *lines = csv.reader(path.read_text(encoding="utf-8").splitlines())
+        return header, lines
+    if KIND == "jsonl":
+        objects = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    else:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        assert list(document) == ["scores"]
+        objects = document["scores"]
+    assert all(list(item) == COLUMNS for item in objects)
+    return COLUMNS, [list(item.values()) for item in objects]
+
+
+@pytest.mark.skipif(not WRITES_TABLES, reason="no table writer for this kind")
+def test_the_table_lands_in_the_artifact_as_its_kind_holds_one(
+    project: Project,
+) -> None:
+    use_pipeline(project, ROWS)
+    project.run(*BUILD)
+
+    columns, rows = read_table(project.artifact(PERMUTATION))
+    assert columns == COLUMNS
+    # CSV holds text only: numbers come back as their text, a missing value as "".
+    text = [["1", "a,b", "0.5"], ["2", 'say "hi"', ""]]
+    assert rows == (text if KIND == "csv" else ROWS)
+
+
+@pytest.mark.skipif(WRITES_TABLES, reason="write_table writes this kind")
+def test_another_kind_is_refused_with_what_to_do_instead(
+    project: Project,
+) -> None:
+    use_pipeline(project, ROWS)
+    failed = project.run(*BUILD, code=1)
+
+    refusal = f"write_table cannot write .{settings.ARTIFACT_EXTENSION} artifacts"
+    assert refusal in failed.stderr
+    assert "write ctx.artifact_path with your format's library" in failed.stderr
+    assert not project.artifact(PERMUTATION).exists()
+
+
+@pytest.mark.skipif(not WRITES_TABLES, reason="no table writer for this kind")
+def test_a_row_of_the_wrong_length_fails_the_phase_and_writes_nothing(
+    project: Project,
+) -> None:
+    use_pipeline(project, [*ROWS, [3, "short"]])
+    failed = project.run(*BUILD, code=1)
+
+    assert "write_table('scores'): row 3 has 2 values for 3 columns" in failed.stderr
+    assert not project.artifact(PERMUTATION).exists()
