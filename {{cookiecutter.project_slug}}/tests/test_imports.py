@@ -28,6 +28,7 @@ BUILD_ONLY = [
     "logging",
     f"{settings.PACKAGE}.builder.runner",
     f"{settings.PACKAGE}.builder.logs",
+    f"{settings.PACKAGE}.builder.overall",
 ]
 
 BLOCKING_RUNNER = """

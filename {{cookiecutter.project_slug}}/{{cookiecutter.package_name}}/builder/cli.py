@@ -190,6 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="build up to N permutations at once, in N worker processes (default: 1)",
     )
+    shown = build.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const="quiet",
+        default="normal",
+        help="only warnings, errors and the final summary on stderr",
+    )
+    shown.add_argument(
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const="verbose",
+        help="each phase's lines too, for a build over many permutations",
+    )
     return parser
 
 
@@ -269,7 +285,8 @@ def run_manifest(args: argparse.Namespace) -> int:
 
 
 def _print_grid(entries: list[Entry], args: argparse.Namespace) -> int:
-    from .grid import format_grid, grid_matrix, terminal_style
+    from .grid import format_grid, grid_matrix
+    from .terminal import terminal_style
 
     matrix = grid_matrix(
         entries,
@@ -338,10 +355,12 @@ def run_build(args: argparse.Namespace) -> int:
     if args.jobs > 1 and len(entries) > 1:
         from .pool import build_in_pool
 
-        return build_in_pool(entries, output_dir, force=args.force, jobs=args.jobs)
+        return build_in_pool(
+            entries, output_dir, force=args.force, jobs=args.jobs, verbosity=args.verbosity
+        )
     from .runner import build_all
 
-    return build_all(entries, output_dir, force=args.force)
+    return build_all(entries, output_dir, force=args.force, verbosity=args.verbosity)
 
 
 def _selected_for_build(

@@ -8,31 +8,21 @@ transposed when that needs fewer pages, else split into pages of columns.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from . import axes
 from .manifest import Entry
 from .printer import select
+from .terminal import DEFAULT_WIDTH
 
 SYMBOLS = {"DONE": "#", "MISS": ".", "BUILD": "B", "FAIL": "F", "STALE": "S"}
 MEANINGS = {"#": "done", ".": "missing", "B": "building", "F": "failed", "S": "stale"}
 COLOURS = {"#": "32", ".": "2", "B": "33", "F": "31", "S": "35"}  # green, dim, yellow, red, magenta
-DEFAULT_WIDTH = 80
 LABEL_MIN = 20  # row labels are cut to this when the columns need the room
 KEY_HEIGHT = 10  # the column key goes side by side in blocks when longer than this
 INDENT = "  "
 GAP = "  "
-
-
-def terminal_style(stream: TextIO) -> tuple[int, bool]:
-    """A terminal's width, in colour unless NO_COLOR is set; 80 columns and plain for a pipe."""
-    if not stream.isatty():
-        return DEFAULT_WIDTH, False
-    width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-    return width, not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 class Matrix(NamedTuple):

@@ -1,0 +1,112 @@
+"""`build` over many permutations reports its progress on stderr: plain lines, or a live line."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import BUILD_ONE, ESCAPE, INPUTS, PARAMS, PHASES, Project
+
+BUILD_ALL = ("build", "--output-folder", "output")
+TOTAL = len(INPUTS) * len(PARAMS)
+FAILING = f"{INPUTS[1]}_{PARAMS[0]}"
+CLEAR_LINE = "\r\x1b[K"
+# [3/9] medium_half built in 0.2s; 3 built, 1 failed, 0:01 elapsed, ETA 0:02
+PLAIN = re.compile(
+    r"\[(\d+)/(\d+)\] (\S+) (built in|failed after) \d+\.\ds; "
+    r"(.*), (\d+:\d\d) elapsed(?:, ETA (\d+):(\d\d))?"
+)
+
+
+def slow_with_one_failure(project: Project) -> None:
+    """Each build takes a measurable time; one fails."""
+    project.fault(PHASES[0], "sleep", 0.1)
+    project.fault(PHASES[1], "raise", "injected", input=INPUTS[1], param=PARAMS[0])
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_without_a_terminal_a_plain_line_per_permutation(project: Project, jobs: str) -> None:
+    slow_with_one_failure(project)
+    stderr = project.run(*BUILD_ALL, "--jobs", jobs, code=1).stderr
+    assert "\r" not in stderr and "\x1b" not in stderr
+    assert f": phase 1/{len(PHASES)}" not in stderr  # phase lines only with --verbose
+    lines = [PLAIN.fullmatch(line) for line in stderr.splitlines()]
+    progress = [line for line in lines if line]
+    assert [(int(m[1]), int(m[2])) for m in progress] == [(k, TOTAL) for k in range(1, TOTAL + 1)]
+    assert {m[3] for m in progress} == {f"{i}_{p}" for i in INPUTS for p in PARAMS}
+    assert [m[3] for m in progress if m[4] == "failed after"] == [FAILING]
+    assert progress[-1][5] == f"{TOTAL - 1} built, 1 failed"
+    # An ETA from the first build on, none once all are done. The costs say the last builds are
+    # 100 times the work of the first, but each takes about as long: as that is measured, the
+    # ETA falls (not always at each step: 2 workers may finish the cheapest builds out of order).
+    etas = [int(m[7]) * 60 + int(m[8]) for m in progress[:-1]]
+    assert len(etas) == TOTAL - 1 and progress[-1][7] is None
+    assert max(etas[len(etas) // 2 :]) < etas[0], etas
+    assert re.search(rf"^summary: {TOTAL - 1} built, 1 failed in \d+:\d\d$", stderr, re.M)
+    assert f"error: {FAILING} phase 2/{len(PHASES)}" in stderr
+
+
+def test_quiet_shows_only_errors_and_the_summary(project: Project) -> None:
+    slow_with_one_failure(project)
+    stderr = project.run(*BUILD_ALL, "--quiet", code=1).stderr
+    assert not PLAIN.search(stderr) and "started" not in stderr
+    *errors, summary = stderr.splitlines()
+    assert summary.startswith(f"summary: {TOTAL - 1} built, 1 failed in ")
+    assert errors and all("failed" in line for line in errors), stderr
+    assert project.run(*BUILD_ONE, "--force", "--quiet").stderr == ""
+
+
+def test_verbose_adds_the_phase_lines(project: Project) -> None:
+    stderr = project.run(*BUILD_ALL, "--verbose", "--jobs", "2").stderr
+    for inp in INPUTS:
+        for param in PARAMS:
+            for number, phase in enumerate(PHASES, 1):
+                assert f"{inp}_{param}: phase {number}/{len(PHASES)} {phase}: started" in stderr
+    assert len(PLAIN.findall(stderr)) == TOTAL
+
+
+def visible_lines(terminal: str) -> list[str]:
+    """What stays on each line of the terminal: the text after the last clearing of the line."""
+    return [ESCAPE.sub("", line.split(CLEAR_LINE)[-1]) for line in terminal.split("\n")]
+
+
+@pytest.mark.parametrize("no_color", [False, True], ids=["colour", "NO_COLOR"])
+def test_on_a_terminal_one_live_line_is_redrawn_below_the_finished(
+    project: Project, no_color: bool
+) -> None:
+    slow_with_one_failure(project)
+    terminal = project.in_terminal(*BUILD_ALL, code=1, **({"NO_COLOR": "1"} if no_color else {}))
+    live = re.findall(rf"(\[\d+/{TOTAL}\] [^\r\n]* elapsed[^\r\n]*)\r", terminal)
+    assert len(live) > TOTAL  # drawn at the start, after each build, and as the clock runs
+    assert all(len(line) < 80 for line in live)
+    assert ("\x1b[32mbuilt\x1b[0m" in terminal) is not no_color
+    assert bool(ESCAPE.search(terminal)) is not no_color
+    lines = visible_lines(terminal)
+    finished = [line for line in lines if re.fullmatch(r"\[\d+/\d+\] \S+ (built|failed) .*s", line)]
+    assert len(finished) == TOTAL
+    assert not any("elapsed" in line for line in lines)  # the live line is gone at the end
+    assert any(line.startswith("summary: ") for line in lines)
+
+
+def test_on_a_terminal_phase_lines_take_the_live_lines_place(project: Project) -> None:
+    project.fault(PHASES[0], "sleep", 0.1)
+    terminal = project.in_terminal(*BUILD_ALL, "--verbose", "--jobs", "2")
+    lines = visible_lines(terminal)
+    phase_lines = [line for line in lines if re.fullmatch(r"\S+: phase \d/\d \w+: .*", line)]
+    assert len(phase_lines) == TOTAL * 2 * len(PHASES)  # each whole, on its own line
+    assert not any("elapsed" in line for line in lines)
+
+
+def test_a_dumb_terminal_gets_plain_lines(project: Project) -> None:
+    terminal = project.in_terminal(*BUILD_ALL, TERM="dumb")
+    assert "\r" not in terminal and "\x1b" not in terminal
+    assert len(PLAIN.findall(terminal)) == TOTAL
+
+
+def test_costs_that_are_not_numbers_count_one_each(project: Project) -> None:
+    registry = {name: {"cost": name, "scale": 1} for name in ("low", "mid", "high")}
+    project.configure(inputs={"only": 2}, registry=registry)
+    project.fault(PHASES[0], "sleep", 0.5)
+    progress = PLAIN.findall(project.run(*BUILD_ALL).stderr)
+    assert len(progress) == 3
+    assert int(progress[0][6]) * 60 + int(progress[0][7]) >= 1  # 2 builds left of about 0.5 s
