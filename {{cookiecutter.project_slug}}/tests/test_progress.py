@@ -7,6 +7,8 @@ import re
 import pytest
 from conftest import BUILD_ONE, ESCAPE, INPUTS, PARAMS, PHASES, Project
 
+from {{ cookiecutter.package_name }}.builder import axes
+
 BUILD_ALL = ("build", "--output-folder", "output")
 TOTAL = len(INPUTS) * len(PARAMS)
 FAILING = f"{INPUTS[1]}_{PARAMS[0]}"
@@ -24,12 +26,18 @@ def slow_with_one_failure(project: Project) -> None:
     project.fault(PHASES[1], "raise", "injected", input=INPUTS[1], param=PARAMS[0])
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_without_a_terminal_a_plain_line_per_permutation(project: Project, jobs: str) -> None:
+@pytest.mark.parametrize(("jobs", "verbose"), [("1", False), ("2", True)], ids=["1", "2-verbose"])
+def test_without_a_terminal_a_plain_line_per_permutation(
+    project: Project, jobs: str, verbose: bool
+) -> None:
     slow_with_one_failure(project)
-    stderr = project.run(*BUILD_ALL, "--jobs", jobs, code=1).stderr
+    flags = ("--jobs", jobs, *(["--verbose"] if verbose else []))
+    stderr = project.run(*BUILD_ALL, *flags, code=1).stderr
     assert "\r" not in stderr and "\x1b" not in stderr
-    assert f": phase 1/{len(PHASES)}" not in stderr  # phase lines only with --verbose
+    for inp in INPUTS:  # each phase's lines only with --verbose
+        for param in PARAMS:
+            started = f"{inp}_{param}: phase 1/{len(PHASES)} {PHASES[0]}: started\n"
+            assert (started in stderr) is verbose
     lines = [PLAIN.fullmatch(line) for line in stderr.splitlines()]
     progress = [line for line in lines if line]
     assert [(int(m[1]), int(m[2])) for m in progress] == [(k, TOTAL) for k in range(1, TOTAL + 1)]
@@ -47,22 +55,13 @@ def test_without_a_terminal_a_plain_line_per_permutation(project: Project, jobs:
 
 
 def test_quiet_shows_only_errors_and_the_summary(project: Project) -> None:
-    slow_with_one_failure(project)
+    project.fault(PHASES[1], "raise", "injected", input=INPUTS[1], param=PARAMS[0])
     stderr = project.run(*BUILD_ALL, "--quiet", code=1).stderr
     assert not PLAIN.search(stderr) and "started" not in stderr
     *errors, summary = stderr.splitlines()
     assert summary.startswith(f"summary: {TOTAL - 1} built, 1 failed in ")
     assert errors and all("failed" in line for line in errors), stderr
     assert project.run(*BUILD_ONE, "--force", "--quiet").stderr == ""
-
-
-def test_verbose_adds_the_phase_lines(project: Project) -> None:
-    stderr = project.run(*BUILD_ALL, "--verbose", "--jobs", "2").stderr
-    for inp in INPUTS:
-        for param in PARAMS:
-            for number, phase in enumerate(PHASES, 1):
-                assert f"{inp}_{param}: phase {number}/{len(PHASES)} {phase}: started" in stderr
-    assert len(PLAIN.findall(stderr)) == TOTAL
 
 
 def visible_lines(terminal: str) -> list[str]:
@@ -89,7 +88,7 @@ def test_on_a_terminal_one_live_line_is_redrawn_below_the_finished(
 
 
 def test_on_a_terminal_phase_lines_take_the_live_lines_place(project: Project) -> None:
-    project.fault(PHASES[0], "sleep", 0.1)
+    project.fault(PHASES[0], "sleep", 0.05)
     terminal = project.in_terminal(*BUILD_ALL, "--verbose", "--jobs", "2")
     lines = visible_lines(terminal)
     phase_lines = [line for line in lines if re.fullmatch(r"\S+: phase \d/\d \w+: .*", line)]
@@ -106,7 +105,27 @@ def test_a_dumb_terminal_gets_plain_lines(project: Project) -> None:
 def test_costs_that_are_not_numbers_count_one_each(project: Project) -> None:
     registry = {name: {"cost": name, "scale": 1} for name in ("low", "mid", "high")}
     project.configure(inputs={"only": 2}, registry=registry)
-    project.fault(PHASES[0], "sleep", 0.5)
+    project.fault(PHASES[0], "sleep", 0.3)
     progress = PLAIN.findall(project.run(*BUILD_ALL).stderr)
     assert len(progress) == 3
-    assert int(progress[0][6]) * 60 + int(progress[0][7]) >= 1  # 2 builds left of about 0.5 s
+    assert int(progress[0][6]) * 60 + int(progress[0][7]) >= 1  # 2 builds left of over 0.3 s
+
+
+def test_quiet_keeps_a_permutation_built_meanwhile_out_of_the_errors(project: Project) -> None:
+    """Another builder finishes a permutation that this build had selected: skipped, no error."""
+    rows = project.config["inputs"]
+    cheapest, dearest = min(rows, key=rows.get), max(rows, key=rows.get)
+    other = project.block_in_phase(PHASES[1], input=dearest)
+    this = project.block_in_phase(PHASES[0], input=cheapest)
+    pinned = (axes.INPUT_FLAG, dearest, axes.PARAM_FLAG, PARAMS[-1])
+    first = project.start(*BUILD_ALL, *pinned)
+    other.wait_until_reached(first)
+    everything = project.start(*BUILD_ALL, "--quiet")  # selects the pinned one, still missing
+    this.wait_until_reached(everything)
+    other.open()
+    project.finish(first)
+    this.open()
+    stderr = project.finish(everything).stderr
+    assert len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith(f"summary: {TOTAL - 1} built, 1 skipped in ")
+    assert project.artifact(f"{dearest}_{PARAMS[-1]}").is_file()

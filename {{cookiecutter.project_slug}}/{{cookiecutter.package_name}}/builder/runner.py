@@ -263,8 +263,9 @@ def report(outcomes: list[Outcome], shown: overall.Progress) -> int:
     counts = dict.fromkeys(overall.RESULTS, 0)
     for outcome in outcomes:
         counts[outcome.result] += 1
-        if outcome.result == "skipped" and not shown.quiet:
-            print(f"{outcome.permutation_id} {outcome.message}", file=sys.stderr)
+        if outcome.result == "skipped":
+            if not shown.quiet:
+                print(f"{outcome.permutation_id} {outcome.message}", file=sys.stderr)
         elif outcome.result != "built":
             where = f" (log: {outcome.error_log})" if outcome.error_log else ""
             print(f"error: {outcome.permutation_id} {outcome.message}{where}", file=sys.stderr)
