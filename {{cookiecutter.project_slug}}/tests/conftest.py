@@ -12,6 +12,7 @@ import contextlib
 import copy
 import json
 import os
+import pty
 import re
 import shlex
 import shutil
@@ -52,6 +53,7 @@ PARAMS = list(fixture_pipeline.PARAM_REGISTRY)
 INPUT = INPUTS[0]
 PARAM = PARAMS[0]
 PERMUTATION = f"{INPUT}_{PARAM}"
+ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # a colour
 BUILD_ONE = ("build", "--output-folder", "output", axes.INPUT_FLAG, INPUT, axes.PARAM_FLAG, PARAM)
 
 
@@ -162,6 +164,32 @@ class Project:
     ) -> subprocess.CompletedProcess[str]:
         """Run the builder's CLI here; check the exit code unless ``code`` is None."""
         return self.finish(self.start(*args, prefix=prefix), code)
+
+    def in_terminal(self, *args: str, code: int = 0, **env: str) -> str:
+        """Run the builder's CLI with stdout and stderr on a pseudo-terminal, as a user at a shell
+        would; what the terminal received, its line ends as ``\\n``."""
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"{settings.PACKAGE}.builder", *args],
+            cwd=self.root,
+            env={**self.env(), "COLUMNS": "80", "TERM": "xterm", **env},
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=follower,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        assert process.wait(timeout=60) == code
+        return b"".join(chunks).decode().replace("\r\n", "\n")
 
     def python(self, code: str) -> subprocess.CompletedProcess[str]:
         """Run Python code here, as the builder runs: to watch it with hooks from the inside."""

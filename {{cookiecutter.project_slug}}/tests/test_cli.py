@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import textwrap
 
@@ -49,7 +50,7 @@ def test_generated_commands_build_everything(project: Project) -> None:
 def test_build_without_axis_flags_builds_all_missing_cheapest_first(project: Project) -> None:
     expected = project.run("manifest", "--missing", "--commands").stdout.splitlines()
     built = project.run("build", "--output-folder", "output").stderr
-    order = [line.split(":")[0] for line in built.splitlines() if ": built " in line]
+    order = re.findall(r"^\[\d+/\d+\] (\S+) built in ", built, re.M)
     assert [f"{c.split()[-3]}_{c.split()[-1]}" for c in expected] == order
     assert project.manifest()["done"] == TOTAL
 

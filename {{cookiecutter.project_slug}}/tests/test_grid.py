@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import re
-import subprocess
-import sys
-
 import pytest
-from conftest import DEFAULT_CONFIG, INPUTS, PARAMS, PHASES, Project, parse_grid
+from conftest import DEFAULT_CONFIG, ESCAPE, INPUTS, PARAMS, PHASES, Project, parse_grid
 
-from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes
-
-ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def test_grid_shows_done_failed_live_and_missing_cells(project: Project) -> None:
@@ -119,36 +110,10 @@ def test_a_grid_wide_both_ways_is_paged(project: Project, params: int, inputs: i
     assert all(len(cells) == params for cells in grid.rows.values())
 
 
-def run_in_terminal(project: Project, *args: str, **env: str) -> str:
-    """Run the builder with stdout on a pseudo-terminal, as a user at a shell would."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", f"{settings.PACKAGE}.builder", *args],
-        cwd=project.root,
-        env={**project.env(), "COLUMNS": "80", "TERM": "xterm", **env},
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=subprocess.PIPE,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    assert process.wait(timeout=60) == 0
-    return b"".join(chunks).decode().replace("\r\n", "\n")
-
-
 def test_colour_only_on_a_terminal_without_no_color(project: Project) -> None:
-    coloured = run_in_terminal(project, "manifest", "--grid")
+    coloured = project.in_terminal("manifest", "--grid")
     assert "\x1b[" in coloured
-    plain = run_in_terminal(project, "manifest", "--grid", NO_COLOR="1")
+    plain = project.in_terminal("manifest", "--grid", NO_COLOR="1")
     assert "\x1b[" not in plain
     piped = project.run("manifest", "--grid").stdout
     assert "\x1b[" not in piped
@@ -157,7 +122,7 @@ def test_colour_only_on_a_terminal_without_no_color(project: Project) -> None:
 
 def test_a_narrow_terminal_gets_pages(project: Project) -> None:
     widen(project, params=30, inputs=30)
-    out = run_in_terminal(project, "manifest", "--grid", COLUMNS="50", NO_COLOR="1")
+    out = project.in_terminal("manifest", "--grid", COLUMNS="50", NO_COLOR="1")
     assert_fits("\n\n".join(out.strip("\n").split("\n\n")[1:-2]), 50)  # the pages; not the key
     assert len(parse_grid(out).pages) > 1
     assert not parse_grid(project.run("manifest", "--grid").stdout).pages  # a pipe: 80 columns

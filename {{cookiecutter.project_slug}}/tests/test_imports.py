@@ -30,6 +30,7 @@ BUILD_ONLY = [
     f"{settings.PACKAGE}.builder.logs",
     f"{settings.PACKAGE}.builder.pool",
     f"{settings.PACKAGE}.builder.provenance",
+    f"{settings.PACKAGE}.builder.overall",
 ]
 
 BLOCKING_RUNNER = """

@@ -243,7 +243,7 @@ def test_build_jobs_stops_cleanly_and_the_next_build_resumes(
         assert f"interrupted by {stop.name}" in entry["error"]
 
     project.clear_faults()
-    resumed = project.run("build", "--output-folder", "output").stderr
+    resumed = project.run("build", "--output-folder", "output", "--verbose").stderr
     for permutation_id in running:
         assert f"{permutation_id}: phase 1/{len(PHASES)} {PHASES[0]}: skipped" in resumed
     assert project.manifest()["done"] == TOTAL

@@ -109,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="build up to N permutations at once, in N worker processes (default: 1)",
     )
+    shown = build.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const="quiet",
+        default="normal",
+        help="only warnings, errors and the final summary on stderr",
+    )
+    shown.add_argument(
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const="verbose",
+        help="each phase's lines too, for a build over many permutations",
+    )
     return parser
 
 
@@ -158,7 +174,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         return _nothing("manifest: no permutation matches the selection; nothing written")
     width, colour = 80, False
     if args.shape == "grid":
-        from .formats.grid import terminal_style
+        from .terminal import terminal_style
 
         width, colour = terminal_style(sys.stdout)
     context = Context(
@@ -231,10 +247,12 @@ def run_build(args: argparse.Namespace) -> int:
     if args.jobs > 1 and len(entries) > 1:
         from .pool import build_in_pool
 
-        return build_in_pool(entries, output_dir, force=force, jobs=args.jobs)
+        return build_in_pool(
+            entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity
+        )
     from .runner import build_all
 
-    return build_all(entries, output_dir, force=force)
+    return build_all(entries, output_dir, force=force, verbosity=args.verbosity)
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -4,11 +4,17 @@ Handlers belong to one build: attached on entry, closed and removed on exit what
 process that builds many permutations never writes a line twice or leaks a file handle. The console
 gets one line per record the builder marks with ``extra=PROGRESS`` (phase started, done, skipped),
 plus anything logged at WARNING or above, never a traceback: those are for the files.
+
+A build over many permutations (``overall``) chooses for its console and its pool workers' (spawned
+processes inherit the environment) through ``CONSOLE_VARIABLE``: a comma list of ``phases`` (show
+the phase lines; without it only warnings and errors) and ``live`` (a live progress line is on the
+terminal: clear it before each line; the next redraw puts it back below). Unset: ``phases``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,11 +22,13 @@ from types import TracebackType
 
 from .. import settings
 from . import layout
+from .terminal import CLEAR_LINE
 
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 LEVELS = (("debug", logging.DEBUG), ("info", logging.INFO), ("error", logging.ERROR))
 PROGRESS = {"console": True}
+CONSOLE_VARIABLE = f"{settings.PACKAGE.upper()}_CONSOLE"
 
 
 def for_console(record: logging.LogRecord) -> bool:
@@ -30,9 +38,9 @@ def for_console(record: logging.LogRecord) -> bool:
 class ConsoleFormat(logging.Formatter):
     """``<permutation_id>: message``, one line, whatever exception the record carries."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, *, clear_line: bool = False) -> None:
         super().__init__()
-        self.prefix = prefix
+        self.prefix = f"{CLEAR_LINE if clear_line else ''}{prefix}"
 
     def format(self, record: logging.LogRecord) -> str:
         return f"{self.prefix}: {record.getMessage()}"
@@ -61,9 +69,13 @@ class BuildLogs:
             self.__exit__(None, None, None)
             raise
         if self.console:
+            shown = os.environ.get(CONSOLE_VARIABLE, "phases").split(",")
             console = logging.StreamHandler(sys.stderr)
             console.addFilter(for_console)
-            self._attach(console, logging.INFO, ConsoleFormat(self.permutation_id))
+            level = logging.INFO if "phases" in shown else logging.WARNING
+            self._attach(
+                console, level, ConsoleFormat(self.permutation_id, clear_line="live" in shown)
+            )
         return self.logger
 
     def _attach(self, handler: logging.Handler, level: int, fmt: logging.Formatter) -> None:

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import FrameType
 
-from . import interrupts, layout, runner
+from . import interrupts, layout, overall, runner
 from .manifest import Entry
 from .runner import Outcome
 
@@ -82,9 +82,18 @@ def _outcome(future: Future[Outcome], entry: Entry, output_dir: Path) -> Outcome
         return Outcome(entry["permutation_id"], "failed", message, runner.FAILED)
 
 
-def build_in_pool(entries: list[Entry], output_dir: Path, *, force: bool, jobs: int) -> int:
+def build_in_pool(
+    entries: list[Entry],
+    output_dir: Path,
+    *,
+    force: bool,
+    jobs: int,
+    verbosity: overall.Verbosity = "normal",
+) -> int:
     """Build ``entries`` (cheapest first) on ``jobs`` workers; report as ``build_all`` does."""
     runner.prepare_output_folder(output_dir)
+    # Started before the workers are: they inherit its choice of console lines.
+    shown = overall.Progress(entries, verbosity=verbosity, jobs=jobs).start()
     pool = ProcessPoolExecutor(
         max_workers=min(jobs, len(entries)),
         mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
@@ -98,6 +107,7 @@ def build_in_pool(entries: list[Entry], output_dir: Path, *, force: bool, jobs: 
             futures[pool.submit(_build, entry, output_dir, force)] = entry
         for future in as_completed(futures):
             finished[future] = _outcome(future, futures[future], output_dir)
+            shown.finished(finished[future])
     except KeyboardInterrupt as stop:
         stopped_by = stop
         _stop(futures, stop)
@@ -106,7 +116,8 @@ def build_in_pool(entries: list[Entry], output_dir: Path, *, force: bool, jobs: 
                 finished[future] = _outcome(future, entry, output_dir)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    code = runner.report([finished[f] for f in futures if f in finished])  # cheapest first
+        shown.stop()
+    code = runner.report([finished[f] for f in futures if f in finished], shown)  # cheapest first
     return code if stopped_by is None else interrupts.exit_code(stopped_by)
 
 

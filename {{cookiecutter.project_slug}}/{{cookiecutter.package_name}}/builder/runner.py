@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import axes, interrupts, layout, manifest, progress, provenance, staging, status
+from . import axes, interrupts, layout, manifest, overall, progress, provenance, staging, status
 from .context import BuildContext
 from .ids import UsageError
 from .logs import PROGRESS, BuildLogs
@@ -44,6 +44,7 @@ class Outcome:
     message: str
     code: int = 0
     error_log: Path | None = None
+    seconds: float | None = None  # how long build_permutation took
 
 
 def prepare_output_folder(output_dir: Path) -> None:
@@ -64,6 +65,13 @@ def prepare_output_folder(output_dir: Path) -> None:
 
 def build_permutation(entry: Entry, output_dir: Path, *, force: bool = False) -> Outcome:
     """Build one permutation under its lock; a failing phase is reported, never raised."""
+    started = time.monotonic()
+    outcome = _build_locked(entry, output_dir, force)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     permutation_id = entry["permutation_id"]
     stage = layout.staging_dir(output_dir, permutation_id)
     final = output_dir / layout.artifact_name(permutation_id)
@@ -247,30 +255,38 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def build_all(entries: list[Entry], output_dir: Path, *, force: bool = False) -> int:
+def build_all(
+    entries: list[Entry],
+    output_dir: Path,
+    *,
+    force: bool = False,
+    verbosity: overall.Verbosity = "normal",
+) -> int:
     """Build each entry in order, go on past failures, report them all; return the exit code."""
     prepare_output_folder(output_dir)
     outcomes: list[Outcome] = []
-    for entry in entries:
-        outcomes.append(build_permutation(entry, output_dir, force=force))
-        if outcomes[-1].result == "interrupted":
-            break
-    return report(outcomes)
+    with overall.Progress(entries, verbosity=verbosity) as shown:
+        for entry in entries:
+            outcomes.append(build_permutation(entry, output_dir, force=force))
+            shown.finished(outcomes[-1])
+            if outcomes[-1].result == "interrupted":
+                break
+    return report(outcomes, shown)
 
 
-def report(outcomes: list[Outcome]) -> int:
+def report(outcomes: list[Outcome], shown: overall.Progress) -> int:
     """Summary on stderr (one line per problem, with its error log) and the exit code."""
-    counts = {result: 0 for result in ("built", "skipped", "busy", "failed", "interrupted")}
+    counts = dict.fromkeys(overall.RESULTS, 0)
     for outcome in outcomes:
         counts[outcome.result] += 1
         if outcome.result == "skipped":
-            print(f"{outcome.permutation_id} {outcome.message}", file=sys.stderr)
+            if not shown.quiet:
+                print(f"{outcome.permutation_id} {outcome.message}", file=sys.stderr)
         elif outcome.result != "built":
             where = f" (log: {outcome.error_log})" if outcome.error_log else ""
             print(f"error: {outcome.permutation_id} {outcome.message}{where}", file=sys.stderr)
     if len(outcomes) > 1:
-        summary = ", ".join(f"{n} {result}" for result, n in counts.items() if n)
-        print(f"summary: {summary}", file=sys.stderr)
+        print(f"summary: {overall.counts_text(counts)} in {shown.elapsed()}", file=sys.stderr)
     interrupted = [outcome.code for outcome in outcomes if outcome.result == "interrupted"]
     if interrupted:
         return interrupted[0]

@@ -8,7 +8,6 @@ transposed when that needs fewer pages, else split into pages of columns.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from .. import axes
 from ..manifest import Entry
 from ..selection import Selection, select
 from ..status import state_of
+from ..terminal import DEFAULT_WIDTH
 from . import Context
 
 SYMBOLS = {"DONE": "#", "REDO": "R", "STALE": "S", "MISS": ".", "BUILD": "B", "FAIL": "F"}
@@ -31,19 +31,10 @@ MEANINGS = {
 }
 COLOURS = {"#": "32", "R": "36", "S": "35", ".": "2", "B": "33", "F": "31"}
 DONE_SYMBOLS = frozenset("#RS")  # the artifact is in place: what the totals count
-DEFAULT_WIDTH = 80
 LABEL_MIN = 20  # row labels are cut to this when the columns need the room
 KEY_HEIGHT = 10  # the column key goes side by side in blocks when longer than this
 INDENT = "  "
 GAP = "  "
-
-
-def terminal_style(stream: TextIO) -> tuple[int, bool]:
-    """A terminal's width, in colour unless NO_COLOR is set; 80 columns and plain for a pipe."""
-    if not stream.isatty():
-        return DEFAULT_WIDTH, False
-    width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-    return width, not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 @dataclass(frozen=True)
