@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import sqlite3
@@ -94,6 +95,7 @@ def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> N
         assert recorded["artifact"] == {  # which copy of the artifact the sidecar describes
             "size": artifact.stat().st_size,
             "mtime_ns": artifact.stat().st_mtime_ns,
+            "sha256": hashlib.sha256(artifact.read_bytes()).hexdigest(),
         }
 
     text = project.run("show", permutation_id).stdout

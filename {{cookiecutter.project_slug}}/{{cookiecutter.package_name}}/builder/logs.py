@@ -3,7 +3,9 @@
 Handlers belong to one build: attached on entry, closed and removed on exit whatever happens, so a
 process that builds many permutations never writes a line twice or leaks a file handle. The console
 gets one line per record the builder marks with ``extra=PROGRESS`` (phase started, done, skipped),
-plus anything logged at WARNING or above, never a traceback: those are for the files.
+plus anything logged at WARNING or above, never a traceback: those are for the files. A log file
+that cannot be written (a full disk) is said once, in one line, when the build ends; it never
+floods stderr nor stops a run.
 """
 
 from __future__ import annotations
@@ -38,6 +40,21 @@ class ConsoleFormat(logging.Formatter):
         return f"{self.prefix}: {record.getMessage()}"
 
 
+class LogFile(logging.FileHandler):
+    """A log file that, once writing it fails, remembers why and goes quiet."""
+
+    error: BaseException | None = None
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self.error = self.error or sys.exc_info()[1]
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as error:  # the last flush, on a full disk
+            self.error = self.error or error
+
+
 class BuildLogs:
     """``with BuildLogs(stage, permutation_id) as log:`` gives a logger writing the three files."""
 
@@ -56,7 +73,7 @@ class BuildLogs:
         try:
             for level_name, level in LEVELS:
                 path = layout.log_file(self.stage, self.permutation_id, level_name)
-                self._attach(logging.FileHandler(path, encoding="utf-8"), level, file_format)
+                self._attach(LogFile(path, encoding="utf-8"), level, file_format)
         except BaseException:  # a file that cannot be opened must not leave the others open
             self.__exit__(None, None, None)
             raise
@@ -81,4 +98,11 @@ class BuildLogs:
         for handler in self._handlers:
             handler.close()
             self.logger.removeHandler(handler)
+        failed = [h for h in self._handlers if isinstance(h, LogFile) and h.error]
+        if failed:
+            print(
+                f"warning: {self.permutation_id}: cannot write {failed[0].baseFilename}:"
+                f" {failed[0].error}",
+                file=sys.stderr,
+            )
         self._handlers.clear()

@@ -8,18 +8,17 @@ one provenance read per built artifact, paid by ``manifest --stale`` and ``show`
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from . import axes, provenance
+from .kinds import KIND, Document, MissingProvenance
 from .manifest import Entry
-from .provenance import Document, MissingProvenance
 
 INPUT_CHANGED = "input changed"
 PARAM_CHANGED = "parameter changed"
 CODE_CHANGED = "pipeline code changed"
 NO_PROVENANCE = "no provenance"
-
-_ABSENT = object()
 
 
 class Today:
@@ -81,14 +80,19 @@ def changed_inputs(then: list[Document], now: list[Document]) -> list[str]:
 
 
 def changed_keys(then: Document, now: Document) -> list[str]:
+    """Keys whose values differ as JSON keeps them: ``1`` and ``True`` are not the same value."""
     keys = (set(then) | set(now)) - {"cost"}
-    return sorted(k for k in keys if then.get(k, _ABSENT) != now.get(k, _ABSENT))
+    return sorted(k for k in keys if _as_json(then, k) != _as_json(now, k))
+
+
+def _as_json(document: Document, key: str) -> str | None:
+    return json.dumps(document[key], sort_keys=True) if key in document else None
 
 
 def stale_reasons(entry: Entry, today: Today) -> list[str]:
     """Why a built permutation is stale (empty: up to date), from its artifact's provenance."""
     try:
-        recorded = provenance.read(Path(entry["output_path"]))
+        recorded = KIND.read_provenance(Path(entry["output_path"]))
     except MissingProvenance as why:
         return [f"{NO_PROVENANCE}: {why}"]
     return today.reasons(recorded, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY])
