@@ -296,3 +296,25 @@ def test_a_full_disk_fails_each_permutation_in_one_line(project: Project) -> Non
     one_line(result)
     assert result.returncode in (1, 2), result.stderr
     assert len(result.stderr.splitlines()) < 40, result.stderr
+
+
+# --- a stop during a long SQL statement ---
+
+
+@pytest.mark.skipif(not IS_SQLITE, reason="only SQLite kinds run SQL in a phase")
+def test_sigterm_interrupts_a_long_sql_statement(project: Project) -> None:
+    endless = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000)"
+        " SELECT count(*) FROM c"
+    )
+    project.fault(PHASES[1], "sql", endless)
+    builder = project.start(*BUILD_ONE)
+    lock = layout.lock_file(project.stage(PERMUTATION), PERMUTATION)
+    deadline = time.monotonic() + 30
+    while "[2/" not in (lock.read_text() if lock.exists() else ""):
+        assert time.monotonic() < deadline and builder.poll() is None
+        time.sleep(0.01)
+    time.sleep(0.3)  # inside the statement
+    builder.send_signal(signal.SIGTERM)
+    result = project.finish(builder, code=143, timeout=10)
+    one_line(result, f"interrupted by SIGTERM in phase 2/{len(PHASES)} {PHASES[1]}")

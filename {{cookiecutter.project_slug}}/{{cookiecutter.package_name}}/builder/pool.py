@@ -50,7 +50,10 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
     global _stopped_by
     for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
-    _stopped_by = interrupts.Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if signum == signal.SIGTERM:
+        _stopped_by = interrupts.received = interrupts.Terminated()
+    else:
+        _stopped_by = KeyboardInterrupt()
     raise _stopped_by
 
 

@@ -221,6 +221,7 @@ def _run_phase(
     sqlite = context.connection is not None
     try:
         if sqlite:
+            conn.set_progress_handler(_listen_for_stops, 10_000)
             conn.execute("BEGIN IMMEDIATE")
         summary = phase(context)
         if sqlite and not conn.in_transaction:
@@ -228,13 +229,22 @@ def _run_phase(
         progress.record_phase(conn, number, phase.__name__)
         if sqlite:
             conn.execute("COMMIT")
-    except BaseException:
+    except BaseException as error:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if isinstance(error, sqlite3.OperationalError) and interrupts.received is not None:
+            raise interrupts.received from None  # SIGTERM cut a long statement short
         raise
+    finally:
+        conn.set_progress_handler(None, 0)
     elapsed = time.monotonic() - started
     done = f"{where}: done in {elapsed:.2f}s" + (f" ({summary})" if summary else "")
     log.info(done, extra=PROGRESS)
+
+
+def _listen_for_stops() -> int:
+    """Called by SQLite during a long statement: a pending SIGTERM is raised here and aborts it."""
+    return 0
 
 
 def build_all(entries: list[Entry], output_dir: Path, *, force: bool = False) -> int:
