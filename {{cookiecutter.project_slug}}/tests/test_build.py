@@ -101,14 +101,14 @@ def test_a_failure_does_not_stop_the_other_builds(project: Project) -> None:
     assert f"{len(failed)} failed" in result.stderr
 
 
-def test_progress_that_no_longer_matches_the_phases_is_refused(project: Project) -> None:
+def test_resume_after_the_pipeline_code_changed_starts_over(project: Project) -> None:
     project.fault(PHASES[-1], "raise", "late failure")
     project.run(*BUILD_ONE, code=1)
     project.clear_faults()
     # The test pipeline's copy renames its first phase, as a user's edit of theirs could.
     source = project.pipeline.read_text().replace(f"def {PHASES[0]}(", "def renamed_phase(")
     project.pipeline.write_text(source.replace(f"[{PHASES[0]},", "[renamed_phase,"))
-    result = project.run(*BUILD_ONE, code=1)
-    assert "rerun with --force" in result.stderr
-    project.run(*BUILD_ONE, "--force")
+    result = project.run(*BUILD_ONE)
+    assert "pipeline code changed): starting over" in result.stderr
+    assert "skipped" not in result.stderr  # no phase of the old code is trusted
     assert_valid_artifact(project.artifact(PERMUTATION))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import shutil
@@ -98,6 +99,7 @@ def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> N
         assert recorded["artifact"] == {  # which copy of the artifact the sidecar describes
             "size": artifact.stat().st_size,
             "mtime_ns": artifact.stat().st_mtime_ns,
+            "sha256": hashlib.sha256(artifact.read_bytes()).hexdigest(),
         }
 
     text = project.run("show", permutation_id).stdout
@@ -406,3 +408,31 @@ def test_stale_answers_from_a_read_only_folder(project: Project) -> None:
         result = project.run("manifest", "--stale", prefix=prefix)
     assert (result.stdout, result.stderr) == (expected, "")
     assert not any(cache.name in path.name for path in project.output.iterdir())
+
+
+def test_a_registry_value_changed_from_1_to_true_is_stale(project: Project) -> None:
+    registry = project.config["registry"]
+    project.configure(registry={**registry, PARAMS[0]: {**registry[PARAMS[0]], "scale": 1}})
+    build(project, axes.INPUT_FLAG, INPUTS[0], axes.PARAM_FLAG, PARAMS[0])
+    project.configure(registry={**registry, PARAMS[0]: {**registry[PARAMS[0]], "scale": True}})
+    assert stale(project) == {f"{INPUTS[0]}_{PARAMS[0]}": ["parameter changed: scale"]}
+
+
+def test_a_copied_output_folder_keeps_its_provenance(project: Project) -> None:
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    subprocess.run(["cp", "-r", "output", "copy"], cwd=project.root, check=True)  # new mtimes
+    copied = project.manifest("--stale", "--output-folder", "copy")["entries"]
+    assert copied == []  # each artifact still has provenance it can trust: nothing is stale
+
+
+def test_a_sidecar_is_never_taken_for_an_artifact(project: Project) -> None:
+    """A parameter named like another artifact's old sidecar: each stays what it is."""
+    lookalike = f"{PARAMS[0]}.{settings.ARTIFACT_EXTENSION}.provenance"
+    registry = project.config["registry"]
+    project.configure(registry={**registry, lookalike: registry[PARAMS[0]]})
+    build(project, axes.INPUT_FLAG, INPUTS[0], axes.PARAM_FLAG, PARAMS[0])
+    entries = project.manifest()["by_id"]
+    assert entries[f"{INPUTS[0]}_{lookalike}"]["status"] == "MISS"
+    build(project, axes.INPUT_FLAG, INPUTS[0], axes.PARAM_FLAG, lookalike, "--force")
+    assert stale(project) == {}  # the first artifact's provenance was not overwritten
+    assert show(project, f"{INPUTS[0]}_{PARAMS[0]}")["provenance"]["axes"]

@@ -18,7 +18,7 @@ from conftest import (
     parse_grid,
 )
 
-from {{ cookiecutter.package_name }}.builder import layout
+from {{ cookiecutter.package_name }}.builder import layout, status
 
 SYMBOLS = {"DONE": "#", "REDO": "R", "MISS": ".", "BUILD": "B", "FAIL": "F"}
 
@@ -86,14 +86,15 @@ def test_a_build_killed_after_its_move_is_done_and_build_clears_the_stage(
     project: Project,
 ) -> None:
     """kill -9 between the move into place and the stage's removal: a stage whose lock record
-    says finishing, without its staged artifact, beside the final artifact."""
+    says published, its staged artifact still there, beside the final artifact."""
     project.run(*BUILD_ONE)
     stage = project.stage(PERMUTATION)
     stage.mkdir(parents=True)
     total = len(PHASES)
-    record = f"holder: pid 1 on host\nphase: [{total}/{total}] finishing\n"
+    record = f"holder: pid 1 on host\nphase: [{total}/{total}] {status.PUBLISHED}\n"
     layout.lock_file(stage, PERMUTATION).write_text(record)
     (stage / f"{PERMUTATION}.info.log").write_text("log\n")
+    (stage / layout.artifact_name(PERMUTATION)).write_bytes(b"staged")
     assert_everywhere(project, "DONE")
     assert selected(project, "--status", "fail") == []
 
@@ -106,7 +107,7 @@ def test_a_build_killed_after_its_move_is_done_and_build_clears_the_stage(
 def test_a_stage_with_its_staged_artifact_beside_a_final_one_is_a_pending_rebuild(
     project: Project,
 ) -> None:
-    """The same record, but the staged artifact still there: the move did not happen."""
+    """Killed while finishing, before the move: the rebuild is pending."""
     project.artifact(PERMUTATION).parent.mkdir(parents=True)
     project.artifact(PERMUTATION).write_bytes(b"old")
     stage = project.stage(PERMUTATION)

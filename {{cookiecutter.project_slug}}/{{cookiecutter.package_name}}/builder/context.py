@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import settings
+from .atomic import atomic_publish
 
 if TYPE_CHECKING:
     import logging
@@ -52,13 +52,7 @@ class BuildContext:
     def write_text(self, target: str | Path, text: str) -> Path:
         """Write ``text`` to a staging file (or the artifact) atomically: all of it or none."""
         final = self.path(target) if isinstance(target, str) else target
-        partial = final.with_name(f".{final.name}.partial")
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, final)
-        return final
+        return atomic_publish(final, text.encode("utf-8"))
 
     def write_json(self, target: str | Path, value: Any) -> Path:
         return self.write_text(target, json.dumps(value, indent=1) + "\n")

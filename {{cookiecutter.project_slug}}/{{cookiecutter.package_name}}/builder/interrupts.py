@@ -15,8 +15,15 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, like Ctrl-C."""
 
 
+# The SIGTERM received, if any: a stop raised inside a SQLite callback is swallowed by sqlite3
+# (the statement fails as "interrupted"), so the builder looks here to tell a stop from a failure.
+received: Terminated | None = None
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
+    global received
+    received = Terminated()
+    raise received
 
 
 def handle_sigterm() -> None:

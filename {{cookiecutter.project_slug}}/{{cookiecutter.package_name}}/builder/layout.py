@@ -2,14 +2,18 @@
 
 Every path the builder reads or writes is made here, and nowhere else:
 
-    <output>/<permutation_id>.<ext>                  the finished artifact
-    <output>/<permutation_id>.<ext>.provenance.json  its provenance, for non-SQLite kinds
-    <output>/_provenance_cache                       what ``manifest --stale`` read of provenance
-    <output>/_build/<permutation_id>/                its stage while it is built:
-        <permutation_id>.<ext>                       the staged artifact
-        <permutation_id>.progress.sqlite             progress, for non-SQLite kinds
-        <permutation_id>.lock                        the builder's lock and status record
-        <permutation_id>.{debug,info,error}.log      the three logs
+    <output>/<permutation_id>.<ext>                     the finished artifact
+    <output>/_provenance/<permutation_id>.<ext>.json    its provenance, for non-SQLite kinds
+    <output>/_build/<permutation_id>/                   its stage while it is built:
+        <permutation_id>.<ext>                          the staged artifact
+        <permutation_id>.progress.sqlite                progress, for non-SQLite kinds
+        .<permutation_id>.<ext>.finishing               the final artifact, while it is made
+        <permutation_id>.lock                           the builder's lock and status record
+        <permutation_id>.{debug,info,error}.log         the three logs
+    <output>/_provenance_cache                          what ``manifest --stale`` read of provenance
+
+Ids start with a letter or digit, so no artifact can be named like ``_build`` or ``_provenance``:
+the builder's own folders never collide with artifacts, and the manifest never counts them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Names another pipeline file to run instead of <package>/pipeline.py (see pipeline_module).
 PIPELINE_VARIABLE = f"{settings.PACKAGE.upper()}_PIPELINE"
 BUILD_FOLDER = "_build"
+PROVENANCE_FOLDER = "_provenance"
 SQLITE_EXTENSIONS = frozenset({"db", "sqlite", "sqlite3", "db3"})
 LOG_LEVELS = ("debug", "info", "error")
 
@@ -65,8 +70,8 @@ def artifact_path(output_dir: Path, permutation_id: str) -> Path:
 
 
 def sidecar_path(artifact: Path) -> Path:
-    """Where a non-SQLite artifact's provenance lives: beside it, named after it."""
-    return artifact.with_name(artifact.name + ".provenance.json")
+    """Where a non-SQLite artifact's provenance lives: in ``_provenance/`` beside it, after it."""
+    return artifact.parent / PROVENANCE_FOLDER / f"{artifact.name}.json"
 
 
 def provenance_cache_path(output_dir: Path) -> Path:
@@ -83,11 +88,18 @@ def staging_dir(output_dir: Path, permutation_id: str) -> Path:
     return output_dir / BUILD_FOLDER / permutation_id
 
 
+def staged_artifact(stage: Path, permutation_id: str) -> Path:
+    return stage / artifact_name(permutation_id)
+
+
 def progress_file(stage: Path, permutation_id: str) -> Path:
-    """The file holding ``_build_progress``: the staged artifact itself, or a file beside it."""
-    if artifact_is_sqlite():
-        return stage / artifact_name(permutation_id)
+    """The progress store of kinds that cannot hold it themselves (not SQLite)."""
     return stage / f"{permutation_id}.progress.sqlite"
+
+
+def finishing_file(staged: Path) -> Path:
+    """Where the final artifact is made, leaving the staged one untouched until the move."""
+    return staged.with_name(f".{staged.name}.finishing")
 
 
 def lock_file(stage: Path, permutation_id: str) -> Path:

@@ -9,6 +9,9 @@ A build over many permutations (``overall``) chooses for its console and its poo
 processes inherit the environment) through ``CONSOLE_VARIABLE``: a comma list of ``phases`` (show
 the phase lines; without it only warnings and errors) and ``live`` (a live progress line is on the
 terminal: clear it before each line; the next redraw puts it back below). Unset: ``phases``.
+
+A log file that cannot be written (a full disk) is said once, in one line, when the build ends;
+it never floods stderr nor stops a run.
 """
 
 from __future__ import annotations
@@ -46,6 +49,21 @@ class ConsoleFormat(logging.Formatter):
         return f"{self.prefix}: {record.getMessage()}"
 
 
+class LogFile(logging.FileHandler):
+    """A log file that, once writing it fails, remembers why and goes quiet."""
+
+    error: BaseException | None = None
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self.error = self.error or sys.exc_info()[1]
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as error:  # the last flush, on a full disk
+            self.error = self.error or error
+
+
 class BuildLogs:
     """``with BuildLogs(stage, permutation_id) as log:`` gives a logger writing the three files."""
 
@@ -64,7 +82,7 @@ class BuildLogs:
         try:
             for level_name, level in LEVELS:
                 path = layout.log_file(self.stage, self.permutation_id, level_name)
-                self._attach(logging.FileHandler(path, encoding="utf-8"), level, file_format)
+                self._attach(LogFile(path, encoding="utf-8"), level, file_format)
         except BaseException:  # a file that cannot be opened must not leave the others open
             self.__exit__(None, None, None)
             raise
@@ -93,4 +111,11 @@ class BuildLogs:
         for handler in self._handlers:
             handler.close()
             self.logger.removeHandler(handler)
+        failed = [h for h in self._handlers if isinstance(h, LogFile) and h.error]
+        if failed:
+            print(
+                f"warning: {self.permutation_id}: cannot write {failed[0].baseFilename}:"
+                f" {failed[0].error}",
+                file=sys.stderr,
+            )
         self._handlers.clear()

@@ -170,15 +170,10 @@ def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int
 
 
 def read_stage(output_dir: Path, permutation_id: str) -> status.Stage:
-    """What a staging dir's lock says, and whether it still holds its staged artifact.
-
-    The staged artifact is never opened, so a busy or crashed database cannot make the manifest
-    slow or wrong.
-    """
+    """What a staging dir's lock says: the staged artifact is never opened, so a busy or crashed
+    database cannot make the manifest slow or wrong."""
     stage = layout.staging_dir(output_dir, permutation_id)
-    live, record = staging.read_lock(layout.lock_file(stage, permutation_id))
-    has_artifact = os.path.lexists(stage / layout.artifact_name(permutation_id))
-    return status.Stage(live, record, has_artifact)
+    return status.Stage(*staging.read_lock(layout.lock_file(stage, permutation_id)))
 
 
 def staged(output_dir: Path) -> dict[str, status.Stage]:

@@ -38,8 +38,15 @@ if TYPE_CHECKING:
     from .runner import Outcome
 
 Verbosity = Literal["quiet", "normal", "verbose"]
-RESULTS = ("built", "skipped", "busy", "failed", "interrupted")
-COLOURS = {"built": "32", "skipped": "2", "busy": "33", "failed": "31", "interrupted": "33"}
+RESULTS = ("built", "skipped", "busy", "failed", "interrupted", "not started")
+COLOURS = {
+    "built": "32",
+    "skipped": "2",
+    "busy": "33",
+    "failed": "31",
+    "interrupted": "33",
+    "not started": "2",
+}
 TICK = 0.5  # seconds between two redraws of the live line
 
 

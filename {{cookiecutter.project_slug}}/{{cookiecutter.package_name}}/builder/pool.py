@@ -10,6 +10,11 @@ passes it on), queued permutations are dropped and each running build is interru
 single build is: its staging dir is kept for a resume, and nothing is half-moved, since an artifact
 only ever reaches the output folder by one atomic rename. A worker holds stops back between two
 builds (one delivered there would kill it), takes only the first stop, and after it builds nothing.
+
+A worker whose parent dies (kill -9, SIGHUP, a lost terminal) stops as on SIGTERM: a thread
+watches the parent, and the worker leaves its running build resumable and exits. A worker that
+dies itself (``os._exit`` in a phase, the OOM killer) fails its permutation; what no worker started
+is reported "not started", not failed.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from types import FrameType
 
@@ -32,33 +40,57 @@ STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 # In a worker: the stop it received, if any. A stopped worker builds nothing more, even what was
 # already queued to it, and ignores further stops so that they cannot cut a build's cleanup short.
 _stopped_by: KeyboardInterrupt | None = None
+# In a worker: set between builds, when the worker may exit at once; where it says it began one.
+_idle = threading.Event()
+_began: SimpleQueue[str] | None = None
+PARENT_POLL_SECONDS = 0.2
 
 
 def _stop_once(signum: int, frame: FrameType | None) -> None:
     global _stopped_by
     for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
-    _stopped_by = interrupts.Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if signum == signal.SIGTERM:
+        _stopped_by = interrupts.received = interrupts.Terminated()
+    else:
+        _stopped_by = KeyboardInterrupt()
     raise _stopped_by
 
 
-def _start_worker() -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+def _start_worker(began: SimpleQueue[str]) -> None:
+    global _began
+    _began = began
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # the watcher inherits the mask
     for stop in STOP_SIGNALS:
         signal.signal(stop, _stop_once)
+    _idle.set()
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """When the parent is gone, stop as on SIGTERM: interrupt the build, then exit."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)  # raised in the running build, or held until the next
+    _idle.wait()
+    os._exit(interrupts.exit_code(interrupts.Terminated()))
 
 
 def _build(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     """Run in a worker: one permutation, interruptible only while it builds."""
+    _idle.clear()
     try:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a pending stop raises here
         if _stopped_by is not None:
             raise _stopped_by
+        if _began is not None:
+            _began.put(entry["permutation_id"])
         return runner.build_permutation(entry, output_dir, force=force)
     except KeyboardInterrupt as stop:  # before the build began, or as it returned
         return _interrupted(entry, output_dir, stop)
     finally:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        _idle.set()
 
 
 def _interrupted(entry: Entry, output_dir: Path, stop: KeyboardInterrupt) -> Outcome:
@@ -72,14 +104,17 @@ def _interrupted(entry: Entry, output_dir: Path, stop: KeyboardInterrupt) -> Out
     return Outcome(permutation_id, "interrupted", message, code, error_log if began else None)
 
 
-def _outcome(future: Future[Outcome], entry: Entry, output_dir: Path) -> Outcome:
+def _outcome(future: Future[Outcome], entry: Entry, output_dir: Path, began: set[str]) -> Outcome:
     try:
         return future.result()
     except KeyboardInterrupt as stop:
         return _interrupted(entry, output_dir, stop)
-    except BrokenProcessPool as error:  # a worker died (killed, out of memory)
-        message = f"not built: {error}"
-        return Outcome(entry["permutation_id"], "failed", message, runner.FAILED)
+    except BrokenProcessPool:  # a worker died (os._exit, killed, out of memory)
+        permutation_id = entry["permutation_id"]
+        if permutation_id in began:
+            message = "not built: its worker died (killed, out of memory, or os._exit in a phase)"
+            return Outcome(permutation_id, "failed", message, runner.FAILED)
+        return Outcome(permutation_id, "not started", "not started: a worker died", runner.FAILED)
 
 
 def build_in_pool(
@@ -94,10 +129,14 @@ def build_in_pool(
     runner.prepare_output_folder(output_dir)
     # Started before the workers are: they inherit its choice of console lines.
     shown = overall.Progress(entries, verbosity=verbosity, jobs=jobs).start()
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+    began_queue: SimpleQueue[str] = context.SimpleQueue()
+    began: set[str] = set()
     pool = ProcessPoolExecutor(
         max_workers=min(jobs, len(entries)),
-        mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
+        mp_context=context,
         initializer=_start_worker,
+        initargs=(began_queue,),
     )
     futures: dict[Future[Outcome], Entry] = {}
     finished: dict[Future[Outcome], Outcome] = {}
@@ -106,14 +145,16 @@ def build_in_pool(
         for entry in entries:  # queued cheapest first; workers take them in this order
             futures[pool.submit(_build, entry, output_dir, force)] = entry
         for future in as_completed(futures):
-            finished[future] = _outcome(future, futures[future], output_dir)
+            while not began_queue.empty():
+                began.add(began_queue.get())
+            finished[future] = _outcome(future, futures[future], output_dir, began)
             shown.finished(finished[future])
     except KeyboardInterrupt as stop:
         stopped_by = stop
         _stop(futures, stop)
         for future, entry in futures.items():
             if future not in finished and not future.cancelled():
-                finished[future] = _outcome(future, entry, output_dir)
+                finished[future] = _outcome(future, entry, output_dir, began)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         shown.stop()

@@ -3,9 +3,9 @@
 A build records its axis values, a fingerprint of each input file the pipeline names with
 ``input_files()``, the parameter's registry entry, a fingerprint of the pipeline's code, the builder
 version, phase timings, host and timestamps. SQLite artifacts keep it in a ``_provenance`` table
-(one row per key, JSON values); other kinds get a sidecar ``<id>.<ext>.provenance.json`` that is
-moved into the output folder just before the artifact, so a visible artifact always has one. The
-sidecar names the artifact's size and mtime, so one left by an interrupted rebuild is not trusted.
+(one row per key, JSON values); other kinds get a sidecar in ``_provenance/`` (``kinds`` writes
+and reads both). The fingerprint of inputs, registry entry and code is taken when a stage is begun
+and kept in its progress store, so a resumed build records what its phases were really built from.
 Only ``build``, ``show`` and ``manifest --stale`` come here; plain ``manifest`` never reads it.
 """
 
@@ -22,27 +22,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import BUILDER_VERSION, axes, layout
 from .ids import UsageError
+from .kinds import Document
 from .pipeline_module import PIPELINE_FILE, pipeline
 
-if TYPE_CHECKING:
-    import sqlite3
-
-TABLE = "_provenance"
 FINGERPRINTS = ("stat", "content")
 
 # Module-level settings of pipeline.py that are not code: the registry is compared per parameter,
 # the others only order, label or choose how inputs are fingerprinted.
 NOT_CODE = frozenset({"PARAM_REGISTRY", "FINGERPRINT", "COST_UNIT"})
-
-Document = dict[str, Any]
-
-
-class MissingProvenance(Exception):
-    """A built artifact without provenance that can be trusted; the message says why."""
 
 
 def now() -> str:
@@ -136,31 +127,36 @@ def code_fingerprint() -> str:
     return hashlib.sha256("".join(kept).encode("utf-8")).hexdigest()
 
 
-class Recorder:
-    """Collects one build's provenance; inputs and code are fingerprinted when the build starts.
+def begin(entry: dict[str, Any]) -> Document:
+    """What a stage is built from, fingerprinted when it is begun and kept while it is resumed.
 
     Fingerprinting before the phases run errs on the safe side: an input edited while a phase
     reads it is recorded as it was, so ``manifest --stale`` reports the edit.
     """
+    input_id, param = entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]
+    mode = fingerprint_mode()
+    return {
+        "fingerprint": mode,
+        "inputs": fingerprint_inputs(input_id, mode),
+        "param": registry_entry(param),
+        "pipeline": {"path": layout.display_path(PIPELINE_FILE), "sha256": code_fingerprint()},
+        "started_at": now(),
+    }
 
-    def __init__(self, entry: dict[str, Any]) -> None:
+
+class Recorder:
+    """Collects one build's provenance from the fingerprint its stage was begun with."""
+
+    def __init__(self, entry: dict[str, Any], begun: Document) -> None:
         input_id, param = entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]
-        mode = fingerprint_mode()
         self.document: Document = {
             "permutation_id": entry["permutation_id"],
             "axes": {axes.INPUT_AXIS: input_id, axes.PARAM_AXIS: param},
-            "fingerprint": mode,
-            "inputs": fingerprint_inputs(input_id, mode),
-            "param": registry_entry(param),
-            "pipeline": {
-                "path": layout.display_path(PIPELINE_FILE),
-                "sha256": code_fingerprint(),
-            },
+            **begun,
             "builder_version": BUILDER_VERSION,
             "python": platform.python_version(),
             "host": os.uname().nodename,
             "pid": os.getpid(),
-            "started_at": now(),
         }
         self.phases: list[Document] = []
 
@@ -182,80 +178,3 @@ class Recorder:
 
     def finished(self) -> Document:
         return {**self.document, "phases": list(self.phases), "finished_at": now()}
-
-
-# --- SQLite artifacts: a table inside the artifact ---
-
-
-def write_table(conn: sqlite3.Connection, document: Document) -> None:
-    """Replace the ``_provenance`` table of the staged database in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    conn.execute(f"CREATE TABLE {TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    conn.executemany(
-        f"INSERT INTO {TABLE} (key, value) VALUES (?, ?)",
-        [(key, json.dumps(value, sort_keys=True)) for key, value in document.items()],
-    )
-    conn.execute("COMMIT")
-
-
-def read_table(artifact: Path) -> Document:
-    import sqlite3
-    from urllib.parse import quote
-
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(artifact))}?mode=ro", uri=True, timeout=1)
-    except sqlite3.Error as error:
-        raise MissingProvenance(f"cannot open {artifact.name}: {error}") from None
-    try:
-        rows = conn.execute(f"SELECT key, value FROM {TABLE}").fetchall()
-    except sqlite3.OperationalError as error:
-        if "no such table" in str(error):
-            raise MissingProvenance(f"{artifact.name} has no {TABLE} table") from None
-        raise MissingProvenance(f"cannot read {artifact.name}: {error}") from None
-    except sqlite3.DatabaseError as error:
-        raise MissingProvenance(f"{artifact.name} is not a readable SQLite file: {error}") from None
-    finally:
-        conn.close()
-    return {str(key): json.loads(value) for key, value in rows}
-
-
-# --- other kinds: a sidecar beside the artifact ---
-
-
-def _artifact_identity(artifact: Path) -> Document:
-    info = os.stat(artifact)
-    return {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
-
-
-def write_sidecar(artifact: Path, document: Document) -> Path:
-    """Write the staged artifact's sidecar (fsynced) beside it; the artifact must be complete."""
-    path = layout.sidecar_path(artifact)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump({**document, "artifact": _artifact_identity(artifact)}, handle, indent=1)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return path
-
-
-def read_sidecar(artifact: Path) -> Document:
-    path = layout.sidecar_path(artifact)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingProvenance(f"no sidecar {path.name}") from None
-    except (OSError, ValueError) as error:
-        raise MissingProvenance(f"cannot read {path.name}: {error}") from None
-    if not isinstance(document, dict):
-        raise MissingProvenance(f"{path.name} is not a JSON object")
-    if document.get("artifact") != _artifact_identity(artifact):
-        raise MissingProvenance(
-            f"{path.name} was written for another copy of the artifact (size or mtime differ)"
-        )
-    return document
-
-
-def read(artifact: Path) -> Document:
-    """The provenance of a final artifact; MissingProvenance if there is none to trust."""
-    return read_table(artifact) if layout.artifact_is_sqlite() else read_sidecar(artifact)

@@ -30,8 +30,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from . import layout, provenance
-from .provenance import Document
+from . import layout
+from .kinds import KIND, Document
 
 FORMAT = 1
 # A file's identity, field by field: if any differs, the file is not the one that was read.
@@ -149,7 +149,7 @@ class ProvenanceCache:
             return self.parts[inputs], self.parts[param], self.parts[code]
         # Read after the stat: a file changed in between has another identity next time.
         artifact = layout.artifact_path(self.output_dir, permutation_id)
-        recorded = recorded_parts(provenance.read(artifact))
+        recorded = recorded_parts(KIND.read_provenance(artifact))
         if now is not None:
             inputs, param, code = (self.part(text) for text in recorded)
             self.entries[permutation_id] = (now, (inputs, param, code))

@@ -2,21 +2,22 @@
 
 Lifecycle of one permutation (``build_permutation``):
 1. take the staging dir's lock (a live builder elsewhere means: report it and leave);
-2. resume after the phases its ``_build_progress`` records, or start afresh with ``--force``;
+2. resume after the phases its progress store records, if they were built from today's inputs,
+   registry entry and code (else start over, saying why), or start afresh with ``--force``;
 3. run each remaining phase; for SQLite artifacts the phase's work and its progress row commit in
    one transaction, so a phase killed half-way leaves nothing a resumed build would trust;
-4. on success drop the progress table, record provenance (``provenance``), VACUUM, fsync,
-   ``os.replace`` into the output folder, and delete the staging dir; on failure or interruption
-   keep it, with the partial artifact, the three logs and the lock's record of where and why it
-   stopped.
+4. on success let the artifact's kind (``kinds``) make the final artifact from the untouched
+   staged one and move it into place, then delete the staging dir; on failure or interruption
+   (at any point, finishing included) keep it, with the partial artifact, its progress, the three
+   logs and the lock's record of where and why it stopped.
+The stage never holds a symbolic link the builder would write through, and lies on the output
+folder's file system (the final move must be one atomic rename).
 Only ``build`` imports this module: the info subcommands never pay for logging or sqlite3.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -28,9 +29,11 @@ from pathlib import Path
 from . import axes, interrupts, layout, manifest, overall, progress, provenance, staging, status
 from .context import BuildContext
 from .ids import UsageError
+from .kinds import KIND, Document
 from .logs import PROGRESS, BuildLogs
 from .manifest import Entry
 from .pipeline_module import pipeline
+from .stale import Today
 
 Phase = Callable[[BuildContext], "str | None"]
 
@@ -40,7 +43,7 @@ FAILED, BUSY = 1, 3  # exit codes; an interruption exits 128 + the signal's numb
 @dataclass
 class Outcome:
     permutation_id: str
-    result: str  # built | skipped | busy | failed | interrupted
+    result: str  # built | skipped | busy | failed | interrupted | not started
     message: str
     code: int = 0
     error_log: Path | None = None
@@ -74,20 +77,24 @@ def build_permutation(entry: Entry, output_dir: Path, *, force: bool = False) ->
 def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     permutation_id = entry["permutation_id"]
     stage = layout.staging_dir(output_dir, permutation_id)
-    final = output_dir / layout.artifact_name(permutation_id)
+    final = layout.artifact_path(output_dir, permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
     before = manifest.read_stage(output_dir, permutation_id) if stage.is_dir() else None
     try:
+        staging.refuse_links(stage, permutation_id, force=force)
         if not lock.acquire():
             return Outcome(permutation_id, "busy", f"is being built by {lock.holder}", BUSY)
-        now = _stage_under_lock(stage, final, lock, before)
+        now = _stage_under_lock(stage, lock, before)
         state, _ = status.classify(final.exists(), now, len(pipeline.PHASES))
         if state == status.DONE and not force:  # a stage left, if any, holds nothing to keep
             staging.discard(stage)
             return Outcome(permutation_id, "skipped", f"is done: {final} (--force rebuilds it)")
         if force:
-            _clear_stage(stage, keep=lock.path)
+            staging.clear(stage, keep=[lock.path])
+        staging.check_same_file_system(stage, output_dir)
         return _build_staged(entry, stage, final, lock)
+    except staging.UnsafeStage as problem:
+        return Outcome(permutation_id, "failed", str(problem), FAILED)
     except KeyboardInterrupt as stop:  # taking the lock, clearing or discarding the stage
         return _interrupted(permutation_id, stop, "outside a phase", None)
     finally:
@@ -95,7 +102,7 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
 
 
 def _stage_under_lock(
-    stage: Path, final: Path, lock: staging.BuildLock, before: status.Stage | None
+    stage: Path, lock: staging.BuildLock, before: status.Stage | None
 ) -> status.Stage | None:
     """The stage as status.classify sees it once we hold its lock (None: only our lock in it).
 
@@ -105,7 +112,7 @@ def _stage_under_lock(
     if all(path == lock.path for path in stage.iterdir()):
         return None
     record = before.record if before is not None and not before.live else {}
-    return status.Stage(False, record, (stage / final.name).exists())
+    return status.Stage(False, record)
 
 
 def _interrupted(
@@ -115,28 +122,20 @@ def _interrupted(
     return Outcome(permutation_id, "interrupted", message, interrupts.exit_code(stop), error_log)
 
 
-def _clear_stage(stage: Path, *, keep: Path) -> None:
-    """``--force``: forget a stale partial build (but not the lock we hold)."""
-    for path in stage.iterdir():
-        if path != keep:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-
-
 def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLock) -> Outcome:
     """Run the phases not yet recorded, then finish; the logs and the lock say how it went."""
     permutation_id = entry["permutation_id"]
     phases: list[Phase] = list(pipeline.PHASES)
     total = len(phases)
     started = time.monotonic()
-    is_sqlite = layout.artifact_is_sqlite()
     error_log = layout.log_file(stage, permutation_id, "error")
     where = "setup"
     with BuildLogs(stage, permutation_id) as log:
-        conn = sqlite3.connect(layout.progress_file(stage, permutation_id), isolation_level=None)
+        conn = sqlite3.connect(KIND.progress_file(stage, permutation_id), isolation_level=None)
         try:
             log.info(f"build {permutation_id} ({entry['label']}): {total} phases in {stage}")
             log.debug(f"lock {lock.path} taken")
-            progress.ensure_table(conn)
+            conn, begun = _begin(entry, stage, lock, conn, log)
             completed = progress.completed_phases(conn)
             _check_progress_matches(completed, phases)
             context = BuildContext(
@@ -145,11 +144,11 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                 param_name=entry[axes.PARAM_KEY],
                 params=dict(pipeline.PARAM_REGISTRY[entry[axes.PARAM_KEY]]),
                 staging_dir=stage,
-                artifact_path=stage / layout.artifact_name(permutation_id),
+                artifact_path=layout.staged_artifact(stage, permutation_id),
                 log=log,
-                connection=conn if is_sqlite else None,
+                connection=conn if KIND.holds_progress else None,
             )
-            record = provenance.Recorder(entry)
+            record = provenance.Recorder(entry, begun)
             for number, phase in enumerate(phases, 1):
                 where = f"phase {number}/{total} {phase.__name__}"
                 if number <= len(completed):
@@ -163,13 +162,15 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                     _run_phase(phase, where, number, context, conn)
             where = "finishing"
             lock.note(phase=f"[{total}/{total}] finishing")
-            _finish(conn, context.artifact_path, final, log, record)
+            log.debug(f"finish {context.artifact_path} into {final}")
+            KIND.finish(conn, context.artifact_path, final, record.finished())
+            lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")  # a kill now leaves it DONE
         except KeyboardInterrupt as stop:
             outcome = _interrupted(permutation_id, stop, f"in {where}", error_log)
             lock.note(error=outcome.message)
             log.error(f"{outcome.message}; staging kept, rerun to resume: {stage}")
             return outcome
-        except Exception as error:
+        except BaseException as error:  # SystemExit too: a phase that exits has failed
             user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
             message = str(error) if user_error else f"{type(error).__name__}: {error}"
             lock.note(error=message[:500])
@@ -182,6 +183,46 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
         log.info(f"built {final} in {time.monotonic() - started:.2f}s", extra=PROGRESS)
     staging.discard(stage)
     return Outcome(permutation_id, "built", f"built {final}")
+
+
+def _begin(
+    entry: Entry,
+    stage: Path,
+    lock: staging.BuildLock,
+    conn: sqlite3.Connection,
+    log: logging.Logger,
+) -> tuple[sqlite3.Connection, Document]:
+    """The stage's progress store and what it was begun from; started over if that changed.
+
+    Completed phases are trusted only if they were built from today's inputs, registry entry and
+    code: a resume after any of them changed would mix old and new in one artifact.
+    """
+    permutation_id = entry["permutation_id"]
+    progress.ensure_tables(conn)
+    then = progress.begun(conn)
+    if then is not None:
+        why = Today().reasons(then, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY])
+        if not why:
+            return conn, then
+        message = f"staged phases were built from other inputs ({'; '.join(why)}): starting over"
+        log.info(message)
+        print(f"{permutation_id}: {message}", file=sys.stderr)
+    elif progress.completed_phases(conn):
+        log.info("staged phases record nothing they were built from: starting over")
+    else:
+        return conn, _record_begun(entry, conn)
+    conn.close()
+    logs = [layout.log_file(stage, permutation_id, level) for level in layout.LOG_LEVELS]
+    staging.clear(stage, keep=[lock.path, *logs])
+    conn = sqlite3.connect(KIND.progress_file(stage, permutation_id), isolation_level=None)
+    progress.ensure_tables(conn)
+    return conn, _record_begun(entry, conn)
+
+
+def _record_begun(entry: Entry, conn: sqlite3.Connection) -> Document:
+    begun = provenance.begin(entry)
+    progress.record_begun(conn, begun)
+    return begun
 
 
 def _check_progress_matches(completed: list[tuple[int, str, str]], phases: list[Phase]) -> None:
@@ -205,6 +246,7 @@ def _run_phase(
     sqlite = context.connection is not None
     try:
         if sqlite:
+            conn.set_progress_handler(_listen_for_stops, 10_000)
             conn.execute("BEGIN IMMEDIATE")
         summary = phase(context)
         if sqlite and not conn.in_transaction:
@@ -212,47 +254,22 @@ def _run_phase(
         progress.record_phase(conn, number, phase.__name__)
         if sqlite:
             conn.execute("COMMIT")
-    except BaseException:
+    except BaseException as error:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if isinstance(error, sqlite3.OperationalError) and interrupts.received is not None:
+            raise interrupts.received from None  # SIGTERM cut a long statement short
         raise
+    finally:
+        conn.set_progress_handler(None, 0)
     elapsed = time.monotonic() - started
     done = f"{where}: done in {elapsed:.2f}s" + (f" ({summary})" if summary else "")
     log.info(done, extra=PROGRESS)
 
 
-def _finish(
-    conn: sqlite3.Connection,
-    artifact: Path,
-    final: Path,
-    log: logging.Logger,
-    record: provenance.Recorder,
-) -> None:
-    """Make the staged artifact final: progress gone, provenance in, bytes on disk, one rename."""
-    is_sqlite = layout.artifact_is_sqlite()
-    if is_sqlite:
-        progress.drop_table(conn)
-        provenance.write_table(conn, record.finished())
-        conn.execute("PRAGMA journal_mode=DELETE")  # a single file, whatever the phases chose
-        conn.execute("VACUUM")
-    conn.close()
-    if not artifact.is_file():
-        raise RuntimeError(f"the last phase did not write the artifact {artifact}")
-    log.debug(f"fsync {artifact}, then rename it to {final}")
-    _fsync(artifact)
-    if not is_sqlite:  # the sidecar goes first, so a visible artifact always has its provenance
-        sidecar = provenance.write_sidecar(artifact, record.finished())
-        os.replace(sidecar, layout.sidecar_path(final))
-    os.replace(artifact, final)
-    _fsync(final.parent)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _listen_for_stops() -> int:
+    """Called by SQLite during a long statement: a pending SIGTERM is raised here and aborts it."""
+    return 0
 
 
 def build_all(
@@ -282,7 +299,7 @@ def report(outcomes: list[Outcome], shown: overall.Progress) -> int:
         if outcome.result == "skipped":
             if not shown.quiet:
                 print(f"{outcome.permutation_id} {outcome.message}", file=sys.stderr)
-        elif outcome.result != "built":
+        elif outcome.result not in ("built", "not started"):
             where = f" (log: {outcome.error_log})" if outcome.error_log else ""
             print(f"error: {outcome.permutation_id} {outcome.message}{where}", file=sys.stderr)
     if len(outcomes) > 1:
@@ -290,6 +307,6 @@ def report(outcomes: list[Outcome], shown: overall.Progress) -> int:
     interrupted = [outcome.code for outcome in outcomes if outcome.result == "interrupted"]
     if interrupted:
         return interrupted[0]
-    if counts["failed"]:
+    if counts["failed"] or counts["not started"]:
         return FAILED
     return BUSY if counts["busy"] else 0

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import axes, layout, provenance, status
+from . import axes, layout, status
 from .ids import UsageError, check_safe_stem
+from .kinds import KIND, Document, MissingProvenance
 from .manifest import discover_inputs, param_names, permutation_entry
-from .provenance import Document, MissingProvenance
 from .stale import Today
 
 
@@ -34,7 +34,7 @@ def load(output_dir: Path, permutation_id: str) -> Document:
             f"{permutation_id} is not built ({entry['status']}); only an artifact has provenance"
         )
     try:
-        recorded = provenance.read(Path(entry["output_path"]))
+        recorded = KIND.read_provenance(Path(entry["output_path"]))
     except MissingProvenance as why:
         raise UsageError(
             f"{permutation_id} has no provenance ({why}); rebuild it with --force to record one"

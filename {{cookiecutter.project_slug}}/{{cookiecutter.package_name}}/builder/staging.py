@@ -17,13 +17,64 @@ import os
 import time
 from pathlib import Path
 
+from . import layout
 from .ids import UsageError
-from .layout import lock_file
 
 # A manifest probing the lock holds it shared for microseconds; a starting builder retries this
 # long before it reports the permutation as busy.
 _LOCK_ATTEMPTS = 5
 _LOCK_RETRY_SECONDS = 0.05
+
+
+class UnsafeStage(Exception):
+    """A stage the builder refuses to write through; the message says why and what to do."""
+
+
+def refuse_links(stage: Path, permutation_id: str, *, force: bool) -> None:
+    """No symbolic link where the builder writes: a link would carry its writes (and ``--force``'s
+    deletions) outside the output folder. ``--force`` removes links in a stage, never follows."""
+    for folder in (stage.parent, stage):
+        if folder.is_symlink():
+            raise UnsafeStage(
+                f"{folder} is a symbolic link; remove it (the builder never follows one)"
+            )
+    if force:
+        return
+    own = [
+        layout.lock_file(stage, permutation_id),
+        layout.staged_artifact(stage, permutation_id),
+        layout.progress_file(stage, permutation_id),
+        layout.finishing_file(layout.staged_artifact(stage, permutation_id)),
+        *(layout.log_file(stage, permutation_id, level) for level in layout.LOG_LEVELS),
+    ]
+    for path in own:
+        if path.is_symlink():
+            raise UnsafeStage(
+                f"{path} is a symbolic link; the builder never writes through one:"
+                " remove it or rerun with --force"
+            )
+
+
+def check_same_file_system(stage: Path, output_dir: Path) -> None:
+    """The final move is one rename, which cannot cross file systems: say so before any phase."""
+    if os.stat(stage).st_dev != os.stat(output_dir).st_dev:
+        raise UnsafeStage(
+            f"staging dir {stage} is on another file system than the output folder {output_dir};"
+            " the finished artifact could not be moved into place atomically"
+        )
+
+
+def clear(stage: Path, *, keep: list[Path]) -> None:
+    """Forget a partial build (but not ``keep``); a link is removed, never followed."""
+    import shutil
+
+    for path in stage.iterdir():
+        if path in keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def discard(stage: Path) -> None:
@@ -73,7 +124,7 @@ class BuildLock:
     """An exclusive, crash-released lock on one permutation's staging dir, and its status record."""
 
     def __init__(self, stage: Path, permutation_id: str) -> None:
-        self.path = lock_file(stage, permutation_id)
+        self.path = layout.lock_file(stage, permutation_id)
         self.holder = "another builder"  # after a failed acquire: who holds the lock
         self._fd: int | None = None
         self._fields: dict[str, str] = {}
@@ -105,7 +156,7 @@ class BuildLock:
         """The lock file, created with its staging dir; None if a finishing builder removed it."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -128,8 +179,9 @@ class BuildLock:
             return
         self._fields.update({key: " ".join(value.split()) for key, value in fields.items()})
         text = "".join(f"{key}: {value}\n" for key, value in self._fields.items()).encode()
-        os.pwrite(self._fd, text, 0)
-        os.ftruncate(self._fd, len(text))
+        with contextlib.suppress(OSError):  # a full disk: the record is news, not the build
+            os.pwrite(self._fd, text, 0)
+            os.ftruncate(self._fd, len(text))
 
     def release(self) -> None:
         if self._fd is not None:

@@ -14,16 +14,14 @@ import json
 from pathlib import Path
 
 from . import axes, provenance, status
+from .kinds import Document, MissingProvenance
 from .manifest import Entry
-from .provenance import Document, MissingProvenance
 from .provenance_cache import ProvenanceCache, Recorded, canonical, recorded_parts
 
 INPUT_CHANGED = "input changed"
 PARAM_CHANGED = "parameter changed"
 CODE_CHANGED = "pipeline code changed"
 NO_PROVENANCE = "no provenance"
-
-_ABSENT = object()
 
 
 class Today:
@@ -94,8 +92,13 @@ def changed_inputs(then: list[Document], now: list[Document]) -> list[str]:
 
 
 def changed_keys(then: Document, now: Document) -> list[str]:
+    """Keys whose values differ as JSON keeps them: ``1`` and ``True`` are not the same value."""
     keys = (set(then) | set(now)) - {"cost"}
-    return sorted(k for k in keys if then.get(k, _ABSENT) != now.get(k, _ABSENT))
+    return sorted(k for k in keys if _as_json(then, k) != _as_json(now, k))
+
+
+def _as_json(document: Document, key: str) -> str | None:
+    return json.dumps(document[key], sort_keys=True) if key in document else None
 
 
 def mark_stale(entries: list[Entry], output_dir: Path) -> None:

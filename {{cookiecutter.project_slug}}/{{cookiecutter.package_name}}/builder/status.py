@@ -20,15 +20,15 @@ from typing import NamedTuple
 
 MISS, BUILD, FAIL, DONE, REDO, STALE = "MISS", "BUILD", "FAIL", "DONE", "REDO", "STALE"
 KILLED = "no error recorded: the builder was killed"
-FINISHING = "finishing"
+# What a build notes in its lock once its artifact is in place, before it removes its stage.
+PUBLISHED = "published"
 
 
 class Stage(NamedTuple):
-    """What a staging dir says: a live builder or not, its lock's record, its staged artifact."""
+    """What a staging dir says: a live builder or not, and its lock's record."""
 
     live: bool
     record: dict[str, str]
-    has_artifact: bool
 
 
 def classify(done: bool, stage: Stage | None, phases: int) -> tuple[str, str | None]:
@@ -45,11 +45,11 @@ def classify(done: bool, stage: Stage | None, phases: int) -> tuple[str, str | N
 def is_leftover(done: bool, stage: Stage) -> bool:
     """A dead stage whose build had moved its artifact into place: killed before it was removed.
 
-    Its record says ``finishing`` and it no longer holds the staged artifact, so nothing in it
-    is worth keeping; ``build`` removes it.
+    Its record says the artifact was ``published``, so nothing in it is worth keeping; ``build``
+    removes it.
     """
-    finished = stage.record.get("phase", "").endswith(FINISHING) and not stage.has_artifact
-    return done and not stage.live and finished
+    published = stage.record.get("phase", "").endswith(PUBLISHED)
+    return done and not stage.live and published
 
 
 def with_staleness(status: str) -> str:

@@ -1,0 +1,320 @@
+"""Crash safety through the real CLI: links, changed inputs, exits, full disks, orphaned workers.
+
+Each test reproduces a way a build lost data or lied about it: a symlink that carried ``--force``
+outside the output folder, a resume that mixed old phases with new inputs, a phase that exited
+with success, a finish that threw completed phases away, workers that outlived their parent.
+File systems are real: as root a test mounts a small tmpfs in a private mount namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from conftest import (
+    BUILD_ONE,
+    INPUT,
+    PARAM,
+    PERMUTATION,
+    PHASES,
+    Project,
+    assert_valid_artifact,
+)
+
+from {{ cookiecutter.package_name }}.builder import layout
+
+IS_SQLITE = layout.artifact_is_sqlite()
+BUILD_ALL = ("build", "--output-folder", "output")
+
+
+def rows(artifact: Path) -> list[list[float]]:
+    """The artifact's rows (position, value, scaled), whatever its kind."""
+    if IS_SQLITE:
+        with closing(sqlite3.connect(artifact)) as conn:
+            return [list(row) for row in conn.execute("SELECT * FROM rows ORDER BY position")]
+    return list(json.loads(artifact.read_text())["rows"])
+
+
+def one_line(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """The run explained itself on stderr in plain lines: no traceback, each needle said."""
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def fail_last_phase(project: Project) -> None:
+    """A staged build whose first phases completed: what a resume starts from."""
+    project.fault(PHASES[-1], "raise", "late failure")
+    project.run(*BUILD_ONE, code=1)
+    project.clear_faults()
+
+
+def in_tmpfs(folder: Path, size: str, then: str = "") -> tuple[str, ...]:
+    """A command prefix that runs the command with a fresh tmpfs of ``size`` on ``folder``
+    (after the shell line ``then``), in a private mount namespace gone when the command ends."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    script = f'mkdir -p "$1" && mount -t tmpfs -o size={size} tmpfs "$1" && {then or "true"}'
+    prefix = (
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script + ' && shift && exec "$@"',
+        "sh",
+        str(folder),
+    )
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=30)
+    if probe.returncode:
+        pytest.skip(f"cannot mount a tmpfs here (unshare --mount): {probe.stderr.strip()}")
+    return prefix
+
+
+# --- 1. symbolic links ---
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A folder outside the output folder that no build may touch."""
+    folder = tmp_path / "victim"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "precious.txt").write_text("x\n")
+    return folder
+
+
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+def test_a_linked_stage_is_refused_and_nothing_outside_is_touched(
+    project: Project, victim: Path, force: tuple[str, ...]
+) -> None:
+    project.stage(PERMUTATION).parent.mkdir(parents=True)
+    project.stage(PERMUTATION).symlink_to(victim)
+    result = project.run(*BUILD_ONE, *force, code=1)
+    one_line(result, f"{project.stage(PERMUTATION)} is a symbolic link")
+    assert sorted(p.name for p in victim.iterdir()) == ["precious.txt", "sub"]
+    assert not project.artifact(PERMUTATION).exists()
+
+
+def test_force_removes_a_linked_folder_in_a_stage_without_following_it(
+    project: Project, victim: Path
+) -> None:
+    fail_last_phase(project)
+    (project.stage(PERMUTATION) / "cache").symlink_to(victim)
+    one_line(project.run(*BUILD_ONE, "--force"))
+    assert (victim / "precious.txt").read_text() == "x\n" and (victim / "sub").is_dir()
+    assert_valid_artifact(project.artifact(PERMUTATION))
+
+
+def test_a_staged_artifact_that_is_a_link_is_never_written_through(
+    project: Project, victim: Path
+) -> None:
+    fail_last_phase(project)
+    staged = layout.staged_artifact(project.stage(PERMUTATION), PERMUTATION)
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(victim / "precious.txt")
+    result = project.run(*BUILD_ONE, code=1)
+    one_line(result, f"{staged} is a symbolic link", "--force")
+    assert (victim / "precious.txt").read_text() == "x\n"
+    assert not project.artifact(PERMUTATION).exists()
+    project.run(*BUILD_ONE, "--force")  # removes the link, never follows it
+    assert (victim / "precious.txt").read_text() == "x\n"
+    assert_valid_artifact(project.artifact(PERMUTATION))
+
+
+# --- 2. a resume trusts only phases built from today's inputs, registry entry and code ---
+
+
+def test_a_resume_after_the_input_changed_starts_over(project: Project) -> None:
+    fail_last_phase(project)
+    with project.input_file(INPUT).open("a") as data:
+        data.write("100\n200\n")
+    result = project.run(*BUILD_ONE)
+    one_line(result, "input changed", "starting over")
+    assert "skipped" not in result.stderr
+    numbers = project.input_file(INPUT).read_text().split()
+    assert [row[1] for row in rows(project.artifact(PERMUTATION))] == [float(n) for n in numbers]
+
+
+def test_a_resume_after_the_registry_entry_changed_starts_over(project: Project) -> None:
+    fail_last_phase(project)
+    registry = project.config["registry"]
+    project.configure(registry={**registry, PARAM: {**registry[PARAM], "scale": 10}})
+    one_line(project.run(*BUILD_ONE), "parameter changed: scale", "starting over")
+    assert all(row[2] == row[1] * 10 for row in rows(project.artifact(PERMUTATION)))
+
+
+def test_a_resume_with_nothing_changed_still_skips_completed_phases(project: Project) -> None:
+    fail_last_phase(project)
+    result = project.run(*BUILD_ONE)
+    assert "starting over" not in result.stderr
+    assert f"phase 1/{len(PHASES)} {PHASES[0]}: skipped" in result.stderr
+
+
+# --- 3. a phase that exits has failed ---
+
+
+@pytest.mark.parametrize("jobs", [(), ("--jobs", "2")], ids=["sequential", "pool"])
+def test_sys_exit_0_in_a_phase_is_a_failure(project: Project, jobs: tuple[str, ...]) -> None:
+    project.fault(PHASES[1], "exit", 0, input=INPUT, param=PARAM)
+    result = project.run(*BUILD_ALL, *jobs, code=1)
+    one_line(result, f"error: {PERMUTATION} phase 2/{len(PHASES)} {PHASES[1]} failed: SystemExit")
+    assert "SystemExit" in project.log("error")
+    statuses = {e["permutation_id"]: e["status"] for e in project.manifest()["entries"]}
+    assert statuses.pop(PERMUTATION).startswith("FAIL")
+    assert set(statuses.values()) == {"DONE"}  # the rest of the selection was built
+
+
+def test_os_exit_in_a_worker_fails_that_permutation_and_no_other(project: Project) -> None:
+    project.fault(PHASES[0], "os_exit", 3, input=INPUT, param=PARAM)
+    result = project.run(*BUILD_ALL, "--jobs", "2", code=1)
+    one_line(result, f"error: {PERMUTATION} not built: its worker died")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    reported = {line.split()[1] for line in errors}  # nothing unstarted is called failed
+    statuses = {e["permutation_id"]: e["status"] for e in project.manifest()["entries"]}
+    assert not any(statuses[pid] == "MISS" for pid in reported), result.stderr
+    not_started = sum(status == "MISS" for status in statuses.values())
+    assert not not_started or f"{not_started} not started" in result.stderr, result.stderr
+
+
+# --- 4. finishing keeps completed phases until the artifact is in place ---
+
+
+def big_input(project: Project, count: int) -> None:
+    """Make the permutation's artifact large, so its finishing takes time and space."""
+    project.configure(inputs={**project.config["inputs"], INPUT: count})
+    project.input_file(INPUT).write_text("".join(f"{n}\n" for n in range(count)))
+
+
+def test_a_stage_on_another_file_system_is_refused_before_any_phase(project: Project) -> None:
+    stage_root = layout.staging_root(project.output)
+    result = project.run(*BUILD_ONE, code=1, prefix=in_tmpfs(stage_root, "4m"))
+    one_line(result, "is on another file system than the output folder")
+    assert "started" not in result.stderr  # no phase ran
+
+
+@pytest.mark.skipif(not IS_SQLITE, reason="finishing a file artifact writes only a small sidecar")
+def test_a_full_disk_while_finishing_keeps_the_completed_phases(project: Project) -> None:
+    big_input(project, 60000)
+    # Measured on a disk with room: what the phases leave in the stage, and the artifact's size.
+    reference = ("build", "--output-folder", "reference", *BUILD_ONE[3:])
+    project.fault(PHASES[-1], "raise", "measure the stage")
+    project.run(*reference, code=1)
+    stage = layout.staging_dir(project.root / "reference", PERMUTATION)
+    staged = sum(path.stat().st_size for path in stage.iterdir())
+    project.clear_faults()
+    artifact = layout.artifact_path(project.root / "reference", PERMUTATION)
+    project.run(*reference)
+    size = artifact.stat().st_size
+    # Room for the phases and half a finished copy: the disk fills up while finishing.
+    room = staged + size + size // 2 + 256 * 1024
+    # Both runs see one tmpfs, grown between them: the rerun resumes from what the first left.
+    grow = 'mount -o remount,size=64m "$1"'
+    then = f'(shift && "$@"); echo "exit $?" >&2; {grow}'
+    result = project.run(*BUILD_ONE, prefix=in_tmpfs(project.output, f"{room}", then))
+    first, _, rerun = result.stderr.partition("\nexit 1\n")
+    assert rerun, result.stderr
+    assert "finishing failed" in first and "Traceback" not in first, first
+    for number, phase in enumerate(PHASES, 1):  # no phase is redone
+        assert f"phase {number}/{len(PHASES)} {phase}: skipped" in rerun, rerun
+
+
+@pytest.mark.skipif(not IS_SQLITE, reason="a file artifact is finished by two renames")
+def test_kill_9_while_finishing_keeps_the_completed_phases(project: Project) -> None:
+    big_input(project, 200000)
+    builder = project.start(*BUILD_ONE)
+    finishing = layout.finishing_file(
+        layout.staged_artifact(project.stage(PERMUTATION), PERMUTATION)
+    )
+    deadline = time.monotonic() + 60
+    while not finishing.exists() and builder.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    builder.send_signal(signal.SIGKILL)
+    project.finish(builder, code=None)
+    if project.artifact(PERMUTATION).exists():
+        pytest.skip("the build finished before it could be killed while finishing")
+    rerun = project.run(*BUILD_ONE)
+    for number, phase in enumerate(PHASES, 1):
+        assert f"phase {number}/{len(PHASES)} {phase}: skipped" in rerun.stderr
+    assert_valid_artifact(project.artifact(PERMUTATION))
+
+
+# --- 5. workers stop when their parent dies ---
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid and b"spawn_main" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP], ids=["SIGKILL", "SIGHUP"])
+def test_workers_stop_when_their_parent_dies_and_leave_resumable_stages(
+    project: Project, signum: int
+) -> None:
+    block = project.block_in_phase(PHASES[1], input=INPUT)
+    builder = project.start(*BUILD_ALL, "--jobs", "2")
+    block.wait_until_reached(builder)
+    workers = children(builder.pid)
+    assert workers
+    builder.send_signal(signum)
+    project.finish(builder, code=None)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "workers outlived their parent"
+    project.clear_faults()
+    rerun = project.run(*BUILD_ALL, "--verbose")
+    assert f"{PERMUTATION}: phase 1/{len(PHASES)} {PHASES[0]}: skipped" in rerun.stderr
+
+
+# --- 7. a full disk: one line per failure, never a flood or a traceback ---
+
+
+def test_a_full_disk_fails_each_permutation_in_one_line(project: Project) -> None:
+    fill = 'cat /dev/zero > "$1/filler" 2>/dev/null; true'
+    prefix = in_tmpfs(project.output, "512k", fill)
+    result = project.run(*BUILD_ALL, code=None, prefix=prefix)
+    one_line(result)
+    assert result.returncode in (1, 2), result.stderr
+    assert len(result.stderr.splitlines()) < 40, result.stderr
+
+
+# --- a stop during a long SQL statement ---
+
+
+@pytest.mark.skipif(not IS_SQLITE, reason="only SQLite kinds run SQL in a phase")
+def test_sigterm_interrupts_a_long_sql_statement(project: Project) -> None:
+    endless = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000)"
+        " SELECT count(*) FROM c"
+    )
+    project.fault(PHASES[1], "sql", endless)
+    builder = project.start(*BUILD_ONE)
+    lock = layout.lock_file(project.stage(PERMUTATION), PERMUTATION)
+    deadline = time.monotonic() + 30
+    while "[2/" not in (lock.read_text() if lock.exists() else ""):
+        assert time.monotonic() < deadline and builder.poll() is None
+        time.sleep(0.01)
+    time.sleep(0.3)  # inside the statement
+    builder.send_signal(signal.SIGTERM)
+    result = project.finish(builder, code=143, timeout=10)
+    one_line(result, f"interrupted by SIGTERM in phase 2/{len(PHASES)} {PHASES[1]}")

@@ -1,0 +1,37 @@
+"""One way into place: every file the builder publishes appears whole or not at all.
+
+Like Luigi's ``AtomicLocalFile``: the content goes to a temporary sibling (or is a finished file
+elsewhere on the same file system), is fsynced, takes the target's name in one ``os.replace``, and
+the folder is fsynced so that the new name survives a power cut. Staging files a phase keeps, the
+provenance sidecar and the final artifact all come through here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def atomic_publish(target: Path, content: bytes | Path) -> Path:
+    """Put ``content`` (bytes, or a finished file to move) at ``target`` in one atomic step."""
+    if isinstance(content, Path):
+        partial = content
+        fsync(partial)
+    else:
+        partial = target.with_name(f".{target.name}.partial")
+        with open(partial, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    os.replace(partial, target)
+    fsync(target.parent)
+    return target
+
+
+def fsync(path: Path) -> None:
+    """Flush a file's (or a folder's) bytes to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
