@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from . import atomic
 
 if TYPE_CHECKING:
     import logging
@@ -48,12 +49,7 @@ class BuildContext:
     def write_text(self, target: str | Path, text: str) -> Path:
         """Write ``text`` to a staging file (or the artifact) atomically: all of it or none."""
         final = self.path(target) if isinstance(target, str) else target
-        partial = final.with_name(f".{final.name}.partial")
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, final)
+        atomic.write_text(final, text)
         return final
 
     def write_json(self, target: str | Path, value: Any) -> Path:

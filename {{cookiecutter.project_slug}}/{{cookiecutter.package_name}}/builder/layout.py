@@ -5,6 +5,7 @@ Every path the builder reads or writes is made here, and nowhere else:
     <output>/<permutation_id>.<ext>                  the finished artifact
     <output>/<permutation_id>.<ext>.provenance.json  its provenance, for non-SQLite kinds
     <output>/_provenance_cache                       what ``manifest --stale`` read of provenance
+    <output>/_plans/<hash>.plan                      a selection frozen for array tasks (``plan``)
     <output>/_build/<permutation_id>/                its stage while it is built:
         <permutation_id>.<ext>                       the staged artifact
         <permutation_id>.progress.sqlite             progress, for non-SQLite kinds
@@ -24,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Names another pipeline file to run instead of <package>/pipeline.py (see pipeline_module).
 PIPELINE_VARIABLE = f"{settings.PACKAGE.upper()}_PIPELINE"
 BUILD_FOLDER = "_build"
+PLAN_FOLDER = "_plans"
 SQLITE_EXTENSIONS = frozenset({"db", "sqlite", "sqlite3", "db3"})
 LOG_LEVELS = ("debug", "info", "error")
 
@@ -73,6 +75,12 @@ def provenance_cache_path(output_dir: Path) -> Path:
     """The provenance cache (see provenance_cache): no artifact has this name, as ids start with
     a letter or a digit, and no dot, so it never ends with an artifact's extension."""
     return output_dir / "_provenance_cache"
+
+
+def plan_path(output_dir: Path, digest: str) -> Path:
+    """A plan file, named after its content: like ``_build``, the folder's name starts with '_',
+    which no permutation id does, so no artifact can have it."""
+    return output_dir / PLAN_FOLDER / f"{digest}.plan"
 
 
 def staging_root(output_dir: Path) -> Path:

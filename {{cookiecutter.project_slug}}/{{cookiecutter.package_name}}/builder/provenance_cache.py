@@ -30,7 +30,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from . import layout, provenance
+from . import atomic, layout, provenance
 from .provenance import Document
 
 FORMAT = 1
@@ -222,14 +222,4 @@ def write(path: Path, entries: dict[str, Entry], parts: list[str]) -> None:
         "refs": refs,
         "parts": [parts[index] for index in renumbered],
     }
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(document, separators=(",", ":")))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
+    atomic.write_text(path, json.dumps(document, separators=(",", ":")))
