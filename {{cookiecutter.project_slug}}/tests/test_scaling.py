@@ -476,6 +476,23 @@ def test_a_packed_task_that_dies_leaves_the_rest_missing_or_failed(project: Proj
     assert done == set(ids[:4])
 
 
+def test_a_forced_plan_rebuilds_what_is_done(project: Project) -> None:
+    first = missing_ids(project)[0]
+    inp, param = first.split("_", 1)
+    pinned = (axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
+    project.run("build", "--output-folder", str(project.output), *pinned)
+    built = project.artifact(first).stat().st_mtime_ns
+    kept = plan_of(project.run("manifest", "--done", "--slurm", *pinned).stdout)
+    forced = plan_of(project.run("manifest", "--done", "--slurm", "--force", *pinned).stdout)
+    assert kept.read_text().splitlines()[0].endswith("force=0")
+    assert forced.read_text().splitlines()[0].endswith("force=1")
+    task = ("build", "--output-folder", str(project.output), "--task-index", "0", "--plan")
+    assert f"{first} is done" in project.run(*task, str(kept)).stderr
+    assert project.artifact(first).stat().st_mtime_ns == built
+    project.run(*task, str(forced))
+    assert project.artifact(first).stat().st_mtime_ns != built
+
+
 @pytest.mark.parametrize(
     ("lines", "args", "message"),
     [
