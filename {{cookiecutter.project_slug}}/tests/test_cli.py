@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import (
@@ -114,7 +115,7 @@ BAD_USAGE = [
     ),
     pytest.param(
         ("manifest", "--force"),
-        "--force only applies with --commands, --json or --slurm",
+        "--force only applies with --commands, --json, --slurm or --sge",
         id="force-alone",
     ),
     pytest.param(
@@ -237,10 +238,9 @@ def test_status_and_axis_selection_make_a_slurm_file_of_one_models_failures(
     project.fault(PHASES[-1], "raise", "injected", param=failing)
     project.run("build", "--output-folder", "output", axes.INPUT_FLAG, INPUTS[0], code=1)
     script = project.run("manifest", axes.PARAM_FLAG, failing, "--status", "fail", "--slurm").stdout
-    array = script.split("commands=(\n", 1)[1].split("\n)\n", 1)[0]
-    assert pinned("\n".join(shlex.split(line)[0] for line in array.splitlines())) == [
-        (INPUTS[0], failing)
-    ]
+    (line,) = [x for x in script.splitlines() if x.startswith("plan=")]
+    planned = Path(shlex.split(line.removeprefix("plan="))[0]).read_text().splitlines()[1:]
+    assert planned == [f"{INPUTS[0]}\t{failing}"]
     grid = project.run("manifest", "--grid", "--status", "fail", axes.PARAM_FLAG, failing).stdout
     assert "F" in grid
     # build takes the same selectors: only the failed one is tried again

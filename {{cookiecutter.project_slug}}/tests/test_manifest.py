@@ -15,7 +15,7 @@ import pytest
 from conftest import parse_grid
 
 from {{ cookiecutter.package_name }} import settings
-from {{ cookiecutter.package_name }}.builder import axes, cli, layout, manifest, staging
+from {{ cookiecutter.package_name }}.builder import axes, cli, layout, manifest, plan, staging
 from {{ cookiecutter.package_name }}.builder.formats import Context, formats
 from {{ cookiecutter.package_name }}.builder.formats.commands import self_commands
 from {{ cookiecutter.package_name }}.builder.formats.document import JSON_KEYS, json_fields
@@ -336,7 +336,8 @@ def test_each_format_writes_the_selected_entries(
     """Table, commands, JSON, grid and SLURM file, each read back and compared to the entries."""
     chosen = select(varied, selection)
     assert chosen
-    shown = context(varied, "my out", force=force, slurm=SlurmJob("/root dir", "/out"))
+    job = SlurmJob("/root dir", "/out", plan="/out/_plans/x.plan")
+    shown = context(varied, "my out", force=force, slurm=job)
     write = {name: "".join(fmt(chosen, selection, shown)) for name, fmt in formats().items()}
     ids = [e["permutation_id"] for e in chosen]
     done = sum(e["done"] for e in chosen)
@@ -379,9 +380,13 @@ def test_each_format_writes_the_selected_entries(
     for row, total in grid.row_totals.items():
         assert int(total.split("/")[0]) == sum(grid.rows[row].count(s) for s in "#RS")
 
-    # slurm: the same commands, in the same order, in its bash array
-    array = write["slurm"].split("commands=(\n", 1)[1].split("\n)\n", 1)[0]
-    assert [shlex.split(line)[0] for line in array.splitlines()] == write["commands"].splitlines()
+    # slurm and sge: files over the plan, whose lines are the entries' ids in the same order
+    for name in ("slurm", "sge"):
+        assert "\nplan=/out/_plans/x.plan\n" in write[name]
+        assert f": {len(chosen)} builds in {len(chosen)} " in write[name]
+    header, *lines = plan.text_of(chosen, force=force).splitlines()
+    assert ["_".join(line.split("\t")) for line in lines] == ids
+    assert header.endswith(f"\tforce={int(force)}")
 
 
 def test_json_document_is_exactly_what_json_dumps_writes(varied: list[Entry]) -> None:

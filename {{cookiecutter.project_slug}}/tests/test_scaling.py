@@ -34,6 +34,7 @@ from {{ cookiecutter.package_name }}.builder import axes, shard
 engines = pytest.mark.engines
 
 TOTAL = len(INPUTS) * len(PARAMS)
+HEADER_OK = "# @PACKAGE@ plan 1\tforce=0"
 
 
 def require(program: str) -> str:
@@ -305,46 +306,82 @@ def test_a_shard_keeps_its_permutations_while_others_finish(project: Project) ->
     commands = project.run("manifest", "--missing", "--commands", "--shard", "2/3").stdout
     assert commands.splitlines() == [e["command"] for e in listed]
     slurm = project.run("manifest", "--missing", "--slurm", "--shard", "2/3").stdout
-    assert embedded_commands(slurm) == [e["command"] for e in listed]
+    assert plan_ids(plan_of(slurm)) == [e["permutation_id"] for e in listed]
 
 
-# --- SLURM files, run task by task the way SLURM runs them --------------------------------------
+# --- Array files over a plan, run task by task the way SLURM and Grid Engine run them -------------
 
 
-def embedded_commands(script: str) -> list[str]:
-    listing = script.split("\ncommands=(\n", 1)[1].split("\n)\n", 1)[0]
-    return [shlex.split(line)[0] for line in listing.splitlines()]
+def plan_of(script: str) -> Path:
+    """The plan file an array file submits."""
+    found = re.search(r"^plan=(.+)$", script, re.MULTILINE)
+    assert found, script
+    return Path(shlex.split(found[1])[0])
+
+
+def plan_ids(plan: Path) -> list[str]:
+    """The permutation ids of a plan, in order, its header checked as the plan module documents."""
+    header, *lines = plan.read_text(encoding="utf-8").splitlines()
+    assert re.fullmatch(rf"# {settings.PACKAGE} plan 1\tforce=[01]", header), header
+    return ["_".join(line.split("\t")) for line in lines]
+
+
+def arrays_of(script: str) -> list[tuple[int, int]]:
+    """(offset, task count) of each array the file submits."""
+    return [(int(at), int(n)) for at, n in re.findall(r"^submit (\d+) (\d+) ", script, re.M)]
 
 
 SLURM_ARGS = ("--max-array-size", "4", "--array-limit", "2", "--time", "0:30:00", "--mem", "1G")
 
 
-def test_slurm_file_lists_the_commands_and_cuts_arrays_at_the_cap(project: Project) -> None:
+def test_slurm_file_submits_arrays_over_a_frozen_plan(project: Project) -> None:
     script = project.run("manifest", "--missing", "--slurm", *SLURM_ARGS).stdout
-    commands = project.run("manifest", "--missing", "--commands").stdout.splitlines()
-    assert script.startswith("#!/bin/bash\n") and embedded_commands(script) == commands
+    plan = plan_of(script)
+    assert script.startswith("#!/bin/bash\n") and plan_ids(plan) == missing_ids(project)
+    assert plan.parent == project.output / "_plans"
     assert [line for line in script.splitlines() if line.startswith("#SBATCH")] == [
         f"#SBATCH --job-name={settings.PACKAGE}",
         "#SBATCH --cpus-per-task=1",
         "#SBATCH --time=0:30:00",
         "#SBATCH --mem=1G",
     ]
-    arrays = [
-        (int(at), int(last)) for at, last in re.findall(r"^submit (\d+) (\d+) ", script, re.M)
-    ]
-    assert arrays == [(at, min(4, TOTAL - at) - 1) for at in range(0, TOTAL, 4)]
-    assert '--array="0-$2%2"' in script and '--output="$logs/%A_%a.out"' in script
+    assert arrays_of(script) == [(at, min(4, TOTAL - at)) for at in range(0, TOTAL, 4)]
+    assert '--array="0-$(( $2 - 1 ))%2"' in script and '--output="$logs/%A_%a.out"' in script
     assert f"\nlogs={shlex.quote(str(project.output / '_slurm'))}\n" in script
     assert project.run("manifest", "--done", "--slurm").stdout == ""  # nothing to submit
 
+    # A manifest after a build writes a new plan; the queued one stays as it was.
+    frozen = plan.read_text()
+    first = missing_ids(project)[0]
+    inp, param = first.split("_", 1)
+    project.run("build", "--output-folder", str(project.output), "--input-id", inp,
+                "--param-name", param)  # fmt: skip
+    again = plan_of(project.run("manifest", "--missing", "--slurm").stdout)
+    assert again != plan and plan.read_text() == frozen and first not in plan_ids(again)
+
+
+def test_packing_cuts_the_tasks_and_builds_inside_with_jobs(project: Project) -> None:
+    script = project.run(
+        "manifest", "--missing", "--slurm", "--per-task", "4", "--cpus-per-task", "2",
+        "--max-array-size", "2",
+    ).stdout  # fmt: skip
+    tasks = -(-TOTAL // 4)
+    assert arrays_of(script) == [(0, 2), (2, tasks - 2)]
+    assert '--per-task 4 --jobs 2 --task-index "$index"' in script
+    single = project.run("manifest", "--missing", "--slurm", "--cpus-per-task", "2").stdout
+    assert "--per-task 1 --task-index" in single  # one build per task: no pool
+
 
 def run_task(
-    script: Path, project: Project, offset: int, task: int | None
+    script: Path, project: Project, offset: int, task: int | None, *, engine: str = "slurm"
 ) -> subprocess.CompletedProcess[str]:
-    """Run the file as SLURM runs an array task (task None: as a plain, non-array job)."""
-    env = {**project.env(), "SLURM_JOB_ID": "7"}
-    if task is not None:
-        env["SLURM_ARRAY_TASK_ID"] = str(task)
+    """Run the file as the engine runs an array task (task None: as a plain, non-array job)."""
+    if engine == "slurm":
+        env = {**project.env(), "SLURM_JOB_ID": "7"}
+        if task is not None:
+            env["SLURM_ARRAY_TASK_ID"] = str(task)
+    else:  # Grid Engine sets SGE_TASK_ID to "undefined" in a job that is not an array
+        env = {**project.env(), "JOB_ID": "7", "SGE_TASK_ID": str(task or "undefined")}
     return subprocess.run(
         ["bash", str(script), str(offset)],
         cwd=project.root,
@@ -356,25 +393,129 @@ def run_task(
 
 
 @engines
-def test_each_slurm_task_builds_the_command_at_its_index(project: Project, tmp_path: Path) -> None:
-    text = project.run("manifest", "--missing", "--slurm", *SLURM_ARGS).stdout
+def test_each_slurm_task_builds_its_lines_of_the_plan(project: Project, tmp_path: Path) -> None:
+    record = BuildRecord(project)
+    text = project.run("manifest", "--missing", "--slurm", "--per-task", "2", *SLURM_ARGS).stdout
     script = tmp_path / "build.slurm"
     script.write_text(local_commands(text))
     ids = missing_ids(project)
     built = []
-    for at, last in re.findall(r"^submit (\d+) (\d+) ", text, re.M):  # the last task of each array
-        index = int(at) + int(last)
-        result = run_task(script, project, int(at), int(last))
-        assert result.returncode == 0 and f": command {index}: " in result.stderr, result.stderr
-        built.append(ids[index])
-    assert [e["permutation_id"] for e in project.manifest("--done")["entries"]] == built
+    for at, count in arrays_of(text):  # the last task of each array
+        index = at + count - 1
+        result = run_task(script, project, at, count - 1)
+        assert result.returncode == 0 and f": task {index} of plan " in result.stderr, result.stderr
+        built += ids[2 * index : 2 * index + 2]
+    starts = [p for p, event, _, _ in record.events() if event == "start"]
+    assert starts == built  # each task's lines, in the plan's order
+    assert sorted(e["permutation_id"] for e in project.manifest("--done")["entries"]) == sorted(
+        built
+    )
     for permutation_id in built:
         assert_valid_artifact(project.artifact(permutation_id))
 
-    beyond = run_task(script, project, 0, TOTAL)
-    assert beyond.returncode == 2 and f"no command {TOTAL}" in beyond.stderr
+    beyond = run_task(script, project, 0, -(-TOTAL // 2))
+    assert beyond.returncode == 2 and "is beyond the plan" in beyond.stderr
     plain = run_task(script, project, 0, None)
     assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
+
+
+def test_grid_engine_file_turns_the_1_based_index_into_the_task(
+    project: Project, tmp_path: Path
+) -> None:
+    text = project.run("manifest", "--missing", "--sge", "--max-array-size", "4",
+                       "--array-limit", "2").stdout  # fmt: skip
+    assert plan_ids(plan_of(text)) == missing_ids(project)
+    assert arrays_of(text) == [(at, min(4, TOTAL - at)) for at in range(0, TOTAL, 4)]
+    assert 'index=$(( ${1:-0} + SGE_TASK_ID - 1 ))' in text
+    script = tmp_path / "build.sge"
+    script.write_text(local_commands(text))
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    # Submitting: a stand-in qsub that records its arguments, one file per call.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    qsub = bin_dir / "qsub"
+    qsub.write_text(f'#!/bin/bash\nprintf "%s\\n" "$@" > {tmp_path}/qsub.$RANDOM$RANDOM\n')
+    qsub.chmod(0o755)
+    env = {**project.env(), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    subprocess.run(["bash", str(script), "-l", "h_rt=0:10:00"], env=env, check=True)
+    calls = [path.read_text().splitlines() for path in sorted(tmp_path.glob("qsub.*"))]
+    assert sorted(call[call.index("-t") + 1] for call in calls) == sorted(
+        f"1-{n}" for _, n in arrays_of(text)
+    )
+    for call in calls:
+        assert call[:2] == ["-S", "/bin/bash"] and call[call.index("-tc") + 1] == "2"
+        assert call[-4:-1] == ["-l", "h_rt=0:10:00", str(script)]  # the user's options last
+        assert call[call.index("-o") + 1] == f"{project.output}/_sge/$JOB_ID.$TASK_ID.out"
+    # Run as Grid Engine runs task 1 of the second array: the plan's task 4.
+    result = run_task(script, project, 4, 1, engine="sge")
+    assert result.returncode == 0 and ": task 4 of plan " in result.stderr, result.stderr
+    done = [e["permutation_id"] for e in project.manifest("--done")["entries"]]
+    assert done == [plan_ids(plan_of(text))[4]]
+    plain = run_task(script, project, 0, None, engine="sge")
+    assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
+
+
+def test_a_packed_task_that_dies_leaves_the_rest_missing_or_failed(project: Project) -> None:
+    ids = missing_ids(project)
+    inp, param = ids[1].split("_", 1)
+    project.fault(PHASES[1], "os_exit", 9, input=inp, param=param)
+    plan = plan_of(project.run("manifest", "--missing", "--slurm", "--per-task", "4").stdout)
+    died = project.run("build", "--output-folder", str(project.output), "--plan", str(plan),
+                       "--per-task", "4", "--task-index", "0", code=9)  # fmt: skip
+    assert died.returncode == 9
+    states = {e["permutation_id"]: e["status"].split()[0] for e in project.manifest()["entries"]}
+    assert states[ids[0]] == "DONE"
+    assert states[ids[1]] in ("FAIL", "MISS") and {states[p] for p in ids[2:4]} == {"MISS"}
+    assert [p for p, state in states.items() if state == "DONE"] == [ids[0]]
+    # After the fix the same task finishes its lines; the built one is skipped, not rebuilt.
+    project.clear_faults()
+    again = project.run("build", "--output-folder", str(project.output), "--plan", str(plan),
+                        "--per-task", "4", "--task-index", "0")  # fmt: skip
+    assert f"{ids[0]} is done" in again.stderr
+    done = {e["permutation_id"] for e in project.manifest("--done")["entries"]}
+    assert done == set(ids[:4])
+
+
+def test_a_forced_plan_rebuilds_what_is_done(project: Project) -> None:
+    first = missing_ids(project)[0]
+    inp, param = first.split("_", 1)
+    pinned = (axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
+    project.run("build", "--output-folder", str(project.output), *pinned)
+    built = project.artifact(first).stat().st_mtime_ns
+    kept = plan_of(project.run("manifest", "--done", "--slurm", *pinned).stdout)
+    forced = plan_of(project.run("manifest", "--done", "--slurm", "--force", *pinned).stdout)
+    assert kept.read_text().splitlines()[0].endswith("force=0")
+    assert forced.read_text().splitlines()[0].endswith("force=1")
+    task = ("build", "--output-folder", str(project.output), "--task-index", "0", "--plan")
+    assert f"{first} is done" in project.run(*task, str(kept)).stderr
+    assert project.artifact(first).stat().st_mtime_ns == built
+    project.run(*task, str(forced))
+    assert project.artifact(first).stat().st_mtime_ns != built
+
+
+@pytest.mark.parametrize(
+    ("lines", "args", "message"),
+    [
+        pytest.param(None, ("--task-index", "0"), "cannot read the plan file", id="missing"),
+        pytest.param(["small\thalf"], ("--task-index", "0"), "is not a plan file", id="header"),
+        pytest.param([HEADER_OK, "small half"], ("--task-index", "0"), "line 2", id="malformed"),
+        pytest.param([HEADER_OK, "nope\thalf"], ("--task-index", "0"), "'nope'", id="unknown"),
+        pytest.param([HEADER_OK, "small\thalf"], ("--task-index", "1"), "beyond", id="beyond"),
+        pytest.param([HEADER_OK, "small\thalf"], ("--task-index", "-1"), "at least 0", id="neg"),
+        pytest.param([HEADER_OK], ("--missing", "--task-index", "0"), "selectors", id="selector"),
+        pytest.param([HEADER_OK], (), "go together", id="no-index"),
+    ],
+)
+def test_a_bad_plan_is_one_line_and_exit_2(
+    project: Project, tmp_path: Path, lines: list[str] | None, args: tuple[str, ...], message: str
+) -> None:
+    plan = tmp_path / "x.plan"
+    if lines is not None:
+        plan.write_text("\n".join(lines).replace("@PACKAGE@", settings.PACKAGE) + "\n")
+    result = project.run("build", "--output-folder", str(project.output), "--plan", str(plan),
+                         *args, code=2)  # fmt: skip
+    assert message in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert not project.output.exists() or not any(project.output.glob("*.*"))
 
 
 # --- the JSON document, as the README documents it, and the CI matrix made from it --------------

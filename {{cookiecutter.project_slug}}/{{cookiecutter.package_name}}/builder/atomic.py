@@ -3,26 +3,36 @@
 Like Luigi's ``AtomicLocalFile``: the content goes to a temporary sibling (or is a finished file
 elsewhere on the same file system), is fsynced, takes the target's name in one ``os.replace``, and
 the folder is fsynced so that the new name survives a power cut. Staging files a phase keeps, the
-provenance sidecar and the final artifact all come through here.
+provenance sidecar, the final artifact, plans and the provenance cache all come through here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 
 def atomic_publish(target: Path, content: bytes | Path) -> Path:
-    """Put ``content`` (bytes, or a finished file to move) at ``target`` in one atomic step."""
+    """Put ``content`` (bytes, or a finished file to move) at ``target`` in one atomic step.
+
+    Bytes go to a sibling named after this process, so two writers never share one; a write
+    that fails leaves no temporary file behind.
+    """
     if isinstance(content, Path):
         partial = content
         fsync(partial)
     else:
-        partial = target.with_name(f".{target.name}.partial")
-        with open(partial, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise
     os.replace(partial, target)
     fsync(target.parent)
     return target

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import settings
 from . import axes, layout, selection, status
@@ -32,6 +32,9 @@ from .manifest import (
 from .pipeline_module import pipeline
 from .selection import Selection, positive_int, select
 
+if TYPE_CHECKING:
+    from .overall import Verbosity
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line naming the problem, not a usage dump."""
@@ -40,25 +43,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
-# `manifest --slurm` options: flag -> (argparse type, help); they apply only with --slurm.
+# Array files (`manifest --slurm` or `--sge`): their options, flag -> (argparse type, help).
+ARRAY_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "--per-task": (
+        positive_int("--per-task"),
+        "each array task builds K permutations in order (with --jobs C inside when"
+        " --cpus-per-task C > 1; default: 1)",
+    ),
+    "--cpus-per-task": (positive_int("--cpus-per-task"), "#SBATCH --cpus-per-task (default: 1)"),
+    "--array-limit": (positive_int("--array-limit"), "at most N tasks of an array at once"),
+    "--max-array-size": (
+        positive_int("--max-array-size"),
+        "the cluster's cap on tasks per array: more tasks become several arrays (default: 1000)",
+    ),
+}
+# Of those, the options that only SLURM's file takes (Grid Engine's resources go to bash FILE).
 SLURM_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "--partition": (str, "#SBATCH --partition (default: the cluster's)"),
     "--time": (str, "#SBATCH --time per task, e.g. 2:00:00 (default: the cluster's)"),
-    "--cpus-per-task": (positive_int("--cpus-per-task"), "#SBATCH --cpus-per-task (default: 1)"),
     "--mem": (str, "#SBATCH --mem per task, e.g. 4G (default: the cluster's)"),
-    "--array-limit": (positive_int("--array-limit"), "at most N tasks of an array at once (%%N)"),
-    "--max-array-size": (
-        positive_int("--max-array-size"),
-        "the cluster's MaxArraySize: more tasks than this become several arrays (default: 1000)",
-    ),
 }
+ARRAY_SHAPES = ("slurm", "sge")
 
 # `manifest`'s output flags and what each prints (the format of the same name; none: a table).
 SHAPES = {
     "commands": "print one build command per permutation",
     "json": "print one JSON document: each permutation's status, artifact, costs and command",
     "grid": f"print the matrix: a row per {axes.INPUT_AXIS}, a column per {axes.PARAM_AXIS}",
-    "slurm": "print a bash file that submits the builds as SLURM job arrays (bash FILE)",
+    "slurm": "write a plan file and print a bash file that submits SLURM job arrays over it",
+    "sge": "write a plan file and print a bash file that submits Grid Engine array jobs over it",
 }
 
 
@@ -74,8 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in SHAPES.items():
         shape.add_argument(f"--{name}", dest="shape", action="store_const", const=name, help=text)
     manifest.add_argument(
-        "--force", action="store_true", help="with --commands, --json or --slurm: add --force"
+        "--force",
+        action="store_true",
+        help="with --commands, --json, --slurm or --sge: add --force",
     )
+    array_options = manifest.add_argument_group("with --slurm or --sge")
+    for flag, (kind, text) in ARRAY_FLAGS.items():
+        array_options.add_argument(flag, type=kind, help=text)
     slurm_options = manifest.add_argument_group("with --slurm")
     for flag, (kind, text) in SLURM_FLAGS.items():
         slurm_options.add_argument(flag, type=kind, help=text)
@@ -125,19 +143,38 @@ def build_parser() -> argparse.ArgumentParser:
         const="verbose",
         help="each phase's lines too, for a build over many permutations",
     )
+    planned = build.add_argument_group("array tasks (the files of manifest --slurm or --sge)")
+    planned.add_argument("--plan", metavar="FILE", help="build a task's permutations of this plan")
+    planned.add_argument(
+        "--task-index",
+        type=int,
+        metavar="I",
+        help="with --plan: the task, from 0; it builds plan lines I*K to I*K+K-1",
+    )
+    planned.add_argument(
+        "--per-task",
+        type=positive_int("--per-task"),
+        default=1,
+        metavar="K",
+        help="with --plan: permutations per task (default: 1)",
+    )
     return parser
 
 
-def _slurm_job(args: argparse.Namespace, output_dir: Path) -> Any:
-    """The SLURM choices of ``manifest --slurm``; a SLURM flag without it is a usage error."""
+def _array_job(args: argparse.Namespace, output_dir: Path) -> Any:
+    """The choices of ``manifest --slurm`` or ``--sge``; their flags without it are usage errors."""
     chosen: dict[str, Any] = {}
-    for flag in SLURM_FLAGS:
-        dest = flag[2:].replace("-", "_")
-        if getattr(args, dest) is not None:
-            if args.shape != "slurm":
-                raise UsageError(f"{flag} only applies with --slurm")
-            chosen[dest] = getattr(args, dest)
-    if args.shape != "slurm":
+    for flags, shapes, named in (
+        (ARRAY_FLAGS, ARRAY_SHAPES, "--slurm or --sge"),
+        (SLURM_FLAGS, ("slurm",), "--slurm (give Grid Engine's resources to bash FILE)"),
+    ):
+        for flag in flags:
+            dest = flag[2:].replace("-", "_")
+            if getattr(args, dest) is not None:
+                if args.shape not in shapes:
+                    raise UsageError(f"{flag} only applies with {named}")
+                chosen[dest] = getattr(args, dest)
+    if args.shape not in ARRAY_SHAPES:
         return None
     from .formats.slurm import SlurmJob
 
@@ -163,11 +200,11 @@ def _nothing(what: str) -> int:
 def run_manifest(args: argparse.Namespace) -> int:
     from .formats import Context, format_of
 
-    if args.force and args.shape not in ("commands", "json", "slurm"):
-        raise UsageError("--force only applies with --commands, --json or --slurm")
+    if args.force and args.shape not in ("commands", "json", *ARRAY_SHAPES):
+        raise UsageError("--force only applies with --commands, --json, --slurm or --sge")
     chosen = selection.from_args(args)
     output_dir = layout.output_folder(args.output_folder)
-    slurm_job = _slurm_job(args, output_dir)
+    array_job = _array_job(args, output_dir)
     entries = _listed(output_dir, chosen, sizes=args.shape == "json")  # only JSON shows sizes
     selected = select(entries, chosen)
     if not selected:
@@ -177,11 +214,19 @@ def run_manifest(args: argparse.Namespace) -> int:
         from .terminal import terminal_style
 
         width, colour = terminal_style(sys.stdout)
+    if array_job is not None:  # the tasks read their permutations from a frozen plan
+        from dataclasses import replace
+
+        from . import plan
+
+        force = args.force or any(status.state_of(e["status"]) == status.STALE for e in selected)
+        written = plan.write(output_dir, selected, force=force)
+        array_job = replace(array_job, plan=str(written))
     context = Context(
         everything=entries,
         command_folder=layout.command_folder(output_dir),
         force=args.force,
-        slurm=slurm_job,
+        slurm=array_job,
         width=width,
         colour=colour,
     )
@@ -228,6 +273,8 @@ def run_build(args: argparse.Namespace) -> int:
     interrupts.handle_sigterm()
     output_dir = layout.output_folder(args.output_folder)
     chosen = selection.from_args(args)
+    if args.plan is not None or args.task_index is not None:
+        return _build_planned(args, output_dir, chosen)
     force = args.force or chosen.stale  # a stale artifact is done: rebuilding it is forcing it
     pair = chosen.single_pair()
     if pair is not None:  # one permutation: answered without listing the output folder
@@ -244,15 +291,37 @@ def run_build(args: argparse.Namespace) -> int:
         entries = select(_listed(output_dir, chosen, sizes=False), chosen)
         if not entries:
             return _nothing("build: no selected permutation needs a build (--force rebuilds)")
-    if args.jobs > 1 and len(entries) > 1:
+    return _build(entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
+
+
+def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection) -> int:
+    """An array task: the permutations of its index in the plan, in order."""
+    if args.plan is None or args.task_index is None:
+        raise UsageError("--plan and --task-index go together: an array task needs both")
+    if chosen != Selection():
+        raise UsageError("--plan builds what the plan lists: drop the selectors")
+    if args.task_index < 0:
+        raise UsageError(f"--task-index {args.task_index} is not a whole number of at least 0")
+    from .manifest import pair_entries
+    from .plan import read_task
+
+    pairs, forced = read_task(Path(args.plan), args.task_index, args.per_task)
+    entries = pair_entries(output_dir, pairs)
+    force = args.force or forced
+    return _build(entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
+
+
+def _build(
+    entries: list[Entry], output_dir: Path, *, force: bool, jobs: int, verbosity: Verbosity
+) -> int:
+    """On a pool of ``jobs`` workers, or in this process."""
+    if jobs > 1 and len(entries) > 1:
         from .pool import build_in_pool
 
-        return build_in_pool(
-            entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity
-        )
+        return build_in_pool(entries, output_dir, force=force, jobs=jobs, verbosity=verbosity)
     from .runner import build_all
 
-    return build_all(entries, output_dir, force=force, verbosity=args.verbosity)
+    return build_all(entries, output_dir, force=force, verbosity=verbosity)
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {

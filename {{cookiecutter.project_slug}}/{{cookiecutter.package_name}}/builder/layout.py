@@ -2,18 +2,20 @@
 
 Every path the builder reads or writes is made here, and nowhere else:
 
-    <output>/<permutation_id>.<ext>                     the finished artifact
-    <output>/_provenance/<permutation_id>.<ext>.json    its provenance, for non-SQLite kinds
-    <output>/_build/<permutation_id>/                   its stage while it is built:
-        <permutation_id>.<ext>                          the staged artifact
-        <permutation_id>.progress.sqlite                progress, for non-SQLite kinds
-        .<permutation_id>.<ext>.finishing               the final artifact, while it is made
-        <permutation_id>.lock                           the builder's lock and status record
-        <permutation_id>.{debug,info,error}.log         the three logs
-    <output>/_provenance_cache                          what ``manifest --stale`` read of provenance
+    <output>/<id>.<ext>                    the finished artifact
+    <output>/_provenance/<id>.<ext>.json   its provenance, for non-SQLite kinds
+    <output>/_provenance_cache             what ``manifest --stale`` read of provenance
+    <output>/_plans/<hash>.plan            a selection frozen for array tasks (``plan``)
+    <output>/_build/<id>/                  a permutation's stage while it is built:
+        <id>.<ext>                         the staged artifact
+        <id>.progress.sqlite               progress, for non-SQLite kinds
+        .<id>.<ext>.finishing              the final artifact, while it is made
+        <id>.lock                          the builder's lock and status record
+        <id>.{debug,info,error}.log        the three logs
 
-Ids start with a letter or digit, so no artifact can be named like ``_build`` or ``_provenance``:
-the builder's own folders never collide with artifacts, and the manifest never counts them.
+(``<id>``: the permutation id.) Ids start with a letter or digit, so no artifact can be named
+like ``_build``, ``_plans`` or ``_provenance``: the builder's own files and folders never collide
+with artifacts, and the manifest never counts them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_VARIABLE = f"{settings.PACKAGE.upper()}_PIPELINE"
 BUILD_FOLDER = "_build"
 PROVENANCE_FOLDER = "_provenance"
+PLAN_FOLDER = "_plans"
 SQLITE_EXTENSIONS = frozenset({"db", "sqlite", "sqlite3", "db3"})
 LOG_LEVELS = ("debug", "info", "error")
 
@@ -78,6 +81,12 @@ def provenance_cache_path(output_dir: Path) -> Path:
     """The provenance cache (see provenance_cache): no artifact has this name, as ids start with
     a letter or a digit, and no dot, so it never ends with an artifact's extension."""
     return output_dir / "_provenance_cache"
+
+
+def plan_path(output_dir: Path, digest: str) -> Path:
+    """A plan file, named after its content: like ``_build``, the folder's name starts with '_',
+    which no permutation id does, so no artifact can have it."""
+    return output_dir / PLAN_FOLDER / f"{digest}.plan"
 
 
 def staging_root(output_dir: Path) -> Path:

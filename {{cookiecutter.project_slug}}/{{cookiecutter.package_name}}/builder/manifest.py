@@ -281,6 +281,23 @@ def permutation_manifest(output_dir: Path, *, sizes: bool = True) -> list[Entry]
 def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
     """One permutation's entry without listing the output folder, so ``build`` of one stays fast."""
     check_known(inp, param)
+    return _entry(output_dir, inp, param)
+
+
+def pair_entries(output_dir: Path, pairs: list[tuple[str, str]]) -> list[Entry]:
+    """The entries of these pairs, in order, without listing the output folder (a plan's task)."""
+    inputs, params = map(set, axis_values())
+    for inp, param in pairs:
+        if inp not in inputs:
+            raise UsageError(f"unknown {axes.INPUT_AXIS} id {inp!r}: the pipeline has none such")
+        if param not in params:
+            raise UsageError(
+                f"unknown {axes.PARAM_AXIS} name {param!r}: the registry has none such"
+            )
+    return [_entry(output_dir, inp, param) for inp, param in pairs]
+
+
+def _entry(output_dir: Path, inp: str, param: str) -> Entry:
     permutation_id = f"{inp}_{param}"
     artifacts: dict[str, int | None] = {}
     try:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layout
+from .atomic import atomic_publish
 from .kinds import KIND, Document
 
 FORMAT = 1
@@ -222,14 +223,4 @@ def write(path: Path, entries: dict[str, Entry], parts: list[str]) -> None:
         "refs": refs,
         "parts": [parts[index] for index in renumbered],
     }
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(document, separators=(",", ":")))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
+    atomic_publish(path, json.dumps(document, separators=(",", ":")).encode())

@@ -27,7 +27,7 @@ class Context(NamedTuple):
     everything: list[Entry]  # the whole matrix: the grid shows the cells around a selection
     command_folder: str  # the output folder as self-commands name it
     force: bool = False  # self-commands rebuild done permutations
-    slurm: SlurmJob | None = None
+    slurm: SlurmJob | None = None  # the array choices of --slurm and --sge
     width: int = 80  # of the terminal, for the grid
     colour: bool = False
 
@@ -43,6 +43,7 @@ FORMATS = {
     "json": ("document", "format_json"),
     "grid": ("grid", "format_grid"),
     "slurm": ("slurm", "format_slurm"),
+    "sge": ("sge", "format_sge"),
 }
 
 

@@ -1,0 +1,81 @@
+"""Plan files: a selection frozen for array tasks, which pick their permutations from it by index.
+
+``manifest --slurm`` (or ``--sge``) writes one; every array task of every engine runs
+``build --plan FILE --task-index I --per-task K``. The format (UTF-8 text, tab-separated):
+
+    # <package> plan 1<TAB>force=0|1           the header: what wrote it, and whether to rebuild
+    <input id><TAB><param name>                one line per permutation, in build order
+
+Task I (0-based) builds the lines I*K to I*K+K-1 after the header, in order. A plan is named
+after a hash of its content and written atomically, and never rewritten: a new manifest writes a
+new plan, so it cannot change what a queued task builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from .. import settings
+from . import axes, layout
+from .atomic import atomic_publish
+from .ids import UsageError
+from .manifest import Entry
+
+HEADER = f"# {settings.PACKAGE} plan 1"
+Pair = tuple[str, str]
+
+
+def text_of(entries: list[Entry], *, force: bool) -> str:
+    """The plan of these entries, in their order."""
+    lines = [f"{HEADER}\tforce={int(force)}"]
+    lines += [f"{e[axes.INPUT_KEY]}\t{e[axes.PARAM_KEY]}" for e in entries]
+    return "\n".join(lines) + "\n"
+
+
+def write(output_dir: Path, entries: list[Entry], *, force: bool) -> Path:
+    """Write the plan of these entries under the output folder (once per content); its path."""
+    text = text_of(entries, force=force)
+    path = layout.plan_path(output_dir, hashlib.sha256(text.encode()).hexdigest()[:16])
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_publish(path, text.encode())
+        except OSError as error:
+            raise UsageError(f"cannot write the plan file '{path}': {error.strerror}") from None
+    return path
+
+
+def task_count(permutations: int, per_task: int) -> int:
+    """How many array tasks build ``permutations`` lines, ``per_task`` each."""
+    return -(-permutations // per_task)
+
+
+def read_task(path: Path, index: int, per_task: int) -> tuple[list[Pair], bool]:
+    """The (input id, param name) pairs of task ``index``, and whether the plan forces rebuilds."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise UsageError(f"cannot read the plan file '{path}': {reason}") from None
+    header = lines[0].split("\t") if lines else []
+    if len(header) != 2 or header[0] != HEADER or header[1] not in ("force=0", "force=1"):
+        first = f"{HEADER}<TAB>force=0|1"
+        raise UsageError(f"'{path}' is not a plan file: its first line is not '{first}'")
+    count = len(lines) - 1
+    tasks = task_count(count, per_task)
+    if index >= tasks:
+        raise UsageError(
+            f"--task-index {index} is beyond the plan '{path}': {count} permutations,"
+            f" {per_task} per task, make tasks 0 to {tasks - 1}"
+        )
+    pairs: list[Pair] = []
+    for number in range(1 + index * per_task, 1 + min(count, (index + 1) * per_task)):
+        fields = lines[number].split("\t")
+        if len(fields) != 2 or not all(fields):
+            raise UsageError(
+                f"plan file '{path}' line {number + 1}: {lines[number]!r} is not"
+                f" <{axes.INPUT_AXIS} id><TAB><{axes.PARAM_AXIS} name>"
+            )
+        pairs.append((fields[0], fields[1]))
+    return pairs, header[1] == "force=1"
