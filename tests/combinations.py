@@ -26,12 +26,16 @@ SUPPORTED = [
     ),
 ]
 
-# Bakes whose own test suites exercise something the others do not (artifact kind, axis names,
-# runner, odd values); the rest differ from one of these only in a value those suites already
-# cover (sqlite vs sqlite3, npz vs parquet), and still run their CLI end to end.
+# Bakes that run their own test suite. The machinery's tests build the test pipeline, so what
+# they can meet differs by the artifact kind (progress inside a SQLite artifact or in a file
+# beside it) and by axis names (underscores become dashes in flags): MACHINERY_BAKES run the whole
+# suite. The others run what differs with their answers: the contract of their own pipeline.py
+# (built for real where the demo has a writer) and ctx.write_table for their kind. Every bake
+# still runs its CLI end to end.
+MACHINERY_BAKES = {"defaults", "ext-csv", "irregular-plurals"}
 OWN_SUITE_BAKES = {
-    *("defaults", "four-params-spaced", "irregular-plurals", "ext-json", "ext-jsonl"),
-    *("ext-csv", "ext-parquet-other", "punctuated-name"),
+    *MACHINERY_BAKES,
+    *("four-params-spaced", "ext-json", "ext-jsonl", "ext-parquet-other", "punctuated-name"),
 }
 OWN_SUITE = [param for param in SUPPORTED if param.id in OWN_SUITE_BAKES]
 

@@ -119,9 +119,7 @@ def copy_template(destination: Path) -> Path:
 def change_machinery(template: Path) -> str:
     """Make a copy of the template newer: one more line in a builder module; that line."""
     line = "TEMPLATE_REVISION = 2  # a newer template's builder"
-    module = (
-        template / "{{cookiecutter.project_slug}}/{{cookiecutter.package_name}}/builder/cli.py"
-    )
+    module = template / "{{cookiecutter.project_slug}}/{{cookiecutter.package_name}}/builder/cli.py"
     module.write_text(module.read_text(encoding="utf-8") + line + "\n", encoding="utf-8")
     return line
 

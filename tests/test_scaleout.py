@@ -15,7 +15,6 @@ from sge_cluster import PROGRAMS as SGE_PROGRAMS
 from sge_cluster import SgeCluster
 from slurm_cluster import PROGRAMS as SLURM_PROGRAMS
 from slurm_cluster import SlurmCluster
-from test_baked_e2e import CHECK_ARTIFACT
 from test_slurm import BakedTestPipeline, manifest, planned_ids, write_array_file
 
 pytestmark = pytest.mark.slow
@@ -97,4 +96,4 @@ def test_grid_engine_arrays_build_and_a_resubmission_finishes_what_failed(
     assert again.returncode == 0, f"{again.stdout}\n{again.stderr}\n{sge.logs()}"
     assert all(entry["status"] == "DONE" for entry in manifest(project, env).values())
     for permutation_id in ids:
-        CHECK_ARTIFACT[project.kind](project.artifact(permutation_id))
+        pipeline.assert_built(project, permutation_id)

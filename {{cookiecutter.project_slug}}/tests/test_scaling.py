@@ -354,8 +354,15 @@ def test_slurm_file_submits_arrays_over_a_frozen_plan(project: Project) -> None:
     frozen = plan.read_text()
     first = missing_ids(project)[0]
     inp, param = first.split("_", 1)
-    project.run("build", "--output-folder", str(project.output), "--input-id", inp,
-                "--param-name", param)  # fmt: skip
+    project.run(
+        "build",
+        "--output-folder",
+        str(project.output),
+        axes.INPUT_FLAG,
+        inp,
+        axes.PARAM_FLAG,
+        param,
+    )
     again = plan_of(project.run("manifest", "--missing", "--slurm").stdout)
     assert again != plan and plan.read_text() == frozen and first not in plan_ids(again)
 

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "build",
         help="build the selected permutations (default: every one not done), cheapest first",
     )
-    build.add_argument("--output-folder", required=True)
+    build.add_argument("--output-folder", required=True, help="where the artifacts go (required)")
     selection.add_arguments(build)
     build.add_argument(
         "--force",
