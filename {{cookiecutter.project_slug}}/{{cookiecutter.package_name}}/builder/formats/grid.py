@@ -9,9 +9,8 @@ transposed when that needs fewer pages, else split into pages of columns.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from .. import axes
 from ..manifest import Entry
