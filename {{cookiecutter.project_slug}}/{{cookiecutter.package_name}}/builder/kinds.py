@@ -38,6 +38,10 @@ class SqliteKind:
     def progress_file(self, stage: Path, permutation_id: str) -> Path:
         return layout.staged_artifact(stage, permutation_id)
 
+    def provenance_files(self, artifact: Path) -> tuple[Path, ...]:
+        """The files ``read_provenance`` reads: the artifact itself."""
+        return (artifact,)
+
     def finish(self, conn: Connection, staged: Path, final: Path, document: Document) -> None:
         """Copy the staged database without its progress, add provenance, move the copy."""
         import sqlite3
@@ -96,6 +100,10 @@ class FileKind:
 
     def progress_file(self, stage: Path, permutation_id: str) -> Path:
         return layout.progress_file(stage, permutation_id)
+
+    def provenance_files(self, artifact: Path) -> tuple[Path, ...]:
+        """The files ``read_provenance`` reads: the artifact and its sidecar."""
+        return artifact, layout.sidecar_path(artifact)
 
     def finish(self, conn: Connection, staged: Path, final: Path, document: Document) -> None:
         """Publish the sidecar, then the artifact: a visible artifact always has its provenance."""

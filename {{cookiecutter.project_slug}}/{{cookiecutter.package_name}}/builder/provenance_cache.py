@@ -87,7 +87,6 @@ class ProvenanceCache:
         self.written = 0  # the cache file's mtime: files changed since are not trusted
         self.asked: set[str] = set()
         self.changed = False
-        self.sidecars = not layout.artifact_is_sqlite()
 
     def __enter__(self) -> ProvenanceCache:
         with contextlib.suppress(OSError):  # no folder, no artifact to ask about
@@ -114,12 +113,9 @@ class ProvenanceCache:
         self.index = {part: i for i, part in enumerate(self.parts)}
 
     def files(self, permutation_id: str) -> tuple[str, ...]:
-        """The files ``provenance.read`` reads, named from the output folder: the artifact, and
-        the sidecar of non-SQLite kinds."""
-        artifact = layout.artifact_name(permutation_id)
-        if self.sidecars:
-            return artifact, str(layout.sidecar_path(Path(artifact)))
-        return (artifact,)
+        """The files the artifact kind reads its provenance from, named from the output folder."""
+        artifact = Path(layout.artifact_name(permutation_id))
+        return tuple(str(path) for path in KIND.provenance_files(artifact))
 
     def identity(self, permutation_id: str) -> Identity | None:
         """The STAT_FIELDS of the artifact's provenance files in a row; None if one is missing."""
