@@ -28,7 +28,7 @@ NAME_MAX = 255
 DISCARDED_SUFFIX = len("..4194304.discarded")
 
 
-def _pipeline_call(name: str, *args: Any) -> Any:
+def pipeline_call(name: str, *args: Any) -> Any:
     """Call a pipeline function; if it raises, one line naming it, the arguments and the error."""
     try:
         return getattr(pipeline, name)(*args)
@@ -39,7 +39,7 @@ def _pipeline_call(name: str, *args: Any) -> Any:
 
 def discover_inputs() -> list[str]:
     """The pipeline's input ids, refused one by one if any is unsafe as a file name or repeated."""
-    found = _pipeline_call("discover_inputs")
+    found = pipeline_call("discover_inputs")
     if not isinstance(found, list | tuple) or not all(isinstance(i, str) for i in found):
         raise UsageError(
             f"pipeline.discover_inputs() returned {found!r:.80}; return a list of str ids"
@@ -200,7 +200,7 @@ def _number(value: Any, called: str) -> Any:
 def estimate_cost(*ids: str) -> Any:
     """``pipeline.estimate_cost`` of an input (or of a pair), checked to be a number."""
     called = f"estimate_cost({', '.join(map(repr, ids))})"
-    return _number(_pipeline_call("estimate_cost", *ids), called)
+    return _number(pipeline_call("estimate_cost", *ids), called)
 
 
 def costs_pairs() -> bool:

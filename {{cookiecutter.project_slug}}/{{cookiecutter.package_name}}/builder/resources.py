@@ -1,0 +1,162 @@
+"""What a permutation asks its scheduler for: cpus, memory, time, and maybe a partition or GPUs.
+
+The pipeline may declare resources two ways, both optional:
+
+- per parameter, a ``"resources"`` key in its registry entry, e.g.
+  ``{"cost": 3, "resources": {"mem": "8G", "time": "2:00:00", "cpus": 4}}``;
+- per pair, a function ``resources(input_id, param_name, cost) -> dict`` in ``pipeline.py``, whose
+  answer goes over the registry's, key by key.
+
+The command line's flags go over both (``manifest --slurm --mem 16G``). Keys the pipeline leaves
+out are the cluster's defaults. Like ``cost``, resources only say where and how a build runs: a
+change to them never makes an artifact stale.
+
+Values take the forms sbatch takes, checked here once for every engine: ``mem`` a size with a unit
+of K, M, G or T (binary: 1G = 1024M), ``time`` minutes, ``H:MM:SS`` or ``D-H:MM:SS``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .ids import UsageError
+from .manifest import Entry, pipeline_call
+from .pipeline_module import pipeline
+
+# The registry key that holds a parameter's resources, and the pipeline's per-pair function.
+REGISTRY_KEY = "resources"
+FUNCTION = "resources"
+
+_TIME = re.compile(r"(?:(\d+)-)?(\d+)(?::(\d\d?))?(?::(\d\d?))?")
+UNLIMITED = frozenset({"UNLIMITED", "INFINITE"})
+_MEM = re.compile(r"(\d+)([KMGT]?)")
+_PARTITION = re.compile(r"[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*")
+_MEBIBYTES = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+TIME_RULE = "minutes, H:MM:SS, D-H:MM:SS or UNLIMITED (e.g. 2:00:00)"
+MEM_RULE = "a whole size in K, M, G or T (e.g. 4G)"
+PARTITION_RULE = "partition names joined by commas"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """One task's resources; None leaves the cluster's default."""
+
+    cpus: int = 1
+    mem: str | None = None
+    time: str | None = None
+    partition: str | None = None
+    gpus: int | None = None
+
+    def over(self, given: Mapping[str, Any]) -> Resources:
+        """These resources with ``given``'s keys going over them (None values left out)."""
+        return replace(self, **{key: value for key, value in given.items() if value is not None})
+
+    def scaled(self, *, mem: float = 1.0, time: float = 1.0) -> Resources:
+        """Memory and time times a factor, rounded up (a default one stays the default)."""
+        return replace(
+            self,
+            mem=None if self.mem is None else f"{math.ceil(mebibytes(self.mem) * mem)}M",
+            time=(
+                self.time
+                if self.time is None or self.time in UNLIMITED
+                else minutes_text(math.ceil(minutes(self.time) * time))
+            ),
+        )
+
+
+KEYS = tuple(field.name for field in fields(Resources))
+
+
+def check(values: Any, where: str) -> dict[str, Any]:
+    """``values`` as resource keys, or one line naming ``where``, the value and the rule."""
+    if not isinstance(values, Mapping):
+        raise UsageError(f"{where} is {values!r:.80}; give a dict with keys {', '.join(KEYS)}")
+    for key, value in values.items():
+        if key not in KEYS:
+            raise UsageError(f"{where} has the key {key!r}; resources are {', '.join(KEYS)}")
+        _check_value(key, value, where)
+    return dict(values)
+
+
+def _check_value(key: str, value: Any, where: str) -> None:
+    if key in ("cpus", "gpus"):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UsageError(f"{where}[{key!r}] is {value!r}; give a whole number of at least 1")
+        return
+    forms = {
+        "mem": (_MEM, MEM_RULE),
+        "time": (_TIME, TIME_RULE),
+        "partition": (_PARTITION, PARTITION_RULE),
+    }
+    form, rule = forms[key]
+    if key == "time" and value in UNLIMITED:
+        return
+    if not isinstance(value, str) or not form.fullmatch(value):
+        raise UsageError(f"{where}[{key!r}] is {value!r}; give {rule}")
+
+
+def mebibytes(mem: str) -> float:
+    """A checked ``mem`` value in MiB: ``4G`` -> 4096."""
+    match = _MEM.fullmatch(mem)
+    assert match is not None, f"unchecked mem {mem!r}"
+    return int(match[1]) * _MEBIBYTES[match[2]]
+
+
+def minutes(time: str) -> float:
+    """A checked ``time`` value in minutes: ``90`` -> 90, ``1:30:00`` -> 90, ``1-0:00:00`` -> 1440.
+
+    As sbatch reads it: a lone number is minutes, ``A:B`` minutes and seconds, ``A:B:C`` hours,
+    minutes and seconds; after ``D-`` the first is hours.
+    """
+    match = _TIME.fullmatch(time)
+    assert match is not None, f"unchecked time {time!r}"
+    days, first, second, third = match.groups()
+    parts = [int(part) for part in (first, second, third) if part is not None]
+    if days is not None:
+        parts += [0] * (3 - len(parts))  # D-H, D-H:M, D-H:M:S
+        hours, mins, secs = parts
+        return int(days) * 1440 + hours * 60 + mins + secs / 60
+    if len(parts) == 3:
+        hours, mins, secs = parts
+        return hours * 60 + mins + secs / 60
+    return parts[0] + (parts[1] / 60 if len(parts) == 2 else 0)
+
+
+def minutes_text(total: int) -> str:
+    """Whole minutes as ``D-HH:MM:00`` or ``H:MM:00``, the form every engine's docs show."""
+    days, rest = divmod(total, 1440)
+    hours, mins = divmod(rest, 60)
+    return f"{days}-{hours:02d}:{mins:02d}:00" if days else f"{hours}:{mins:02d}:00"
+
+
+def declared(input_id: str, param_name: str, cost: Any) -> Resources:
+    """The pipeline's resources of one pair: its registry entry's, then its function's over them."""
+    chosen = Resources()
+    entry = pipeline.PARAM_REGISTRY[param_name].get(REGISTRY_KEY)
+    if entry is not None:
+        chosen = chosen.over(check(entry, f"PARAM_REGISTRY[{param_name!r}][{REGISTRY_KEY!r}]"))
+    if callable(getattr(pipeline, FUNCTION, None)):
+        answer = pipeline_call(FUNCTION, input_id, param_name, cost)
+        where = f"pipeline.{FUNCTION}({input_id!r}, {param_name!r}, {cost!r})"
+        chosen = chosen.over(check(answer, where))
+    return chosen
+
+
+def groups(entries: list[Entry], flags: Mapping[str, Any]) -> list[tuple[Resources, list[Entry]]]:
+    """The entries by resources (the flags' over the pipeline's), in order of first appearance.
+
+    Each group becomes one array of its own: schedulers take one resource set per array.
+    """
+    from . import axes
+
+    flagged = check({key: value for key, value in flags.items() if value is not None}, "the flags")
+    grouped: dict[Resources, list[Entry]] = {}
+    for entry in entries:
+        pair = (entry[axes.INPUT_KEY], entry[axes.PARAM_KEY], entry["sort_key"][0])
+        grouped.setdefault(declared(*pair).over(flagged), []).append(entry)
+    return list(grouped.items())
