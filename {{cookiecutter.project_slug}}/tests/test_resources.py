@@ -165,6 +165,8 @@ def test_grid_engine_maps_resources_to_qsub_options(project: Project) -> None:
     assert set((project.output / layout.PLAN_FOLDER).iterdir()) == plans
     flagged = project.run("manifest", "--slurm", "--parallel-environment", "smp", code=2)
     assert "--parallel-environment only applies with --sge" in flagged.stderr
+    queues = project.run("manifest", "--pbs", "--partition", "a,b", code=2).stderr
+    assert "partition=a,b: PBS submits to one queue (-q); give one name" in queues
 
 
 def test_each_sets_tasks_build_their_own_plan_with_their_cpus_as_jobs(
