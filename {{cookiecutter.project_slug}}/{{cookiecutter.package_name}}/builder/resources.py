@@ -143,29 +143,46 @@ def clock(time: str) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def registered(param_name: str) -> Resources:
+    """A parameter's resources from its registry entry (none: the defaults)."""
+    entry = pipeline.PARAM_REGISTRY[param_name].get(REGISTRY_KEY)
+    if entry is None:
+        return Resources()
+    return Resources().over(check(entry, f"PARAM_REGISTRY[{param_name!r}][{REGISTRY_KEY!r}]"))
+
+
+def answered(input_id: str, param_name: str, cost: Any) -> dict[str, Any]:
+    """The pipeline's ``resources`` function's answer for one pair, checked (no function: {})."""
+    if not callable(getattr(pipeline, FUNCTION, None)):
+        return {}
+    answer = pipeline_call(FUNCTION, input_id, param_name, cost)
+    return check(answer, f"pipeline.{FUNCTION}({input_id!r}, {param_name!r}, {cost!r})")
+
+
 def declared(input_id: str, param_name: str, cost: Any) -> Resources:
     """The pipeline's resources of one pair: its registry entry's, then its function's over them."""
-    chosen = Resources()
-    entry = pipeline.PARAM_REGISTRY[param_name].get(REGISTRY_KEY)
-    if entry is not None:
-        chosen = chosen.over(check(entry, f"PARAM_REGISTRY[{param_name!r}][{REGISTRY_KEY!r}]"))
-    if callable(getattr(pipeline, FUNCTION, None)):
-        answer = pipeline_call(FUNCTION, input_id, param_name, cost)
-        where = f"pipeline.{FUNCTION}({input_id!r}, {param_name!r}, {cost!r})"
-        chosen = chosen.over(check(answer, where))
-    return chosen
+    return registered(param_name).over(answered(input_id, param_name, cost))
 
 
 def groups(entries: list[Entry], flags: Mapping[str, Any]) -> list[tuple[Resources, list[Entry]]]:
     """The entries by resources (the flags' over the pipeline's), in order of first appearance.
 
-    Each group becomes one array of its own: schedulers take one resource set per array.
+    Each group becomes one array of its own: schedulers take one resource set per array. A
+    parameter's resources are combined once per distinct answer of the function, so 100,000
+    permutations cost about a function call each.
     """
     from . import axes
 
     flagged = check({key: value for key, value in flags.items() if value is not None}, "the flags")
     grouped: dict[Resources, list[Entry]] = {}
+    # (param name, the function's answer) -> its group's list: equal sets share one list
+    members: dict[tuple[str, tuple[tuple[str, Any], ...]], list[Entry]] = {}
     for entry in entries:
-        pair = (entry[axes.INPUT_KEY], entry[axes.PARAM_KEY], entry["sort_key"][0])
-        grouped.setdefault(declared(*pair).over(flagged), []).append(entry)
+        param = entry[axes.PARAM_KEY]
+        answer = answered(entry[axes.INPUT_KEY], param, entry["sort_key"][0])
+        key = (param, tuple(answer.items()))
+        if key not in members:
+            chosen = registered(param).over(answer).over(flagged)
+            members[key] = grouped.setdefault(chosen, [])
+        members[key].append(entry)
     return list(grouped.items())
