@@ -80,7 +80,8 @@ exit "$status"
 
 
 def described(chosen: Resources) -> str:
-    """Resources as the file's comments list them: ``cpus=2 mem=4G (time: the default)``."""
+    """Resources as the file's comments list them: ``cpus=2 mem=4G (time, ...: the cluster's
+    defaults)``."""
     given = " ".join(
         f"{key}={getattr(chosen, key)}" for key in KEYS if getattr(chosen, key) is not None
     )
