@@ -53,7 +53,7 @@ def test_100000_permutations_make_a_file_sbatch_accepts(
     array_file = write_array_file(project, env, tmp_path / "big.slurm", *options)
     assert len(planned_ids(array_file)) == 100_000
     text = array_file.read_text()
-    arrays = re.findall(r"^submit (\d+) (\d+) ", text, re.MULTILINE)
+    arrays = re.findall(r"^submit \S+ (\d+) (\d+) ", text, re.MULTILINE)
     assert len(arrays) == 100 and arrays[-1] == ("99099", "901")
     assert len(text) < 10_000  # the plan holds the permutations, not the file
     # Every sbatch call of the file, with --test-only: checked, scheduled, never queued.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shlex
 import sqlite3
 from collections.abc import Iterator
@@ -91,10 +92,10 @@ def write_slurm_file(project: BakedProject, env: dict[str, str], path: Path, *op
 
 
 def planned_ids(array_file: Path) -> list[str]:
-    """The permutation ids of the plan an array file submits, in order."""
-    (line,) = [x for x in array_file.read_text().splitlines() if x.startswith("plan=")]
-    plan = Path(shlex.split(line.removeprefix("plan="))[0])
-    return ["_".join(row.split("\t")) for row in plan.read_text().splitlines()[1:]]
+    """The permutation ids of the plans an array file submits (``planN=PATH``), in order."""
+    plans = re.findall(r"^plan\d+=(.+)$", array_file.read_text(), re.MULTILINE)
+    texts = [Path(shlex.split(plan)[0]).read_text() for plan in plans]
+    return ["_".join(row.split("\t")) for text in texts for row in text.splitlines()[1:]]
 
 
 def test_arrays_build_everything_and_a_resubmission_finishes_what_failed(

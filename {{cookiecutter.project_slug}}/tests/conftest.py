@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -293,6 +293,78 @@ def local_commands(commands: str) -> str:
     """Generated commands with their runner swapped for this interpreter (uv may be absent)."""
     runner = settings.COMMAND_RUNNER
     return commands.replace(f"{runner} -m ", f"{shlex.quote(sys.executable)} -m ")
+
+
+# --- Array files (manifest --slurm, --sge, ...): what they submit; a task run as engines run it
+
+
+class Submission(NamedTuple):
+    """One array an array file submits: ``submit PLAN OFFSET TASKS JOBS OPTIONS... "$@"``."""
+
+    plan: Path
+    offset: int
+    tasks: int
+    jobs: int
+    options: list[str]
+
+
+def submissions(script: str) -> list[Submission]:
+    """The arrays an array file submits, in order: ``submit "$planN" ...`` after ``planN=PATH``."""
+    plans = {
+        f"${name}": shlex.split(path)[0]
+        for name, path in re.findall(r"^(plan\d+)=(.+)$", script, re.M)
+    }
+    found = []
+    for line in re.findall(r"^submit .*$", script, re.MULTILINE):
+        _, plan, offset, tasks, jobs, *options, rest = shlex.split(line)
+        assert rest == "$@", line  # the options given to the file come last
+        found.append(Submission(Path(plans[plan]), int(offset), int(tasks), int(jobs), options))
+    assert found, script
+    return found
+
+
+def plan_of(script: str) -> Path:
+    """The plan file of an array file of one resource set."""
+    (plan,) = {submission.plan for submission in submissions(script)}
+    return plan
+
+
+def plan_ids(plan: Path) -> list[str]:
+    """The permutation ids of a plan, in order, its header checked as the plan module documents."""
+    header, *lines = plan.read_text(encoding="utf-8").splitlines()
+    assert re.fullmatch(rf"# {settings.PACKAGE} plan 1\tforce=[01]", header), header
+    return ["_".join(line.split("\t")) for line in lines]
+
+
+def arrays_of(script: str) -> list[tuple[int, int]]:
+    """(offset, task count) of each array the file submits."""
+    return [(submission.offset, submission.tasks) for submission in submissions(script)]
+
+
+def run_task(
+    script: Path,
+    project: Project,
+    array: Submission,
+    task: int | None,
+    *,
+    engine: str = "slurm",
+) -> subprocess.CompletedProcess[str]:
+    """Run the file as the engine runs a task of ``array`` (task None: as a plain, non-array job),
+    with the arguments its submission gives it."""
+    if engine == "slurm":
+        env = {**project.env(), "SLURM_JOB_ID": "7"}
+        if task is not None:
+            env["SLURM_ARRAY_TASK_ID"] = str(task)
+    else:  # Grid Engine sets SGE_TASK_ID to "undefined" in a job that is not an array
+        env = {**project.env(), "JOB_ID": "7", "SGE_TASK_ID": str(task or "undefined")}
+    return subprocess.run(
+        ["bash", str(script), str(array.plan), str(array.offset), str(array.jobs)],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -5,7 +5,10 @@ every command it runs), so the tests hold whatever the project's ``pipeline.py``
 test varies comes from the JSON file named by ``FIXTURE_PIPELINE_CONFIG`` (``DEFAULT`` without it):
 
 - ``inputs``: input id -> number of rows; each input is ``<data>/<id>.txt``, one number a line;
-- ``registry``: the parameter registry, each entry with its ``cost`` and a ``scale``;
+- ``registry``: the parameter registry, each entry with its ``cost`` and a ``scale`` (and, if a
+  test gives them, its ``resources``);
+- ``pair_resources``: what ``resources(input_id, param_name, cost)`` answers, as rules
+  ``{"input"?, "param"?, "resources"}``: the last rule that matches the pair (none: ``{}``);
 - ``faults``: what to do at the start of a phase, for every permutation or only some (``inject``).
 
 Its three phases keep their work in the stage, and the last writes the artifact: a ``rows`` table
@@ -62,6 +65,15 @@ def discover_inputs() -> list[str]:
 
 def estimate_cost(input_id: str) -> int:
     return int(CONFIG["inputs"][input_id])
+
+
+def resources(input_id: str, param_name: str, cost: Any) -> Any:
+    """The pair's resources, as the configured ``pair_resources`` rules give them."""
+    chosen: Any = {}
+    for rule in CONFIG.get("pair_resources", []):
+        if rule.get("input", input_id) == input_id and rule.get("param", param_name) == param_name:
+            chosen = rule["resources"]
+    return chosen
 
 
 def input_path(input_id: str) -> Path:

@@ -6,7 +6,6 @@ import json
 import re
 import shlex
 import textwrap
-from pathlib import Path
 
 import pytest
 from conftest import (
@@ -15,6 +14,7 @@ from conftest import (
     PHASES,
     Project,
     assert_valid_artifact,
+    plan_of,
     run_commands_through_a_shell,
 )
 
@@ -133,7 +133,7 @@ BAD_USAGE = [
         ("manifest", "--slurm", "--time", "1h"), "--time '1h' is not minutes", id="slurm-time"
     ),
     pytest.param(
-        ("manifest", "--slurm", "--mem", "4 GB"), "--mem '4 GB' is not a size", id="slurm-mem"
+        ("manifest", "--slurm", "--mem", "4 GB"), "--mem '4 GB' is not a whole size", id="slurm-mem"
     ),
     pytest.param(
         ("manifest", "--slurm", "--partition", "a\nb"),
@@ -238,8 +238,7 @@ def test_status_and_axis_selection_make_a_slurm_file_of_one_models_failures(
     project.fault(PHASES[-1], "raise", "injected", param=failing)
     project.run("build", "--output-folder", "output", axes.INPUT_FLAG, INPUTS[0], code=1)
     script = project.run("manifest", axes.PARAM_FLAG, failing, "--status", "fail", "--slurm").stdout
-    (line,) = [x for x in script.splitlines() if x.startswith("plan=")]
-    planned = Path(shlex.split(line.removeprefix("plan="))[0]).read_text().splitlines()[1:]
+    planned = plan_of(script).read_text().splitlines()[1:]
     assert planned == [f"{INPUTS[0]}\t{failing}"]
     grid = project.run("manifest", "--grid", "--status", "fail", axes.PARAM_FLAG, failing).stdout
     assert "F" in grid

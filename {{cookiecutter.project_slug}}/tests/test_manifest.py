@@ -19,7 +19,6 @@ from {{ cookiecutter.package_name }}.builder import axes, cli, layout, manifest,
 from {{ cookiecutter.package_name }}.builder.formats import Context, formats
 from {{ cookiecutter.package_name }}.builder.formats.commands import self_commands
 from {{ cookiecutter.package_name }}.builder.formats.document import JSON_KEYS, json_fields
-from {{ cookiecutter.package_name }}.builder.formats.slurm import SlurmJob
 from {{ cookiecutter.package_name }}.builder.ids import UsageError
 from {{ cookiecutter.package_name }}.builder.manifest import (
     Entry,
@@ -27,7 +26,9 @@ from {{ cookiecutter.package_name }}.builder.manifest import (
     permutation_manifest,
 )
 from {{ cookiecutter.package_name }}.builder.pipeline_module import pipeline
+from {{ cookiecutter.package_name }}.builder.resources import Resources
 from {{ cookiecutter.package_name }}.builder.selection import Selection, select
+from {{ cookiecutter.package_name }}.builder.submission import ArrayGroup, ArrayJob
 
 INPUTS = pipeline.discover_inputs()
 PARAMS = list(pipeline.PARAM_REGISTRY)
@@ -336,8 +337,9 @@ def test_each_format_writes_the_selected_entries(
     """Table, commands, JSON, grid and SLURM file, each read back and compared to the entries."""
     chosen = select(varied, selection)
     assert chosen
-    job = SlurmJob("/root dir", "/out", plan="/out/_plans/x.plan")
-    shown = context(varied, "my out", force=force, slurm=job)
+    group = ArrayGroup(Resources(mem="2G"), "/out/_plans/x.plan", len(chosen), len(chosen), 1)
+    shown = context(varied, "my out", force=force, array_job=ArrayJob("/root dir", "/out"),
+                    array_groups=(group,))  # fmt: skip
     write = {name: "".join(fmt(chosen, selection, shown)) for name, fmt in formats().items()}
     ids = [e["permutation_id"] for e in chosen]
     done = sum(e["done"] for e in chosen)
@@ -382,7 +384,8 @@ def test_each_format_writes_the_selected_entries(
 
     # slurm and sge: files over the plan, whose lines are the entries' ids in the same order
     for name in ("slurm", "sge"):
-        assert "\nplan=/out/_plans/x.plan\n" in write[name]
+        assert "\nplan1=/out/_plans/x.plan\n" in write[name]
+        assert f'\nsubmit "$plan1" 0 {len(chosen)} 1 ' in write[name]
         assert f": {len(chosen)} builds in {len(chosen)} " in write[name]
     header, *lines = plan.text_of(chosen, force=force).splitlines()
     assert ["_".join(line.split("\t")) for line in lines] == ids

@@ -23,8 +23,13 @@ from conftest import (
     PHASES,
     ROOT,
     Project,
+    arrays_of,
     assert_valid_artifact,
     local_commands,
+    plan_ids,
+    plan_of,
+    run_task,
+    submissions,
 )
 
 from {{ cookiecutter.package_name }} import settings
@@ -312,25 +317,6 @@ def test_a_shard_keeps_its_permutations_while_others_finish(project: Project) ->
 # --- Array files over a plan, run task by task the way SLURM and Grid Engine run them -------------
 
 
-def plan_of(script: str) -> Path:
-    """The plan file an array file submits."""
-    found = re.search(r"^plan=(.+)$", script, re.MULTILINE)
-    assert found, script
-    return Path(shlex.split(found[1])[0])
-
-
-def plan_ids(plan: Path) -> list[str]:
-    """The permutation ids of a plan, in order, its header checked as the plan module documents."""
-    header, *lines = plan.read_text(encoding="utf-8").splitlines()
-    assert re.fullmatch(rf"# {settings.PACKAGE} plan 1\tforce=[01]", header), header
-    return ["_".join(line.split("\t")) for line in lines]
-
-
-def arrays_of(script: str) -> list[tuple[int, int]]:
-    """(offset, task count) of each array the file submits."""
-    return [(int(at), int(n)) for at, n in re.findall(r"^submit (\d+) (\d+) ", script, re.M)]
-
-
 SLURM_ARGS = ("--max-array-size", "4", "--array-limit", "2", "--time", "0:30:00", "--mem", "1G")
 
 
@@ -339,14 +325,12 @@ def test_slurm_file_submits_arrays_over_a_frozen_plan(project: Project) -> None:
     plan = plan_of(script)
     assert script.startswith("#!/bin/bash\n") and plan_ids(plan) == missing_ids(project)
     assert plan.parent == project.output / "_plans"
-    assert [line for line in script.splitlines() if line.startswith("#SBATCH")] == [
-        f"#SBATCH --job-name={settings.PACKAGE}",
-        "#SBATCH --cpus-per-task=1",
-        "#SBATCH --time=0:30:00",
-        "#SBATCH --mem=1G",
-    ]
+    for submission in submissions(script):
+        assert submission.options == ["--cpus-per-task=1", "--mem=1G", "--time=0:30:00"]
+    assert f"sbatch --job-name={settings.PACKAGE} " in script
+    assert "#   plan1: 9 builds in 9 task(s): cpus=1 mem=1G time=0:30:00 (" in script
     assert arrays_of(script) == [(at, min(4, TOTAL - at)) for at in range(0, TOTAL, 4)]
-    assert '--array="0-$(( $2 - 1 ))%2"' in script and '--output="$logs/%A_%a.out"' in script
+    assert '--array="0-$(( $3 - 1 ))%2"' in script and '--output="$logs/%A_%a.out"' in script
     assert f"\nlogs={shlex.quote(str(project.output / '_slurm'))}\n" in script
     assert project.run("manifest", "--done", "--slurm").stdout == ""  # nothing to submit
 
@@ -374,29 +358,10 @@ def test_packing_cuts_the_tasks_and_builds_inside_with_jobs(project: Project) ->
     ).stdout  # fmt: skip
     tasks = -(-TOTAL // 4)
     assert arrays_of(script) == [(0, 2), (2, tasks - 2)]
-    assert '--per-task 4 --jobs 2 --task-index "$index"' in script
+    assert {submission.jobs for submission in submissions(script)} == {2}
+    assert '--per-task 4 --jobs "$3" --task-index "$index"' in script
     single = project.run("manifest", "--missing", "--slurm", "--cpus-per-task", "2").stdout
-    assert "--per-task 1 --task-index" in single  # one build per task: no pool
-
-
-def run_task(
-    script: Path, project: Project, offset: int, task: int | None, *, engine: str = "slurm"
-) -> subprocess.CompletedProcess[str]:
-    """Run the file as the engine runs an array task (task None: as a plain, non-array job)."""
-    if engine == "slurm":
-        env = {**project.env(), "SLURM_JOB_ID": "7"}
-        if task is not None:
-            env["SLURM_ARRAY_TASK_ID"] = str(task)
-    else:  # Grid Engine sets SGE_TASK_ID to "undefined" in a job that is not an array
-        env = {**project.env(), "JOB_ID": "7", "SGE_TASK_ID": str(task or "undefined")}
-    return subprocess.run(
-        ["bash", str(script), str(offset)],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    assert {submission.jobs for submission in submissions(single)} == {1}  # one build: no pool
 
 
 @engines
@@ -407,9 +372,10 @@ def test_each_slurm_task_builds_its_lines_of_the_plan(project: Project, tmp_path
     script.write_text(local_commands(text))
     ids = missing_ids(project)
     built = []
-    for at, count in arrays_of(text):  # the last task of each array
-        index = at + count - 1
-        result = run_task(script, project, at, count - 1)
+    arrays = submissions(text)
+    for array in arrays:  # the last task of each array
+        index = array.offset + array.tasks - 1
+        result = run_task(script, project, array, array.tasks - 1)
         assert result.returncode == 0 and f": task {index} of plan " in result.stderr, result.stderr
         built += ids[2 * index : 2 * index + 2]
     starts = [p for p, event, _, _ in record.events() if event == "start"]
@@ -420,9 +386,9 @@ def test_each_slurm_task_builds_its_lines_of_the_plan(project: Project, tmp_path
     for permutation_id in built:
         assert_valid_artifact(project.artifact(permutation_id))
 
-    beyond = run_task(script, project, 0, -(-TOTAL // 2))
+    beyond = run_task(script, project, arrays[0], -(-TOTAL // 2))
     assert beyond.returncode == 2 and "is beyond the plan" in beyond.stderr
-    plain = run_task(script, project, 0, None)
+    plain = run_task(script, project, arrays[0], None)
     assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
 
 
@@ -433,7 +399,7 @@ def test_grid_engine_file_turns_the_1_based_index_into_the_task(
                        "--array-limit", "2").stdout  # fmt: skip
     assert plan_ids(plan_of(text)) == missing_ids(project)
     assert arrays_of(text) == [(at, min(4, TOTAL - at)) for at in range(0, TOTAL, 4)]
-    assert 'index=$(( ${1:-0} + SGE_TASK_ID - 1 ))' in text
+    assert 'index=$(( $2 + SGE_TASK_ID - 1 ))' in text
     script = tmp_path / "build.sge"
     script.write_text(local_commands(text))
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
@@ -446,19 +412,20 @@ def test_grid_engine_file_turns_the_1_based_index_into_the_task(
     env = {**project.env(), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     subprocess.run(["bash", str(script), "-l", "h_rt=0:10:00"], env=env, check=True)
     calls = [path.read_text().splitlines() for path in sorted(tmp_path.glob("qsub.*"))]
-    assert sorted(call[call.index("-t") + 1] for call in calls) == sorted(
-        f"1-{n}" for _, n in arrays_of(text)
+    # each array's task count, and the arguments its tasks get: plan, offset, build --jobs
+    assert sorted((call[call.index("-t") + 1], *call[-3:]) for call in calls) == sorted(
+        (f"1-{a.tasks}", str(a.plan), str(a.offset), str(a.jobs)) for a in submissions(text)
     )
     for call in calls:
         assert call[:2] == ["-S", "/bin/bash"] and call[call.index("-tc") + 1] == "2"
-        assert call[-4:-1] == ["-l", "h_rt=0:10:00", str(script)]  # the user's options last
+        assert call[-6:-3] == ["-l", "h_rt=0:10:00", str(script)]  # the user's options last
         assert call[call.index("-o") + 1] == f"{project.output}/_sge/$JOB_ID.$TASK_ID.out"
     # Run as Grid Engine runs task 1 of the second array: the plan's task 4.
-    result = run_task(script, project, 4, 1, engine="sge")
+    result = run_task(script, project, submissions(text)[1], 1, engine="sge")
     assert result.returncode == 0 and ": task 4 of plan " in result.stderr, result.stderr
     done = [e["permutation_id"] for e in project.manifest("--done")["entries"]]
     assert done == [plan_ids(plan_of(text))[4]]
-    plain = run_task(script, project, 0, None, engine="sge")
+    plain = run_task(script, project, submissions(text)[0], None, engine="sge")
     assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
 
 

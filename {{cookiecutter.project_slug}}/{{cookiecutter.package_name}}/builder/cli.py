@@ -14,10 +14,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import settings
-from . import axes, layout, selection, status
+from . import axes, layout, plan, selection, status, submission
 from .formats.commands import SELF
 from .ids import UsageError
 from .manifest import (
@@ -31,6 +31,7 @@ from .manifest import (
 )
 from .pipeline_module import pipeline
 from .selection import Selection, positive_int, select
+from .submission import ARRAY_SHAPES
 
 if TYPE_CHECKING:
     from .overall import Verbosity
@@ -43,28 +44,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
-# Array files (`manifest --slurm` or `--sge`): their options, flag -> (argparse type, help).
-ARRAY_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "--per-task": (
-        positive_int("--per-task"),
-        "each array task builds K permutations in order (with --jobs C inside when"
-        " --cpus-per-task C > 1; default: 1)",
-    ),
-    "--cpus-per-task": (positive_int("--cpus-per-task"), "#SBATCH --cpus-per-task (default: 1)"),
-    "--array-limit": (positive_int("--array-limit"), "at most N tasks of an array at once"),
-    "--max-array-size": (
-        positive_int("--max-array-size"),
-        "the cluster's cap on tasks per array: more tasks become several arrays (default: 1000)",
-    ),
-}
-# Of those, the options that only SLURM's file takes (Grid Engine's resources go to bash FILE).
-SLURM_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "--partition": (str, "#SBATCH --partition (default: the cluster's)"),
-    "--time": (str, "#SBATCH --time per task, e.g. 2:00:00 (default: the cluster's)"),
-    "--mem": (str, "#SBATCH --mem per task, e.g. 4G (default: the cluster's)"),
-}
-ARRAY_SHAPES = ("slurm", "sge")
-
 # `manifest`'s output flags and what each prints (the format of the same name; none: a table).
 SHAPES = {
     "commands": "print one build command per permutation",
@@ -73,6 +52,10 @@ SHAPES = {
     "slurm": "write a plan file and print a bash file that submits SLURM job arrays over it",
     "sge": "write a plan file and print a bash file that submits Grid Engine array jobs over it",
 }
+
+
+# The outputs that carry --force into the commands they write.
+FORCED = ("commands", "json", *ARRAY_SHAPES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,14 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument(
         "--force",
         action="store_true",
-        help="with --commands, --json, --slurm or --sge: add --force",
+        help=f"with {submission.named(FORCED)}: add --force",
     )
-    array_options = manifest.add_argument_group("with --slurm or --sge")
-    for flag, (kind, text) in ARRAY_FLAGS.items():
-        array_options.add_argument(flag, type=kind, help=text)
-    slurm_options = manifest.add_argument_group("with --slurm")
-    for flag, (kind, text) in SLURM_FLAGS.items():
-        slurm_options.add_argument(flag, type=kind, help=text)
+    submission.add_arguments(manifest)
 
     show = commands.add_parser(
         "show", help="print what a built artifact was built from, and whether it is stale"
@@ -161,26 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _array_job(args: argparse.Namespace, output_dir: Path) -> Any:
-    """The choices of ``manifest --slurm`` or ``--sge``; their flags without it are usage errors."""
-    chosen: dict[str, Any] = {}
-    for flags, shapes, named in (
-        (ARRAY_FLAGS, ARRAY_SHAPES, "--slurm or --sge"),
-        (SLURM_FLAGS, ("slurm",), "--slurm (give Grid Engine's resources to bash FILE)"),
-    ):
-        for flag in flags:
-            dest = flag[2:].replace("-", "_")
-            if getattr(args, dest) is not None:
-                if args.shape not in shapes:
-                    raise UsageError(f"{flag} only applies with {named}")
-                chosen[dest] = getattr(args, dest)
-    if args.shape not in ARRAY_SHAPES:
-        return None
-    from .formats.slurm import SlurmJob
-
-    return SlurmJob(str(layout.PROJECT_ROOT), str(output_dir), **chosen).check()
-
-
 def _listed(output_dir: Path, chosen: Selection, *, sizes: bool) -> list[Entry]:
     """The whole matrix, checked against the axis values asked for, marked stale if asked."""
     entries = permutation_manifest(output_dir, sizes=sizes)
@@ -200,11 +158,11 @@ def _nothing(what: str) -> int:
 def run_manifest(args: argparse.Namespace) -> int:
     from .formats import Context, format_of
 
-    if args.force and args.shape not in ("commands", "json", *ARRAY_SHAPES):
-        raise UsageError("--force only applies with --commands, --json, --slurm or --sge")
+    if args.force and args.shape not in FORCED:
+        raise UsageError(f"--force only applies with {submission.named(FORCED)}")
     chosen = selection.from_args(args)
     output_dir = layout.output_folder(args.output_folder)
-    array_job = _array_job(args, output_dir)
+    array_job = submission.job_of(args, output_dir)
     entries = _listed(output_dir, chosen, sizes=args.shape == "json")  # only JSON shows sizes
     selected = select(entries, chosen)
     if not selected:
@@ -214,23 +172,26 @@ def run_manifest(args: argparse.Namespace) -> int:
         from .terminal import terminal_style
 
         width, colour = terminal_style(sys.stdout)
-    if array_job is not None:  # the tasks read their permutations from a frozen plan
-        from dataclasses import replace
-
-        from . import plan
-
+    groups: list[submission.ArrayGroup] = []
+    plans: list[plan.Frozen] = []
+    if array_job is not None:  # the tasks read their permutations from frozen plans
         force = args.force or any(status.state_of(e["status"]) == status.STALE for e in selected)
-        written = plan.write(output_dir, selected, force=force)
-        array_job = replace(array_job, plan=str(written))
+        groups, plans = submission.array_groups(array_job, selected, force=force)
     context = Context(
         everything=entries,
         command_folder=layout.command_folder(output_dir),
         force=args.force,
-        slurm=array_job,
+        array_job=array_job,
+        array_groups=tuple(groups),
         width=width,
         colour=colour,
     )
-    sys.stdout.writelines(format_of(args.shape or "table")(selected, chosen, context))
+    pieces = format_of(args.shape or "table")(selected, chosen, context)
+    if plans:  # written once the format took every group: a refusal leaves no plan behind
+        pieces = list(pieces)
+        for frozen in plans:
+            plan.publish(frozen)
+    sys.stdout.writelines(pieces)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Plan files: a selection frozen for array tasks, which pick their permutations from it by index.
 
-``manifest --slurm`` (or ``--sge``) writes one; every array task of every engine runs
-``build --plan FILE --task-index I --per-task K``. The format (UTF-8 text, tab-separated):
+``manifest --slurm`` (or another array format) writes one per resource set; every array task of
+every engine runs ``build --plan FILE --task-index I --per-task K``. The format (UTF-8 text,
+tab-separated):
 
     # <package> plan 1<TAB>force=0|1           the header: what wrote it, and whether to rebuild
     <input id><TAB><param name>                one line per permutation, in build order
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import settings
 from . import axes, layout
@@ -33,17 +35,31 @@ def text_of(entries: list[Entry], *, force: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(output_dir: Path, entries: list[Entry], *, force: bool) -> Path:
-    """Write the plan of these entries under the output folder (once per content); its path."""
+class Frozen(NamedTuple):
+    """A plan's text and the path it goes to, named after the text."""
+
+    path: Path
+    text: str
+
+
+def frozen(output_dir: Path, entries: list[Entry], *, force: bool) -> Frozen:
+    """The plan of these entries and its path under the output folder, not yet written."""
     text = text_of(entries, force=force)
-    path = layout.plan_path(output_dir, hashlib.sha256(text.encode()).hexdigest()[:16])
-    if not path.exists():
+    return Frozen(
+        layout.plan_path(output_dir, hashlib.sha256(text.encode()).hexdigest()[:16]), text
+    )
+
+
+def publish(plan: Frozen) -> None:
+    """Write a plan once: an existing one with its name already holds this text."""
+    if not plan.path.exists():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_publish(path, text.encode())
+            plan.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_publish(plan.path, plan.text.encode())
         except OSError as error:
-            raise UsageError(f"cannot write the plan file '{path}': {error.strerror}") from None
-    return path
+            raise UsageError(
+                f"cannot write the plan file '{plan.path}': {error.strerror}"
+            ) from None
 
 
 def task_count(permutations: int, per_task: int) -> int:

@@ -40,6 +40,7 @@ _MEBIBYTES = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
 TIME_RULE = "minutes, H:MM:SS, D-H:MM:SS or UNLIMITED (e.g. 2:00:00)"
 MEM_RULE = "a whole size in K, M, G or T (e.g. 4G)"
 PARTITION_RULE = "partition names joined by commas"
+COUNT_RULE = "a whole number of at least 1"
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,17 @@ def check(values: Any, where: str) -> dict[str, Any]:
     for key, value in values.items():
         if key not in KEYS:
             raise UsageError(f"{where} has the key {key!r}; resources are {', '.join(KEYS)}")
-        _check_value(key, value, where)
+        rule = broken_rule(key, value)
+        if rule is not None:
+            raise UsageError(f"{where}[{key!r}] is {value!r}; give {rule}")
     return dict(values)
 
 
-def _check_value(key: str, value: Any, where: str) -> None:
+def broken_rule(key: str, value: Any) -> str | None:
+    """The rule ``value`` breaks as the resource ``key``, or None if it keeps it."""
     if key in ("cpus", "gpus"):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise UsageError(f"{where}[{key!r}] is {value!r}; give a whole number of at least 1")
-        return
+        whole = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        return None if whole else COUNT_RULE
     forms = {
         "mem": (_MEM, MEM_RULE),
         "time": (_TIME, TIME_RULE),
@@ -95,9 +98,8 @@ def _check_value(key: str, value: Any, where: str) -> None:
     }
     form, rule = forms[key]
     if key == "time" and value in UNLIMITED:
-        return
-    if not isinstance(value, str) or not form.fullmatch(value):
-        raise UsageError(f"{where}[{key!r}] is {value!r}; give {rule}")
+        return None
+    return None if isinstance(value, str) and form.fullmatch(value) else rule
 
 
 def mebibytes(mem: str) -> float:

@@ -5,7 +5,16 @@ manifest's output never exists twice in memory; whoever writes it joins them.
 
 ``entries`` are the selected ones, in the order asked for; ``selection`` is what was asked;
 ``context`` holds the rest a format may need (the whole matrix for the grid, where self-commands
-point, the SLURM choices, the terminal). A format never looks at the file system.
+point, the array job and its groups, the terminal). A format never looks at the file system.
+
+An array format (``--slurm``, ``--sge``, ...) reads two fields, both engine-neutral (see
+``submission``): ``array_job``, the choices every engine shares (project root, output folder,
+permutations per task, array limit and size cap), and ``array_groups``, one ``ArrayGroup`` per
+distinct resource set in the selection: its ``Resources`` (cpus, mem, time, partition, gpus;
+None is the cluster's default), its plan file, its permutation and task counts, and the
+``build --jobs`` of its tasks. An engine submits one array (or several, cut by the size cap) per
+group and renders the group's resources in its own options; a group's resources it cannot
+express are a ``UsageError`` naming the value, raised before any plan is written.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from ..manifest import Entry
 from ..selection import Selection
 
 if TYPE_CHECKING:
-    from .slurm import SlurmJob
+    from ..submission import ArrayGroup, ArrayJob
 
 
 class Context(NamedTuple):
@@ -27,7 +36,8 @@ class Context(NamedTuple):
     everything: list[Entry]  # the whole matrix: the grid shows the cells around a selection
     command_folder: str  # the output folder as self-commands name it
     force: bool = False  # self-commands rebuild done permutations
-    slurm: SlurmJob | None = None  # the array choices of --slurm and --sge
+    array_job: ArrayJob | None = None  # an array format's shared choices
+    array_groups: tuple[ArrayGroup, ...] = ()  # an array format's arrays: one per resource set
     width: int = 80  # of the terminal, for the grid
     colour: bool = False
 

@@ -1,10 +1,12 @@
-"""The bash file every array engine's format writes: it submits arrays over a plan file.
+"""The bash file every array engine's format writes: it submits arrays over plan files.
 
-Run with ``bash FILE [options]`` it makes the log folder and submits one array per
-``max_array_size`` tasks (clusters cap task ids), passing each array its offset; run by the engine
-as an array task it turns the engine's index variable into the 0-based task index
-``offset + index - first`` and runs ``build --plan PLAN --per-task K --task-index I``. Options
-given to ``bash FILE`` reach every submission after the file's own, so they override its defaults.
+Run with ``bash FILE [options]`` it makes the log folder and submits, per resource set, one array
+per ``max_array_size`` tasks (clusters cap task ids). Each submission carries its group's
+resource options on the submit command line, then the options given to ``bash FILE``, so those
+override the file's; and it passes the array task three arguments: its plan, its offset and its
+``build --jobs``. Run by the engine as an array task, the file turns the engine's index variable
+into the 0-based task index ``offset + index - first`` and runs
+``build --plan PLAN --per-task K --jobs J --task-index I``.
 """
 
 from __future__ import annotations
@@ -15,19 +17,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ... import settings
-from .. import plan
 from ..manifest import Entry
+from ..resources import KEYS, Resources
 from ..selection import Selection
 from . import Context, Format
+from .commands import command_head, safe_path
 
 if TYPE_CHECKING:
-    from .slurm import SlurmJob
-from .commands import command_head, safe_path
+    from ..submission import ArrayGroup, ArrayJob
 
 
 @dataclass(frozen=True)
 class Engine:
-    """What differs between engines: names, the index variable, and the submission command."""
+    """What differs between engines: names, the index variable, the submission, the resources."""
 
     name: str  # as the file's comments name it
     submitter: str  # the command that submits a file (sbatch, qsub)
@@ -36,8 +38,9 @@ class Engine:
     job_variable: str  # set in every job of the engine, array or not
     logs: str  # the log folder's name, under the output folder
     log_names: str  # how the engine names a task's logs there
-    submit: str  # the submission, up to the options given to the file; $2 is the task count
-    header: tuple[str, ...] = ()  # lines after the comments (e.g. #SBATCH defaults)
+    submit: str  # the submission, up to the options; $3 is the task count
+    options: Callable[[Resources], list[str]]  # a group's resources as submission options
+    script: str = '"$0"'  # how the submission names this file, after the options
     task_setup: str = ""  # a line an array task runs before its build
 
 
@@ -51,10 +54,10 @@ def chunks(count: int, max_array_size: int) -> list[tuple[int, int]]:
 # An array task builds its permutations; `bash FILE` makes the log folder and submits the arrays.
 # The @NAMES@ are filled in.
 _BODY = r"""
-if [[ -n "${@TASK@:-}" && "$@TASK@" != undefined ]]; then  # an array task
-    index=$(( ${1:-0} + @TASK@@FIRST@ ))
-    echo "${HOSTNAME:-?}: task $index of plan $plan" >&2@SETUP@
-    exec @COMMAND@ "$index"
+if [[ -n "${@TASK@:-}" && "$@TASK@" != undefined ]]; then  # an array task: plan, offset, jobs
+    index=$(( $2 + @TASK@@FIRST@ ))
+    echo "${HOSTNAME:-?}: task $index of plan $1 on $3 job(s)" >&2@SETUP@
+    exec @COMMAND@ --plan "$1" --per-task @PER_TASK@ --jobs "$3" --task-index "$index"
 fi
 if [[ -n "${@JOB@:-}" ]]; then
     echo "error: submit this file with bash, which makes the log folder, not with @SUBMITTER@" >&2
@@ -64,9 +67,9 @@ fi
 logs=@LOGS@
 mkdir -p "$logs"
 status=0
-submit() {  # offset, task count, then the options given to this file
+submit() {  # plan, offset, task count, jobs, then the array's options and those given to this file
     local code=0
-    @SUBMIT@ "${@:3}" "$0" "$1" || code=$?
+    @SUBMIT@ "${@:5}" @SCRIPT@ "$1" "$2" "$4" || code=$?
     if (( code > status )); then status=$code; fi
 }
 @SUBMITS@
@@ -74,55 +77,78 @@ exit "$status"
 """
 
 
+def described(chosen: Resources) -> str:
+    """Resources as the file's comments list them: ``cpus=2 mem=4G (time: the default)``."""
+    given = " ".join(
+        f"{key}={getattr(chosen, key)}" for key in KEYS if getattr(chosen, key) is not None
+    )
+    left = [key for key in KEYS if getattr(chosen, key) is None]
+    return given + (f" ({', '.join(left)}: the cluster's defaults)" if left else "")
+
+
+def submissions(engine: Engine, job: ArrayJob, group: ArrayGroup, plan: str) -> list[str]:
+    """The lines that submit one group's arrays over ``plan`` (a variable), with its resources."""
+    head = ["submit", f'"${plan}"']
+    options = [shlex.quote(option) for option in engine.options(group.resources)]
+    return [
+        " ".join([*head, str(offset), str(tasks), str(group.jobs), *options, '"$@"'])
+        for offset, tasks in chunks(group.tasks, job.max_array_size)
+    ]
+
+
 def format_array_file(
     engine: Engine, entries: list[Entry], context: Context, *, project_name: str
 ) -> str:
-    """The whole file: submissions of arrays over the plan ``context.slurm.plan``."""
-    job = context.slurm
-    assert job is not None and job.plan, "the CLI writes the plan and gives the array job"
+    """The whole file: submissions of each group's arrays over its plan."""
+    job, groups = context.array_job, context.array_groups
+    assert job is not None and groups, "the CLI writes the plans and gives the array groups"
     log_folder = f"{job.output_dir}/{engine.logs}"
-    tasks = plan.task_count(len(entries), job.per_task)
-    arrays = chunks(tasks, job.max_array_size)
-    jobs = f" --jobs {job.cpus_per_task}" if job.cpus_per_task > 1 and job.per_task > 1 else ""
-    command = (
-        f"{command_head(context.command_folder)} --plan \"$plan\""
-        f" --per-task {job.per_task}{jobs} --task-index"
-    )
+    named = [(f"plan{number}", group) for number, group in enumerate(groups, 1)]
+    lines = [line for plan, group in named for line in submissions(engine, job, group, plan)]
+    tasks = sum(group.tasks for group in groups)
     name = " ".join(project_name.split())  # one comment line, whatever the name holds
     per = "1 build" if job.per_task == 1 else f"up to {job.per_task} builds"
     shift = f" - {engine.first_task}" if engine.first_task else ""
     header = [
         "#!/bin/bash",
         f"# {name}: {len(entries)} builds in {tasks} {engine.name} array task(s) of {per},"
-        f" as {len(arrays)} array(s), cheapest first.",
-        f"# Submit from anywhere: bash THIS_FILE [{engine.submitter} options].",
-        f"# Task (offset + {engine.task_variable}{shift}) builds its lines of the plan below;",
-        "# a new manifest writes a new plan, so it cannot change what a queued task builds.",
+        f" as {len(lines)} array(s) over {len(groups)} resource set(s), cheapest first.",
+        f"# Submit from anywhere: bash THIS_FILE [{engine.submitter} options]; they go after each"
+        " array's own, so they override them.",
+        f"# Task (offset + {engine.task_variable}{shift}) builds its lines of its plan; a new"
+        " manifest writes new plans, so it cannot change what a queued task builds.",
         f"# Task logs: {log_folder}/{engine.log_names}.out and .err",
-        *engine.header,
+        "# Resource sets, each with its plan:",
+        *(
+            f"#   {plan}: {group.permutations} builds in {group.tasks} task(s):"
+            f" {described(group.resources)}"
+            for plan, group in named
+        ),
         "set -euo pipefail",
-        f"plan={shlex.quote(safe_path(job.plan))}",
+        *(f"{plan}={shlex.quote(safe_path(group.plan))}" for plan, group in named),
     ]
     body = (
         _BODY.replace("@TASK@", engine.task_variable)
         .replace("@FIRST@", shift)
         .replace("@SETUP@", f"\n    {engine.task_setup}" if engine.task_setup else "")
+        .replace("@COMMAND@", command_head(context.command_folder))
+        .replace("@PER_TASK@", str(job.per_task))
         .replace("@JOB@", engine.job_variable)
         .replace("@SUBMITTER@", engine.submitter)
-        .replace("@COMMAND@", command)
         .replace("@LOGS@", shlex.quote(log_folder))
         .replace("@SUBMIT@", engine.submit)
-        .replace("@SUBMITS@", "\n".join(f'submit {at} {size} "$@"' for at, size in arrays))
+        .replace("@SCRIPT@", engine.script)
+        .replace("@SUBMITS@", "\n".join(lines))
     )
     return "\n".join(header) + "\n" + body
 
 
-def array_format(engine_of: Callable[[SlurmJob], Engine]) -> Format:
-    """The format function of an engine's file (``context.slurm`` holds the array choices)."""
+def array_format(engine_of: Callable[[ArrayJob], Engine]) -> Format:
+    """The format function of an engine's file (``context.array_job`` holds the shared choices)."""
 
     def format_array(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
-        assert context.slurm is not None, "the CLI gives an array format its job"
-        engine = engine_of(context.slurm)
+        assert context.array_job is not None, "the CLI gives an array format its job"
+        engine = engine_of(context.array_job)
         return [format_array_file(engine, entries, context, project_name=settings.PROJECT_NAME)]
 
     return format_array
