@@ -14,9 +14,9 @@ kind, then for some kinds a detail.
 
 Under SLURM the builder records its job (``slurm_job``, as ``squeue`` names it: ``123_4`` for an
 array task) when it takes the lock, and on SIGTERM asks ``scontrol`` the job's state: a time limit
-reads COMPLETING, with the reason TimeLimit, by then. A build killed outright records nothing more; a reader that is asked to
-(``show``, ``manifest --retry-scale``) learns its job's final state from SLURM, in one call for
-all the jobs (``learn``).
+reads COMPLETING, with the reason TimeLimit, by then. A build killed outright records nothing
+more; a reader that is asked to (``show``, ``manifest --retry-scale``) learns its job's final
+state from SLURM, in one call for all the jobs (``learn``).
 
 Which failures a retry takes, and with what: ``RETRIED``.
 """

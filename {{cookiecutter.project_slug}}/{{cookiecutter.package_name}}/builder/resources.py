@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -149,10 +149,17 @@ def declared(input_id: str, param_name: str, cost: Any) -> Resources:
     return chosen
 
 
-def groups(entries: list[Entry], flags: Mapping[str, Any]) -> list[tuple[Resources, list[Entry]]]:
+# Given an entry and its resources, those to submit it with, or None to leave it out (a retry).
+Adjust = Callable[[Entry, Resources], "Resources | None"]
+
+
+def groups(
+    entries: list[Entry], flags: Mapping[str, Any], adjust: Adjust | None = None
+) -> list[tuple[Resources, list[Entry]]]:
     """The entries by resources (the flags' over the pipeline's), in order of first appearance.
 
     Each group becomes one array of its own: schedulers take one resource set per array.
+    ``adjust`` (``retry``'s) changes an entry's resources, or leaves the entry out.
     """
     from . import axes
 
@@ -160,5 +167,8 @@ def groups(entries: list[Entry], flags: Mapping[str, Any]) -> list[tuple[Resourc
     grouped: dict[Resources, list[Entry]] = {}
     for entry in entries:
         pair = (entry[axes.INPUT_KEY], entry[axes.PARAM_KEY], entry["sort_key"][0])
-        grouped.setdefault(declared(*pair).over(flagged), []).append(entry)
+        chosen = declared(*pair).over(flagged)
+        kept = chosen if adjust is None else adjust(entry, chosen)
+        if kept is not None:
+            grouped.setdefault(kept, []).append(entry)
     return list(grouped.items())
