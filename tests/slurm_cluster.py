@@ -92,11 +92,11 @@ class SlurmCluster(LocalCluster):
         user = getpass.getuser()
         # With enforce_memory: memory is a consumable that a task's cgroup is limited to (a task
         # that gives no --mem gets DefMemPerCPU, not the whole node).
-        tracking, tasks, select, memory = (
-            ("proctrack/cgroup", "task/cgroup", "CR_CPU_Memory\nDefMemPerCPU=500", "RealMemory=4000 ")
-            if self.enforce_memory
-            else ("proctrack/linuxproc", "task/none", "CR_CPU", "")
-        )
+        if self.enforce_memory:
+            tracking, tasks = "proctrack/cgroup", "task/cgroup"
+            select, memory = "CR_CPU_Memory\nDefMemPerCPU=500", "RealMemory=4000 "
+        else:
+            tracking, tasks, select, memory = "proctrack/linuxproc", "task/none", "CR_CPU", ""
         return f"""\
 ClusterName=permtest
 SlurmctldHost={socket.gethostname().split(".")[0]}
