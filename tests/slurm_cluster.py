@@ -43,11 +43,19 @@ class SlurmCluster(LocalCluster):
     """``with SlurmCluster(max_array_size=5) as cluster: subprocess.run(..., env=cluster.env)``."""
 
     def __init__(
-        self, *, max_array_size: int = 1001, cpus: int = 2, enforce_memory: bool = False
+        self,
+        *,
+        max_array_size: int = 1001,
+        cpus: int = 2,
+        memory_mb: int = 2048,
+        enforce_memory: bool = False,
     ) -> None:
         super().__init__("slurm-")
         self.max_array_size = max_array_size
         self.cpus = cpus
+        # What the node offers jobs: without it SLURM assumes 1 MB and refuses any --mem. Well
+        # below the machine's memory, or slurmd would drain the node.
+        self.memory_mb = memory_mb
         self.enforce_memory = enforce_memory
         self.conf = self.root / "slurm.conf"
         self.env["SLURM_CONF"] = str(self.conf)
@@ -94,9 +102,9 @@ class SlurmCluster(LocalCluster):
         # that gives no --mem gets DefMemPerCPU, not the whole node).
         if self.enforce_memory:
             tracking, tasks = "proctrack/cgroup", "task/cgroup"
-            select, memory = "CR_CPU_Memory\nDefMemPerCPU=500", "RealMemory=4000 "
+            select = "CR_CPU_Memory\nDefMemPerCPU=500"
         else:
-            tracking, tasks, select, memory = "proctrack/linuxproc", "task/none", "CR_CPU", ""
+            tracking, tasks, select = "proctrack/linuxproc", "task/none", "CR_CPU"
         return f"""\
 ClusterName=permtest
 SlurmctldHost={socket.gethostname().split(".")[0]}
@@ -124,7 +132,7 @@ SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
 MaxArraySize={self.max_array_size}
-NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} {memory}State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
 

@@ -156,7 +156,7 @@ def test_retry_scale_with_nothing_worth_retrying_writes_nothing(project: Project
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("manifest", "--retry-scale", "mem=2"), "--retry-scale only applies with --slurm or"),
+        (("manifest", "--retry-scale", "mem=2"), "--retry-scale only applies with --slurm, --sge"),
         (("manifest", "--slurm", "--retry-scale", "mem=2"), "select them with --status fail"),
         (RETRY[:-1] + ("cpus=2",), "give NAME=FACTOR pairs of mem and time"),
         (RETRY[:-1] + ("mem=0.5",), "--retry-scale mem=0.5: give a factor of at least 1"),
