@@ -159,12 +159,22 @@ def test_retry_scale_with_nothing_worth_retrying_writes_nothing(project: Project
         (("manifest", "--retry-scale", "mem=2"), "--retry-scale only applies with --slurm, --sge"),
         (("manifest", "--slurm", "--retry-scale", "mem=2"), "select them with --status fail"),
         (RETRY[:-1] + ("cpus=2",), "give NAME=FACTOR pairs of mem and time"),
-        (RETRY[:-1] + ("mem=0.5",), "--retry-scale mem=0.5: give a factor of at least 1"),
-        (RETRY[:-1] + ("time=x",), "--retry-scale time=x: give a factor of at least 1"),
-        (RETRY[:-1] + ("mem=inf",), "--retry-scale mem=inf: give a factor of at least 1"),
+        (RETRY[:-1] + ("mem=0.5",), "--retry-scale 'mem=0.5': give a factor of at least 1"),
+        (RETRY[:-1] + ("time=x",), "--retry-scale 'time=x': give a factor of at least 1"),
+        (RETRY[:-1] + ("mem=1\nx",), "--retry-scale 'mem=1\\nx': give a factor"),
+        (RETRY[:-1] + ("mem=inf",), "--retry-scale 'mem=inf': give a factor of at least 1"),
         (("manifest", "--status", "fail", "--slurm", "--retry-exceptions"), "only applies with"),
     ],
-    ids=["no-array", "not-fail", "name", "below-1", "not-a-number", "infinite", "exceptions"],
+    ids=[
+        "no-array",
+        "not-fail",
+        "name",
+        "below-1",
+        "not-a-number",
+        "newline",
+        "infinite",
+        "exceptions",
+    ],
 )
 def test_retry_scale_refusals_are_one_line_and_exit_2(
     project: Project, args: tuple[str, ...], message: str

@@ -49,7 +49,7 @@ def parse(text: str) -> Scale:
         except ValueError:
             factor = 0.0
         if not 1 <= factor < float("inf"):
-            raise UsageError(f"{FLAG} {name}={value}: give a factor of at least 1, e.g. {name}=2")
+            raise UsageError(f"{FLAG} {part!r}: give a factor of at least 1, e.g. {name}=2")
         factors[name] = factor
     return Scale(**factors)
 
