@@ -3,6 +3,7 @@ document and ``show`` alike; and ``manifest --retry-scale``, which resubmits fai
 
 from __future__ import annotations
 
+import json
 import signal
 
 import pytest
@@ -33,8 +34,10 @@ def shown_everywhere(project: Project, reason: str) -> dict[str, str]:
     shown = project.run("show", PERMUTATION).stdout
     assert f"  reason     {reason}\n" in shown and f"  error      {entry['error']}\n" in shown
     assert f"  status     {WHERE}\n" in shown
-    document = project.manifest()["by_id"][PERMUTATION]
-    return {"error": document["error"], "show": shown}
+    document = json.loads(project.run("show", PERMUTATION, "--json").stdout)
+    assert (document["status"], document["reason"], document["provenance"]) == (WHERE, reason, None)
+    assert document["error"] == entry["error"] and document["error_log"].endswith(".error.log")
+    return {"error": entry["error"], "show": shown}
 
 
 @pytest.mark.parametrize(

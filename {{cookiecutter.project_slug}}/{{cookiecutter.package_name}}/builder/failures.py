@@ -108,11 +108,13 @@ def job_states(jobs: Iterable[str]) -> dict[str, str]:
     wanted = set(jobs)
     if not wanted:
         return {}
-    arrays = sorted({job.split("_", 1)[0] for job in wanted})
+    # One job (a stopping build's own) is asked by its id; many by their arrays, or all at once.
+    one = sorted(wanted) if len(wanted) == 1 else []
+    arrays = one or sorted({job.split("_", 1)[0] for job in wanted})
     accounted = _run("sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(arrays))
     states = dict(_sacct_line(line) for line in accounted.splitlines() if "|" in line)
     if not states:
-        listed = _run("scontrol", "show", "job", "-o")
+        listed = _run("scontrol", "show", "job", "-o", *one)
         states = dict(_scontrol_line(line) for line in listed.splitlines() if "JobState=" in line)
     return {job: states[job] for job in wanted if job in states}
 
