@@ -122,10 +122,11 @@ def inject(ctx: BuildContext, phase: str) -> None:
     A fault is ``{"phase", "action", "arg", "input"?, "param"?}``; actions: ``raise`` (a
     RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``sleep``
     (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run
-    the statement ``arg`` on the staged database), ``block`` (touch ``arg["reached"]``, then wait
-    up to 30 s for ``arg["release"]`` to exist), ``handles`` (append the numbers of open file
-    descriptors and of logging handlers to the file ``arg``), ``cpus`` (append ``<id> <ctx.cpus>``
-    to the file ``arg``).
+    the statement ``arg`` on the staged database), ``allocate`` (hold ``arg`` MiB, every page
+    touched, for a second: past a memory limit, a MemoryError or the OOM killer), ``block``
+    (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to exist), ``handles``
+    (append the numbers of open file descriptors and of logging handlers to the file ``arg``),
+    ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -144,6 +145,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
         elif action == "note":
             with open(arg, "a", encoding="utf-8") as notes:
                 notes.write(f"{ctx.permutation_id} {phase} {os.getpid()} {time.time()!r}\n")
+        elif action == "allocate":
+            _allocate(arg)
         elif action == "sql":
             ctx.db.execute(arg)
         elif action == "block":
@@ -153,6 +156,13 @@ def inject(ctx: BuildContext, phase: str) -> None:
         elif action == "cpus":
             with open(arg, "a", encoding="utf-8") as out:
                 out.write(f"{ctx.permutation_id} {ctx.cpus}\n")
+
+
+def _allocate(mebibytes: int) -> None:
+    held = bytearray(mebibytes * 1024 * 1024)
+    for page in range(0, len(held), 4096):
+        held[page] = 1
+    time.sleep(1)
 
 
 def _block(reached: Path, release: Path) -> None:

@@ -18,6 +18,7 @@ INFO_COMMANDS = [
     ("manifest", "--missing", "--commands", "--shard", "1/2"),
     ("manifest", "--status", "fail", "--status", "build", axes.PARAM_FLAG, "*", "--json"),
     ("manifest", "--slurm", "--time", "1:00:00"),
+    ("manifest", "--status", "fail", "--slurm", "--retry-scale", "mem=2"),
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
 ]

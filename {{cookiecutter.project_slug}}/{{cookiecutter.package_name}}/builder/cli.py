@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import settings
-from . import axes, layout, plan, selection, status, submission
+from . import axes, failures, layout, plan, retry, selection, status, submission
 from .formats.commands import SELF
 from .ids import UsageError
 from .manifest import (
@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"with {submission.named(FORCED)}: add --force",
     )
     submission.add_arguments(manifest)
+    retry.add_arguments(manifest)
 
     show = commands.add_parser(
         "show", help="print what a built artifact was built from, and whether it is stale"
@@ -165,6 +166,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     chosen = selection.from_args(args)
     output_dir = layout.output_folder(args.output_folder)
     array_job = submission.job_of(args, output_dir)
+    retrying = retry.from_args(args, chosen.statuses, ARRAY_SHAPES)
     entries = _listed(output_dir, chosen, sizes=args.shape == "json")  # only JSON shows sizes
     selected = select(entries, chosen)
     if not selected:
@@ -178,7 +180,13 @@ def run_manifest(args: argparse.Namespace) -> int:
     plans: list[plan.Frozen] = []
     if array_job is not None:  # the tasks read their permutations from frozen plans
         force = args.force or any(status.state_of(e["status"]) == status.STALE for e in selected)
-        groups, plans = submission.array_groups(array_job, selected, force=force)
+        if retrying is not None:  # what SLURM knows of killed builds' jobs, in one call
+            failures.learn(selected)
+        groups, plans = submission.array_groups(array_job, selected, force=force, adjust=retrying)
+        if retrying is not None:
+            retrying.report()
+            if not groups:
+                return _nothing("manifest: no failure is worth retrying; nothing written")
     context = Context(
         everything=entries,
         command_folder=layout.command_folder(output_dir),

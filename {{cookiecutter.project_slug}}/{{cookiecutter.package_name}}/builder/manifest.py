@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from . import axes, layout, staging, status
+from . import axes, failures, layout, staging, status
 from .ids import UsageError, check_safe_stem
 from .pipeline_module import pipeline
 
 # A permutation: the spec's fields (permutation_id, done, sort_key, label) and the builder's own
-# (the two ids, status, error, output_path, output_size; ``stale`` after ``manifest --stale``).
+# (the two ids, status, error, reason, output_path, output_size; ``slurm_job`` for a stopped build
+# that recorded one, ``stale`` after ``manifest --stale``).
 Entry = dict[str, Any]
 
 # The longest file name a directory entry may have on the file systems builds run on.
@@ -249,7 +250,8 @@ def make_entries(
                 described = f"({cost:,} {unit})"
             permutation_id = f"{inp}_{param}"
             done = permutation_id in artifacts
-            state, error = status.classify(done, stages.get(permutation_id), phases)
+            stage = stages.get(permutation_id)
+            state, error = status.classify(done, stage, phases)
             entries.append(
                 {
                     "permutation_id": permutation_id,
@@ -258,13 +260,22 @@ def make_entries(
                     "done": done,
                     "status": state,
                     "error": error,
+                    "reason": None,
                     "output_path": f"{folder}/{permutation_id}{suffix}",
                     "output_size": artifacts[permutation_id] if done else None,
                     "sort_key": (cost, param_costs[param], inp, param),
                     "label": f"{inp} + {param} {described}",
                 }
             )
+            if error is not None and stage is not None:  # a stopped build: why, and its job
+                _add_reason(entries[-1], stage.record)
     return entries
+
+
+def _add_reason(entry: Entry, record: dict[str, str]) -> None:
+    entry["reason"] = failures.recorded(record)
+    if failures.JOB_KEY in record:
+        entry[failures.JOB_KEY] = record[failures.JOB_KEY]
 
 
 def permutation_manifest(output_dir: Path, *, sizes: bool = True) -> list[Entry]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -164,25 +164,38 @@ def declared(input_id: str, param_name: str, cost: Any) -> Resources:
     return registered(param_name).over(answered(input_id, param_name, cost))
 
 
-def groups(entries: list[Entry], flags: Mapping[str, Any]) -> list[tuple[Resources, list[Entry]]]:
+# Given an entry and its resources, those to submit it with, or None to leave it out (a retry).
+Adjust = Callable[[Entry, Resources], "Resources | None"]
+
+
+def groups(
+    entries: list[Entry], flags: Mapping[str, Any], adjust: Adjust | None = None
+) -> list[tuple[Resources, list[Entry]]]:
     """The entries by resources (the flags' over the pipeline's), in order of first appearance.
 
     Each group becomes one array of its own: schedulers take one resource set per array. A
     parameter's resources are combined once per distinct answer of the function, so 100,000
-    permutations cost about a function call each.
+    permutations cost about a function call each. ``adjust`` (``retry``'s) changes an entry's
+    resources, or leaves the entry out.
     """
     from . import axes
 
     flagged = check({key: value for key, value in flags.items() if value is not None}, "the flags")
     grouped: dict[Resources, list[Entry]] = {}
-    # (param name, the function's answer) -> its group's list: equal sets share one list
-    members: dict[tuple[str, tuple[tuple[str, Any], ...]], list[Entry]] = {}
+    # (param name, the function's answer) -> its resources and their group: equal sets share one
+    members: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Resources, list[Entry]]] = {}
     for entry in entries:
         param = entry[axes.PARAM_KEY]
         answer = answered(entry[axes.INPUT_KEY], param, entry["sort_key"][0])
         key = (param, tuple(answer.items()))
         if key not in members:
             chosen = registered(param).over(answer).over(flagged)
-            members[key] = grouped.setdefault(chosen, [])
-        members[key].append(entry)
-    return list(grouped.items())
+            members[key] = (chosen, grouped.setdefault(chosen, []))
+        chosen, group = members[key]
+        if adjust is None:
+            group.append(entry)
+            continue
+        kept = adjust(entry, chosen)
+        if kept is not None:
+            grouped.setdefault(kept, []).append(entry)
+    return [(chosen, group) for chosen, group in grouped.items() if group]

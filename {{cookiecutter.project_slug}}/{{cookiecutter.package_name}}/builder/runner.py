@@ -26,7 +26,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import axes, interrupts, layout, manifest, overall, progress, provenance, staging, status
+from . import (
+    axes,
+    failures,
+    interrupts,
+    layout,
+    manifest,
+    overall,
+    progress,
+    provenance,
+    staging,
+    status,
+)
 from .context import BuildContext, cpus_per_build
 from .ids import UsageError
 from .kinds import KIND, Document
@@ -84,6 +95,9 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
         staging.refuse_links(stage, permutation_id, force=force)
         if not lock.acquire():
             return Outcome(permutation_id, "busy", f"is being built by {lock.holder}", BUSY)
+        job = failures.this_job()
+        if job is not None:  # a killed build's reader may learn its fate from SLURM
+            lock.note(**{failures.JOB_KEY: job})
         now = _stage_under_lock(stage, lock, before)
         state, _ = status.classify(final.exists(), now, len(pipeline.PHASES))
         if state == status.DONE and not force:  # a stage left, if any, holds nothing to keep
@@ -168,13 +182,13 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
             lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")  # a kill now leaves it DONE
         except KeyboardInterrupt as stop:
             outcome = _interrupted(permutation_id, stop, f"in {where}", error_log)
-            lock.note(error=outcome.message)
+            lock.note(error=outcome.message, **{failures.REASON_KEY: failures.of_stop(stop)})
             log.error(f"{outcome.message}; staging kept, rerun to resume: {stage}")
             return outcome
         except BaseException as error:  # SystemExit too: a phase that exits has failed
             user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
             message = str(error) if user_error else f"{type(error).__name__}: {error}"
-            lock.note(error=message[:500])
+            lock.note(error=message[:500], **{failures.REASON_KEY: failures.of_error(error)})
             log.error(f"{where} failed: {message}", exc_info=None if user_error else error)
             return Outcome(
                 permutation_id, "failed", f"{where} failed: {message}", FAILED, error_log

@@ -1,4 +1,5 @@
-"""``show <permutation_id>``: a built artifact's provenance, and whether it is stale today."""
+"""``show <permutation_id>``: a built artifact's provenance, and whether it is stale today; or,
+for a build that stopped, why (``failures``: SLURM is asked about a job it may know more of)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import axes, layout, status
+from . import axes, failures, layout, status
 from .ids import UsageError, check_safe_stem
 from .kinds import KIND, Document, MissingProvenance
 from .manifest import discover_inputs, param_names, permutation_entry
@@ -29,6 +30,9 @@ def load(output_dir: Path, permutation_id: str) -> Document:
     """The artifact's path, its recorded provenance and today's staleness reasons (empty: fresh)."""
     inp, param = resolve(permutation_id)
     entry = permutation_entry(output_dir, inp, param)
+    failures.learn([entry])
+    if not entry["done"] and entry["reason"] is not None:
+        return _stopped(entry, output_dir)
     if not entry["done"]:
         raise UsageError(
             f"{permutation_id} is not built ({entry['status']}); only an artifact has provenance"
@@ -45,9 +49,41 @@ def load(output_dir: Path, permutation_id: str) -> Document:
         "output_path": entry["output_path"],
         "status": status.with_staleness(entry["status"]) if stale else entry["status"],
         "error": entry["error"],
+        "reason": entry["reason"],
         "stale": stale,
         "provenance": recorded,
     }
+
+
+def _stopped(entry: Document, output_dir: Path) -> Document:
+    """A stopped build's document: where and why it stopped, and its error log; no provenance."""
+    permutation_id = entry["permutation_id"]
+    stage = layout.staging_dir(output_dir, permutation_id)
+    return {
+        "permutation_id": permutation_id,
+        "output_path": entry["output_path"],
+        "status": entry["status"],
+        "error": entry["error"],
+        "reason": entry["reason"],
+        failures.JOB_KEY: entry.get(failures.JOB_KEY),
+        "error_log": str(layout.log_file(stage, permutation_id, "error")),
+        "stale": [],
+        "provenance": None,
+    }
+
+
+def _format_stopped(document: Document) -> str:
+    fields = [
+        ("status", document["status"]),
+        ("reason", document["reason"]),
+        ("error", document["error"]),
+        ("SLURM job", document[failures.JOB_KEY] or "none recorded"),
+        ("error log", layout.display_path(Path(document["error_log"]))),
+    ]
+    shown = layout.display_path(Path(document["output_path"]))
+    lines = [f"{document['permutation_id']}: {shown} (not built)"]
+    lines += [f"  {label:<9}  {value}" for label, value in fields]
+    return "\n".join(lines) + "\n"
 
 
 def _when(mtime_ns: Any) -> str:
@@ -74,7 +110,9 @@ def _phase_line(record: Document, width: int) -> str:
 
 def format_show(document: Document) -> str:
     """The human view of ``load``'s document."""
-    recorded: Document = document["provenance"]
+    recorded: Document | None = document["provenance"]
+    if recorded is None:
+        return _format_stopped(document)
     values = recorded.get("axes") or {}
     code = recorded.get("pipeline") or {}
     param_entry = json.dumps(recorded.get("param"), sort_keys=True)
@@ -92,7 +130,8 @@ def format_show(document: Document) -> str:
     stale = document["stale"]
     state = "STALE: " + "; ".join(stale) if stale else "up to date"
     if status.state_of(document["status"]) == status.REDO:  # the same words as the table's row
-        state += f"; {document['status']}: {document['error'] or 'a rebuild is under way'}"
+        why = f" ({document['reason']}): {document['error']}" if document["error"] else ""
+        state += f"; {document['status']}{why or ': a rebuild is under way'}"
     width = max(len(label) for label, _ in [*fields, ("inputs", "")])
     shown = layout.display_path(Path(document["output_path"]))
     lines = [f"{document['permutation_id']}: {shown}"]

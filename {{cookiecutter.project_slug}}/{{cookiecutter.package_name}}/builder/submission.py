@@ -139,16 +139,17 @@ def _flag_resources(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def array_groups(
-    job: ArrayJob, entries: list[Entry], *, force: bool
+    job: ArrayJob, entries: list[Entry], *, force: bool, adjust: resources.Adjust | None = None
 ) -> tuple[list[ArrayGroup], list[plan.Frozen]]:
     """One group per resource set, in order of first appearance, and their plans (unwritten).
 
     The CLI writes the plans only once the format has taken the groups, so a format that refuses
-    a group's resources leaves nothing behind.
+    a group's resources leaves nothing behind. ``adjust`` (a retry's) changes an entry's
+    resources or leaves it out.
     """
     groups: list[ArrayGroup] = []
     plans: list[plan.Frozen] = []
-    for chosen, members in resources.groups(entries, job.overrides):
+    for chosen, members in resources.groups(entries, job.overrides, adjust):
         frozen = plan.frozen(Path(job.output_dir), members, force=force)
         jobs = chosen.cpus if job.per_task > 1 else 1
         tasks = plan.task_count(len(members), job.per_task)

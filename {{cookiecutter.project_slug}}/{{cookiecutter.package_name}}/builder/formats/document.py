@@ -22,6 +22,7 @@ JSON_KEYS = (
     "done",
     "status",
     "error",
+    "reason",
     "output_path",
     "output_size",
 )
@@ -46,6 +47,7 @@ def json_fields(entry: Entry, command: str) -> dict[str, Any]:
         "done": entry["done"],
         "status": entry["status"],
         "error": entry["error"],
+        "reason": entry["reason"],
         "output_path": entry["output_path"],
         "output_size": entry["output_size"],
         "cost": [sort_key[0], sort_key[1]],

@@ -11,19 +11,20 @@ PLAIN = frozenset({DONE, MISS})  # rows with nothing after the label: the common
 
 
 def row(entry: Entry) -> str:
-    """``[STATE] id label``, then where a staged build is (and a stopped one's error), or why an
-    artifact is stale."""
+    """``[STATE] id label``, then where a staged build is (and a stopped one's reason and error),
+    or why an artifact is stale."""
     status = entry["status"]
     state = state_of(status)
     line = f"  [{state}] {entry['permutation_id']:<30s} {entry['label']}"
     if state in (DONE, MISS):
         return line
     where = status[len(state) + 1 :]
+    why = f" ({entry['reason']}): {entry['error']}" if entry["error"] else ""
     if state == REDO:
         what = "rebuilding" if is_live(status, entry["error"]) else "rebuild stopped"
-        detail = f"{what} {where}" + (f": {entry['error']}" if entry["error"] else "")
+        detail = f"{what} {where}{why}"
     elif where:
-        detail = f"{status}: {entry['error']}" if entry["error"] else status
+        detail = f"{status}{why}"
     else:
         detail = "; ".join(entry.get("stale") or ()) or status
     return f"{line}  {detail}"

@@ -1,0 +1,103 @@
+"""Retries that learn, on a real single-node SLURM cluster that holds tasks to their ``--mem``.
+
+One permutation allocates past its memory and is killed by the OOM killer; another sleeps past its
+``--time`` (SLURM's shortest limit is a minute, checked every 30 s: the sleep outlasts 90 s). The
+manifest and ``show`` say why each failed; ``manifest --status fail --slurm --retry-scale`` writes
+one array per scaled resource set, and those, submitted for real, finish both.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Bake, require_program
+from slurm_cluster import PROGRAMS, SlurmCluster, memory_enforcement_problem
+from test_slurm import BakedTestPipeline, manifest, write_array_file
+
+pytestmark = pytest.mark.slow
+
+MEM = 150  # MiB: a build of the test pipeline takes about 50
+ALLOCATED = 170  # MiB, past MEM, within twice MEM with the build's own
+LIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING"}
+SLEPT = 95  # seconds: past a one-minute limit however the 30 s checks fall, within two minutes
+
+
+def submitted(stdout: str, count: int) -> list[str]:
+    jobs = re.findall(r"Submitted batch job (\d+)", stdout)
+    assert len(jobs) == count, stdout
+    return jobs
+
+
+def ended(cluster: SlurmCluster, jobs: list[str]) -> list[dict[str, str]]:
+    """Each job's fields once it has ended, polled each second (``sbatch --wait`` polls slower)."""
+    while True:  # an array job's id shows each of its tasks
+        listed = [cluster.run("scontrol", "show", "job", "-o", job).stdout for job in jobs]
+        lines = "".join(listed).splitlines()
+        fields = [dict(field.partition("=")[::2] for field in line.split()) for line in lines]
+        if all(job["JobState"] not in LIVE for job in fields):
+            return fields
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[SlurmCluster]:
+    require_program(*PROGRAMS)
+    problem = memory_enforcement_problem()
+    if problem is not None:
+        pytest.skip(f"SLURM cannot hold a task to its --mem here: {problem}")
+    with SlurmCluster(enforce_memory=True) as running:
+        yield running
+
+
+def test_oom_and_timeout_are_told_apart_and_retried_with_more(
+    bake: Bake, cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    project = bake()
+    pipeline = BakedTestPipeline(project, tmp_path)
+    phase = pipeline.phases[1]
+    pipeline.configure(
+        inputs={"small": 4},
+        registry={"half": {"cost": 1, "scale": 0.5}, "double": {"cost": 2, "scale": 2}},
+        faults=[
+            {"phase": phase, "action": "allocate", "arg": ALLOCATED, "param": "half"},
+            {"phase": phase, "action": "sleep", "arg": SLEPT, "param": "double"},
+        ],
+    )
+    env = {**cluster.env, **pipeline.env}
+    builder = ("-m", f"{project.package}.builder")
+
+    first = write_array_file(
+        project, env, tmp_path / "first.slurm", "--slurm", "--mem", f"{MEM}M", "--time", "1"
+    )
+    tasks = ended(cluster, submitted(project.run("bash", first, env=env).stdout, 1))
+    assert sorted(task["JobState"] for task in tasks) == ["OUT_OF_MEMORY", "TIMEOUT"], tasks
+    entries = manifest(project, env)
+    oom, timeout = entries["small_half"], entries["small_double"]
+    assert oom["status"].startswith("FAIL ") and timeout["status"].startswith("FAIL ")
+    # The OOM killer's SIGKILL leaves nothing recorded; the time limit's SIGTERM is caught and
+    # SLURM asked at once. Both builds recorded their job.
+    assert oom["reason"] == "killed" and timeout["reason"] == "timeout", (oom, timeout)
+    assert re.fullmatch(r"\d+_0", oom["slurm_job"]) and re.fullmatch(r"\d+_1", timeout["slurm_job"])
+    # show asks SLURM about a killed build's job: OUT_OF_MEMORY.
+    for permutation_id, reason in (("small_half", "oom"), ("small_double", "timeout")):
+        shown = project.python(*builder, "show", permutation_id, env=env).stdout
+        assert f"  reason     {reason}\n" in shown, shown
+
+    retry = write_array_file(
+        project, env, tmp_path / "retry.slurm",
+        "--status", "fail", "--slurm", "--mem", f"{MEM}M", "--time", "1",
+        "--retry-scale", "mem=2,time=2",
+    )  # fmt: skip
+    text = retry.read_text()
+    assert f"--mem={2 * MEM}M --time=0:01:00 " in text, text  # the OOM's array
+    assert f"--mem={MEM}M --time=0:02:00 " in text, text  # the timeout's
+    jobs = ended(cluster, submitted(project.run("bash", retry, env=env).stdout, 2))
+    limits = {(job["TimeLimit"], job["MinMemoryNode"]) for job in jobs}
+    assert {job["JobState"] for job in jobs} == {"COMPLETED"}, jobs
+    assert limits == {("00:01:00", f"{2 * MEM}M"), ("00:02:00", f"{MEM}M")}, limits
+    finished = manifest(project, env).values()
+    assert [(entry["status"], entry["reason"]) for entry in finished] == [("DONE", None)] * 2

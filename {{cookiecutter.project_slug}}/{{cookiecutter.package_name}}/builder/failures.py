@@ -1,0 +1,161 @@
+"""Why a build failed: the one reason model, what the builder records, what a reader may learn.
+
+A stopped build's lock record (``staging``) holds its ``error`` and, beside it, its ``reason``: a
+kind, then for some kinds a detail.
+
+    exception TYPE   a phase raised (``exception ValueError``)
+    exit CODE        a phase called ``sys.exit`` (``exit 3``)
+    signal NAME      SIGTERM or SIGINT stopped it (``signal SIGTERM``; under SLURM the job's state
+                     follows when it is none of the three below: ``signal SIGTERM (CANCELLED)``)
+    oom              out of memory: ``MemoryError`` in a phase, or SLURM's OUT_OF_MEMORY
+    timeout          SLURM's TIMEOUT: the job ran past its ``--time``
+    node_fail        SLURM's NODE_FAIL: the node died under the job
+    killed           nothing recorded: SIGKILL, the kernel's OOM killer, a lost node
+
+Under SLURM the builder records its job (``slurm_job``, as ``squeue`` names it: ``123_4`` for an
+array task) when it takes the lock, and on SIGTERM asks ``scontrol`` the job's state: a time limit
+reads COMPLETING, with the reason TimeLimit, by then. A build killed outright records nothing
+more; a reader that is asked to (``show``, ``manifest --retry-scale``) learns its job's final
+state from SLURM, in one call for all the jobs (``learn``).
+
+Which failures a retry takes, and with what: ``RETRIED``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+
+from . import interrupts
+
+EXCEPTION, EXIT, SIGNAL, OOM, TIMEOUT, NODE_FAIL, KILLED = (
+    "exception",
+    "exit",
+    "signal",
+    "oom",
+    "timeout",
+    "node_fail",
+    "killed",
+)
+KINDS = (EXCEPTION, EXIT, SIGNAL, OOM, TIMEOUT, NODE_FAIL, KILLED)
+
+# SLURM job states that say more than the builder saw, and the reason each one is.
+SLURM_STATES = {"OUT_OF_MEMORY": OOM, "TIMEOUT": TIMEOUT, "NODE_FAIL": NODE_FAIL}
+# When SIGTERM reaches a task, its job still reads COMPLETING; scontrol's Reason says which end
+# it is coming to (seen on SLURM 22.05: JobState=COMPLETING Reason=TimeLimit, TIMEOUT after).
+ENDING = {"TimeLimit": "TIMEOUT", "OutOfMemory": "OUT_OF_MEMORY", "NodeDown": "NODE_FAIL"}
+# The lock record's keys for the reason and the SLURM job.
+REASON_KEY, JOB_KEY = "reason", "slurm_job"
+# How long a reader or a stopping build waits for SLURM's answer (SIGKILL follows SIGTERM after
+# the cluster's KillWait, 30 s by default).
+SLURM_SECONDS = 10
+
+
+def kind_of(reason: str) -> str:
+    """The kind of a reason: ``exception ValueError`` -> ``exception``."""
+    return reason.split(" ", 1)[0]
+
+
+def of_error(error: BaseException) -> str:
+    """The reason of what a phase raised: ``oom`` for MemoryError, ``exit CODE``, or its type."""
+    if isinstance(error, MemoryError):
+        return OOM
+    if isinstance(error, SystemExit):  # sys.exit("text") exits 1, sys.exit() 0
+        code = error.code if isinstance(error.code, int) else int(error.code is not None)
+        return f"{EXIT} {code}"
+    return f"{EXCEPTION} {type(error).__name__}"
+
+
+def of_stop(stop: KeyboardInterrupt) -> str:
+    """The reason of a stop: the signal, or under SLURM what the job's state says it was."""
+    reason = f"{SIGNAL} {interrupts.signal_name(stop)}"
+    job = this_job()
+    if job is None or not isinstance(stop, interrupts.Terminated):
+        return reason
+    return with_state(reason, job_states([job]).get(job))
+
+
+def with_state(reason: str, state: str | None) -> str:
+    """A recorded reason, given the SLURM job's state: the state's reason if it has one."""
+    if state is None or state in ("RUNNING", "COMPLETING", "COMPLETED", "FAILED", "PENDING"):
+        return reason
+    return SLURM_STATES.get(state, f"{reason} ({state})")
+
+
+def recorded(record: Mapping[str, str]) -> str:
+    """A stopped build's reason, from its lock record (a record from before reasons: exception)."""
+    if "error" not in record:
+        return KILLED
+    return record.get(REASON_KEY, EXCEPTION)
+
+
+def this_job() -> str | None:
+    """This process's SLURM job as squeue names it (``123_4`` in an array), or None outside."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
+def job_states(jobs: Iterable[str]) -> dict[str, str]:
+    """SLURM's state of each job (``123_4`` or ``125``) that it still knows, in one call.
+
+    Accounting (``sacct``) keeps every job; without it, ``scontrol`` knows the jobs that ended in
+    the last MinJobAge seconds (300 by default). A job neither knows is left out.
+    """
+    wanted = set(jobs)
+    if not wanted:
+        return {}
+    # One job (a stopping build's own) is asked by its id; many by their arrays, or all at once.
+    one = sorted(wanted) if len(wanted) == 1 else []
+    arrays = one or sorted({job.split("_", 1)[0] for job in wanted})
+    accounted = _run("sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(arrays))
+    states = dict(_sacct_line(line) for line in accounted.splitlines() if "|" in line)
+    if not states:
+        listed = _run("scontrol", "show", "job", "-o", *one)
+        states = dict(_scontrol_line(line) for line in listed.splitlines() if "JobState=" in line)
+    return {job: states[job] for job in wanted if job in states}
+
+
+def _run(*command: str) -> str:
+    """A SLURM command's output, or nothing if it is absent, fails or takes too long."""
+    if shutil.which(command[0]) is None:
+        return ""
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=SLURM_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout if done.returncode == 0 else ""
+
+
+def _sacct_line(line: str) -> tuple[str, str]:
+    job, state = line.split("|", 1)
+    return job, state.split(" ", 1)[0]  # "CANCELLED by 0" -> CANCELLED
+
+
+def _scontrol_line(line: str) -> tuple[str, str]:
+    fields = dict(field.partition("=")[::2] for field in line.split())
+    task = fields.get("ArrayTaskId")
+    job = f"{fields['ArrayJobId']}_{task}" if task and "ArrayJobId" in fields else fields["JobId"]
+    state = fields["JobState"]
+    return job, ENDING.get(fields.get("Reason", ""), state) if state == "COMPLETING" else state
+
+
+def learn(entries: Iterable[dict[str, object]]) -> None:
+    """Give the stopped builds that SLURM saw end the reason their job's final state says.
+
+    Only a build killed outright or stopped by a signal can have a reason it could not record (an
+    OOM kill, a time limit past the builder's notice); their jobs are asked in one call.
+    """
+    jobs = {
+        str(entry[JOB_KEY]): entry
+        for entry in entries
+        if JOB_KEY in entry and kind_of(str(entry["reason"])) in (KILLED, SIGNAL)
+    }
+    for job, state in job_states(jobs).items():
+        entry = jobs[job]
+        entry["reason"] = with_state(str(entry["reason"]), state)
