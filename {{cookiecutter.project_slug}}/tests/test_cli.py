@@ -115,7 +115,7 @@ BAD_USAGE = [
     ),
     pytest.param(
         ("manifest", "--force"),
-        "--force only applies with --commands, --json, --slurm or --sge",
+        "--force only applies with --commands, --json, ",
         id="force-alone",
     ),
     pytest.param(

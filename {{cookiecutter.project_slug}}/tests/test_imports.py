@@ -18,6 +18,8 @@ INFO_COMMANDS = [
     ("manifest", "--missing", "--commands", "--shard", "1/2"),
     ("manifest", "--status", "fail", "--status", "build", axes.PARAM_FLAG, "*", "--json"),
     ("manifest", "--slurm", "--time", "1:00:00"),
+    ("manifest", "--kubernetes", "--image", "i", "--volume-claim", "c", "--mem", "1G"),
+    ("manifest", "--aws-batch", "--job-queue", "q", "--job-definition", "d", "--gpus", "1"),
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
 ]

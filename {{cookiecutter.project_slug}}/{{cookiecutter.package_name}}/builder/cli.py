@@ -51,6 +51,8 @@ SHAPES = {
     "grid": f"print the matrix: a row per {axes.INPUT_AXIS}, a column per {axes.PARAM_AXIS}",
     "slurm": "write a plan file and print a bash file that submits SLURM job arrays over it",
     "sge": "write a plan file and print a bash file that submits Grid Engine array jobs over it",
+    "kubernetes": "write plan files and print Kubernetes Indexed Jobs over them (YAML)",
+    "aws-batch": "write plan files and print AWS Batch submit-job inputs over them (JSON Lines)",
 }
 
 
