@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,7 @@ def test_a_missing_or_stray_engine_flag_is_one_line_and_nothing_written(
 def test_names_are_dns_labels_whatever_the_package_is_called(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    plan = "/p/_plans/0123456789abcdef.plan"
+    group = ArrayGroup(Resources(), "/p/_plans/0123456789abcdef.plan", 2, 2, 1)
     for package, base in [
         ("my_pkg", "my-pkg"),
         ("Élan_Vital2", "lan-vital2"),
@@ -194,8 +195,13 @@ def test_names_are_dns_labels_whatever_the_package_is_called(
         ("a" * 80, "a" * 30),
     ]:
         monkeypatch.setattr(settings, "PACKAGE", package)
-        assert containers.job_name(plan, None) == f"{base}-01234567"
-        assert DNS_LABEL.fullmatch(containers.job_name(plan, 12345))
+        name = containers.job_name(group, None)
+        assert re.fullmatch(f"{base}-" + "[0-9a-f]" * 8, name), name
+        assert DNS_LABEL.fullmatch(containers.job_name(group, 12345))
+    # The same plan with more memory (a retry) is another job; the same again, the same job.
+    more = replace(group, resources=Resources(mem="2G"))
+    assert containers.job_name(more, None) != containers.job_name(group, None)
+    assert containers.job_name(replace(group), None) == containers.job_name(group, None)
 
 
 # --- AWS Batch ----------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def submissions(job: ArrayJob, group: ArrayGroup, command_folder: str) -> list[d
         index = INDEX_VARIABLE if size > 1 else f"{INDEX_VARIABLE}:-0"  # a plain job has none
         command = task_shell(job, group, command_folder, index)
         document: dict[str, Any] = {
-            "jobName": job_name(group.plan, part if len(parts) > 1 else None),
+            "jobName": job_name(group, part if len(parts) > 1 else None),
             "jobQueue": queue,
             "jobDefinition": definition,
         }

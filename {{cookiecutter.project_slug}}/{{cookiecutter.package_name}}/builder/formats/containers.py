@@ -9,6 +9,7 @@ the job (``PLAN_OFFSET``, set in the job's environment) plus the engine's 0-base
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import shlex
@@ -56,10 +57,12 @@ def base_name() -> str:
     return base[:_BASE_LENGTH].rstrip("-") or "build"
 
 
-def job_name(plan: str, part: int | None) -> str:
-    """The package's name and the plan's hash, so that a second submission of one plan is refused
-    as a duplicate, not run twice; ``part`` numbers the jobs of a plan too big for one."""
-    digest = PurePath(plan).stem[:8]
+def job_name(group: ArrayGroup, part: int | None) -> str:
+    """The package's name and a hash of the plan and its resources: a second submission of the
+    same is refused as a duplicate, not run twice, while a retry with more memory is new.
+    ``part`` numbers the jobs of a plan too big for one."""
+    what = f"{PurePath(group.plan).stem} {group.resources!r}"
+    digest = hashlib.sha256(what.encode()).hexdigest()[:8]
     return f"{base_name()}-{digest}" + ("" if part is None else f"-{part}")
 
 

@@ -88,7 +88,7 @@ def job_documents(job: ArrayJob, group: ArrayGroup, command_folder: str) -> list
                 "apiVersion": "batch/v1",
                 "kind": "Job",
                 "metadata": {
-                    "name": job_name(group.plan, part if len(parts) > 1 else None),
+                    "name": job_name(group, part if len(parts) > 1 else None),
                     "labels": labels,
                 },
                 "spec": {
