@@ -59,7 +59,7 @@ def resource_quantities(resources: Resources) -> dict[str, dict[str, str]]:
 
 
 def job_documents(job: ArrayJob, group: ArrayGroup, command_folder: str) -> list[dict[str, Any]]:
-    """The Jobs of one resource group: one per ``MAX_COMPLETIONS`` tasks (or the array cap)."""
+    """The Jobs of one resource group: one per ``MAX_COMPLETIONS`` tasks (or --max-array-size)."""
     image = required(job.image, "--image", "kubernetes", "the container image that runs it")
     claim = required(
         job.volume_claim, "--volume-claim", "kubernetes", "the claim that holds its folders"
@@ -121,7 +121,7 @@ def format_kubernetes(entries: list[Entry], selection: Selection, context: Conte
     header = (
         f"# {name}: {len(entries)} builds in {tasks} pod(s) of up to {job.per_task},"
         f" as {len(documents)} Kubernetes Indexed Job(s), one per resource set.\n"
-        "# Submit: kubectl create -f THIS_FILE (a plan already submitted is refused by name).\n"
+        "# Submit: kubectl create -f THIS_FILE (the same Jobs twice are refused by name).\n"
         f"# A pod builds plan task {OFFSET_VARIABLE} + {INDEX_VARIABLE} (from 0); the plans:\n"
         + "".join(f"#   {group.plan}\n" for group in groups)
         + f"# Failures: kubectl get jobs -l app.kubernetes.io/name={base_name()};"
