@@ -100,6 +100,8 @@ def test_each_pod_builds_its_lines_of_the_plan(project: Project) -> None:
 
     variables = {item["name"]: item["value"] for item in container["env"]}
     assert variables == {containers.OFFSET_VARIABLE: "0"}
+    # Kubernetes itself expands $(NAME) and $$ in a command: the shell must get it as written.
+    assert not re.search(r"\$\$|\$\([A-Za-z_][A-Za-z0-9_]*\)", container["command"][2])
     last = spec["completions"] - 1
     result = run_job_command(
         project, container["command"], {**variables, "JOB_COMPLETION_INDEX": str(last)}
