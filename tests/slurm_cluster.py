@@ -20,10 +20,13 @@ PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "sinfo")
 class SlurmCluster(LocalCluster):
     """``with SlurmCluster(max_array_size=5) as cluster: subprocess.run(..., env=cluster.env)``."""
 
-    def __init__(self, *, max_array_size: int = 1001, cpus: int = 2) -> None:
+    def __init__(self, *, max_array_size: int = 1001, cpus: int = 2, memory_mb: int = 2048) -> None:
         super().__init__("slurm-")
         self.max_array_size = max_array_size
         self.cpus = cpus
+        # What the node offers jobs: without it SLURM assumes 1 MB and refuses any --mem. Well
+        # below the machine's memory, or slurmd would drain the node.
+        self.memory_mb = memory_mb
         self.conf = self.root / "slurm.conf"
         self.env["SLURM_CONF"] = str(self.conf)
 
@@ -79,7 +82,7 @@ SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
 MaxArraySize={self.max_array_size}
-NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
 

@@ -149,3 +149,54 @@ def test_arrays_build_everything_and_a_resubmission_finishes_what_failed(
     resumed = [path.read_text() for path in logs_now if path not in task_logs]
     skipped = f"{failing}: phase 1/3 {pipeline.phases[0]}: skipped"
     assert len(resumed) == 1 and skipped in resumed[0]
+
+
+def job_fields(cluster: SlurmCluster, job_id: str) -> dict[str, str]:
+    """``scontrol show job``'s KEY=VALUE fields of a job (an array's first record)."""
+    shown = cluster.run("scontrol", "show", "job", "--oneliner", job_id).stdout.splitlines()[0]
+    return dict(field.split("=", 1) for field in shown.split() if "=" in field)
+
+
+def test_each_resource_set_is_an_array_with_its_own_values(
+    bake: Bake, cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    project = bake()
+    pipeline = BakedTestPipeline(project, tmp_path)
+    registry = pipeline.config["registry"]
+    half, double, triple = registry  # cheapest first: the arrays' order
+    declared = {half: {"mem": "100M", "time": "5"}, double: {"mem": "200M", "cpus": 2}}
+    cpus_log = tmp_path / "cpus.log"
+    pipeline.configure(
+        registry={
+            name: {**entry, "resources": declared.get(name, {})} for name, entry in registry.items()
+        },
+        faults=[{"phase": pipeline.phases[0], "action": "cpus", "arg": str(cpus_log)}],
+    )
+    env = {**cluster.env, **pipeline.env}
+    # The three cheapest permutations: the smallest input with each parameter, a set each.
+    array_file = write_slurm_file(project, env, tmp_path / "sets.slurm", "--limit", "3")
+    slice_ids = planned_ids(array_file)
+    assert [pid.split("_", 1)[1] for pid in slice_ids] == [half, double, triple]
+
+    # Held, the arrays wait in the queue as submitted; --time given to the file overrides every
+    # set's (the pipeline's 5 minutes too), the rest stays each set's own.
+    submitted = project.run("bash", array_file, "--hold", "--time=7", env=env).stdout
+    job_ids = re.findall(r"Submitted batch job (\d+)", submitted)
+    assert len(job_ids) == 3, submitted
+    shown = [job_fields(cluster, job_id) for job_id in job_ids]
+    assert [(job["MinMemoryNode"], job["CPUs/Task"]) for job in shown[:2]] == [
+        ("100M", "1"),
+        ("200M", "2"),
+    ]
+    assert shown[2]["CPUs/Task"] == "1" and shown[2]["MinMemoryNode"] != "100M"
+    assert {job["TimeLimit"] for job in shown} == {"00:07:00"}
+    assert {job["JobState"] for job in shown} == {"PENDING"} and shown[0]["Reason"] == "JobHeldUser"
+
+    # Released, they run to the end; each build saw its set's cpus.
+    cluster.run("scontrol", "release", ",".join(job_ids))
+    queued = ("squeue", "--noheader", "--jobs", ",".join(job_ids))
+    cluster.wait_for(lambda: not cluster.run(*queued).stdout.strip(), "the arrays to end", 120)
+    entries = manifest(project, env)
+    assert {pid for pid, entry in entries.items() if entry["done"]} == set(slice_ids)
+    seen = dict(line.split() for line in cpus_log.read_text().splitlines())
+    assert seen == {slice_ids[0]: "1", slice_ids[1]: "2", slice_ids[2]: "1"}

@@ -341,6 +341,16 @@ def arrays_of(script: str) -> list[tuple[int, int]]:
     return [(submission.offset, submission.tasks) for submission in submissions(script)]
 
 
+# Each engine's variables in a job: its job id's, its array index's, and what that index holds in
+# a job that is not an array (None: unset).
+TASK_VARIABLES = {
+    "slurm": ("SLURM_JOB_ID", "SLURM_ARRAY_TASK_ID", None),
+    "sge": ("JOB_ID", "SGE_TASK_ID", "undefined"),
+    "pbs": ("PBS_JOBID", "PBS_ARRAY_INDEX", None),
+    "lsf": ("LSB_JOBID", "LSB_JOBINDEX", "0"),
+}
+
+
 def run_task(
     script: Path,
     project: Project,
@@ -351,12 +361,11 @@ def run_task(
 ) -> subprocess.CompletedProcess[str]:
     """Run the file as the engine runs a task of ``array`` (task None: as a plain, non-array job),
     with the arguments its submission gives it."""
-    if engine == "slurm":
-        env = {**project.env(), "SLURM_JOB_ID": "7"}
-        if task is not None:
-            env["SLURM_ARRAY_TASK_ID"] = str(task)
-    else:  # Grid Engine sets SGE_TASK_ID to "undefined" in a job that is not an array
-        env = {**project.env(), "JOB_ID": "7", "SGE_TASK_ID": str(task or "undefined")}
+    job, index, plain = TASK_VARIABLES[engine]
+    env = {**project.env(), job: "7"}
+    value = plain if task is None else str(task)
+    if value is not None:
+        env[index] = value
     return subprocess.run(
         ["bash", str(script), str(array.plan), str(array.offset), str(array.jobs)],
         cwd=project.root,

@@ -124,7 +124,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
     (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run
     the statement ``arg`` on the staged database), ``block`` (touch ``arg["reached"]``, then wait
     up to 30 s for ``arg["release"]`` to exist), ``handles`` (append the numbers of open file
-    descriptors and of logging handlers to the file ``arg``).
+    descriptors and of logging handlers to the file ``arg``), ``cpus`` (append ``<id> <ctx.cpus>``
+    to the file ``arg``).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -149,6 +150,9 @@ def inject(ctx: BuildContext, phase: str) -> None:
             _block(Path(arg["reached"]), Path(arg["release"]))
         elif action == "handles":
             _count_handles(Path(arg))
+        elif action == "cpus":
+            with open(arg, "a", encoding="utf-8") as out:
+                out.write(f"{ctx.permutation_id} {ctx.cpus}\n")
 
 
 def _block(reached: Path, release: Path) -> None:

@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Callable
 
 import pytest
-from conftest import Project, local_commands
+from conftest import Project, local_commands, submissions
 
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes, layout
@@ -148,8 +148,9 @@ def test_a_folder_starting_with_a_dash_gives_working_commands(project: Project, 
     out = project.run("manifest", "--output-folder=-out", "--limit", "1", shape).stdout
     if shape == "--slurm":  # an array task runs its command: task 0 of the first array
         env = {**project.env(), "SLURM_ARRAY_TASK_ID": "0"}
-        script = local_commands(out)
-        argv = ["bash", "-c", script, "bash", "0"]
+        array = submissions(out)[0]  # with the arguments its submission gives it
+        task = [str(array.plan), str(array.offset), str(array.jobs)]
+        argv = ["bash", "-c", local_commands(out), "bash", *task]
     else:
         env, argv = project.env(), ["bash", "-euo", "pipefail", "-c", local_commands(out)]
     result = subprocess.run(argv, cwd=project.root, env=env, capture_output=True, text=True)

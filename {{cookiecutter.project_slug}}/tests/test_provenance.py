@@ -199,6 +199,21 @@ def test_a_cost_change_only_reorders(project: Project) -> None:
     assert stale(project) == {}
 
 
+def test_a_resources_change_makes_nothing_stale(project: Project) -> None:
+    """Resources say where a build runs: neither the registry key nor the function is built from."""
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    param = PARAMS[0]
+    append_to_pipeline(
+        project,
+        f"PARAM_REGISTRY[{param!r}] = dict(PARAM_REGISTRY[{param!r}], resources=dict(cpus=2))",
+        "def resources(input_id: str, param_name: str, cost: Any) -> Any:",
+        "    return dict(mem='32G')",
+    )
+    script = project.run("manifest", "--slurm").stdout
+    assert "--cpus-per-task=2 --mem=32G" in script and "--cpus-per-task=1 --mem=32G" in script
+    assert stale(project) == {}
+
+
 def test_a_code_change_makes_every_artifact_stale(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
     append_to_pipeline(project, "# a changed line of code")

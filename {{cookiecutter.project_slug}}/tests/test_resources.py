@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from conftest import (
+    BUILD_ONE,
     DEFAULT_CONFIG,
     INPUTS,
     PARAMS,
+    PHASES,
     Project,
     assert_valid_artifact,
     local_commands,
@@ -19,7 +21,8 @@ from conftest import (
     submissions,
 )
 
-from {{ cookiecutter.package_name }}.builder import layout
+from {{ cookiecutter.package_name }}.builder import axes, layout
+from {{ cookiecutter.package_name }}.builder.context import CPU_VARIABLES, allocated_cpus
 
 HALF, DOUBLE, TRIPLE = PARAMS  # the test pipeline's registry, cheapest first
 ALL = sorted(f"{i}_{p}" for i in INPUTS for p in PARAMS)
@@ -162,6 +165,8 @@ def test_grid_engine_maps_resources_to_qsub_options(project: Project) -> None:
     assert set((project.output / layout.PLAN_FOLDER).iterdir()) == plans
     flagged = project.run("manifest", "--slurm", "--parallel-environment", "smp", code=2)
     assert "--parallel-environment only applies with --sge" in flagged.stderr
+    queues = project.run("manifest", "--pbs", "--partition", "a,b", code=2).stderr
+    assert "partition=a,b: PBS submits to one queue (-q); give one name" in queues
 
 
 def test_each_sets_tasks_build_their_own_plan_with_their_cpus_as_jobs(
@@ -183,3 +188,42 @@ def test_each_sets_tasks_build_their_own_plan_with_their_cpus_as_jobs(
     assert done == sorted(built)
     for permutation_id in built:
         assert_valid_artifact(project.artifact(permutation_id))
+
+
+# --- inside the task: ctx.cpus ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variable", CPU_VARIABLES)
+def test_a_build_knows_its_cpus_from_its_scheduler(project: Project, variable: str) -> None:
+    record = project.root / "cpus.log"
+    project.fault(PHASES[0], "cpus", str(record))
+    project.extra_env.update({name: "" for name in CPU_VARIABLES}, **{variable: "3"})
+    project.run(*BUILD_ONE)
+    assert record.read_text().split()[1:] == ["3"]
+
+
+def test_builds_at_once_split_the_cpus(project: Project) -> None:
+    record = project.root / "cpus.log"
+    project.fault(PHASES[0], "cpus", str(record))
+    project.extra_env.update({name: "" for name in CPU_VARIABLES}, SLURM_CPUS_PER_TASK="4")
+    project.run("build", "--output-folder", "output", axes.PARAM_FLAG, HALF, "--jobs", "2")
+    assert [line.split()[1] for line in record.read_text().splitlines()] == ["2"] * len(INPUTS)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        pytest.param({"SLURM_CPUS_PER_TASK": "8", "NSLOTS": "2"}, 8, id="slurm-first"),
+        pytest.param({"NSLOTS": "2"}, 2, id="grid-engine"),
+        pytest.param({"NCPUS": "6"}, 6, id="pbs"),
+        pytest.param({"LSB_DJOB_NUMPROC": "5"}, 5, id="lsf"),
+        pytest.param({"NSLOTS": "0", "NCPUS": "x"}, None, id="nonsense-ignored"),
+        pytest.param({}, None, id="affinity"),
+    ],
+)
+def test_allocated_cpus_reads_the_schedulers_variables(
+    environ: dict[str, str], expected: int | None
+) -> None:
+    import os
+
+    assert allocated_cpus(environ) == (expected or len(os.sched_getaffinity(0)))

@@ -429,6 +429,66 @@ def test_grid_engine_file_turns_the_1_based_index_into_the_task(
     assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
 
 
+# PBS and LSF, checked by their documented syntax (no such cluster here): 9 tasks in arrays of at
+# most 4, at most 2 running; the resource flags as each engine takes them.
+ENGINE_FLAGS = ("--cpus-per-task", "2", "--mem", "1G", "--time", "90", "--partition", "short")
+LSF_REQUEST = "span[hosts=1] rusage[mem=1024MB]"  # the cpus on one host, memory reserved there
+SYNTAX = {
+    "pbs": (
+        "qsub",
+        ["0-3:1%2", "0-3:1%2", "0-1:2%2"],  # a lone task: 0-1:2, since PBS wants X < Y
+        ["-l", "select=1:ncpus=2:mem=1024mb", "-l", "walltime=1:30:00", "-q", "short"],
+        ["--", "/bin/bash"],
+        (1, 5),  # PBS_ARRAY_INDEX 1 of the second array (offset 4): task 5
+    ),
+    "lsf": (
+        "bsub",
+        [f"{settings.PACKAGE}[1-{n}]%2" for n in (4, 4, 1)],
+        ["-n", "2", "-M", "1024MB", "-R", LSF_REQUEST, "-W", "90", "-q", "short"],
+        ["/bin/bash"],
+        (2, 5),  # LSB_JOBINDEX 2 (from 1) of the second array: task 5
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", list(SYNTAX))
+def test_pbs_and_lsf_files_submit_as_documented_and_tasks_build_their_lines(
+    project: Project, tmp_path: Path, engine: str
+) -> None:
+    submitter, ranges, options, runs, (index, task) = SYNTAX[engine]
+    text = project.run("manifest", "--missing", f"--{engine}", "--max-array-size", "4",
+                       "--array-limit", "2", *ENGINE_FLAGS).stdout  # fmt: skip
+    assert plan_ids(plan_of(text)) == missing_ids(project)
+    script = tmp_path / f"build.{engine}"
+    script.write_text(local_commands(text))
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    # Submitting: a stand-in submitter that records its arguments, one file per call.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / submitter
+    stand_in.write_text(f'#!/bin/bash\nprintf "%s\\n" "$@" > {tmp_path}/call.$RANDOM$RANDOM\n')
+    stand_in.chmod(0o755)
+    env = {**project.env(), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    subprocess.run(["bash", str(script), "-P", "mine"], env=env, check=True, cwd=tmp_path)
+    calls = sorted(
+        (path.read_text().splitlines() for path in tmp_path.glob("call.*")),
+        key=lambda call: int(call[-2]),  # by offset
+    )
+    arrays = submissions(text)
+    assert [call[call.index("-J") + 1] for call in calls] == ranges
+    for call, array in zip(calls, arrays, strict=True):
+        # the set's options, then those given to the file, then this file run by bash
+        tail = [*options, "-P", "mine", *runs, str(script)]
+        assert call[-len(tail) - 3 :] == [*tail, str(array.plan), str(array.offset), "1"]
+    # Run as the engine runs a task of the second array, and as a job that is not an array.
+    result = run_task(script, project, arrays[1], index, engine=engine)
+    assert result.returncode == 0 and f": task {task} of plan " in result.stderr, result.stderr
+    done = [e["permutation_id"] for e in project.manifest("--done")["entries"]]
+    assert done == [plan_ids(arrays[1].plan)[task]]
+    plain = run_task(script, project, arrays[0], None, engine=engine)
+    assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
+
+
 def test_a_packed_task_that_dies_leaves_the_rest_missing_or_failed(project: Project) -> None:
     ids = missing_ids(project)
     inp, param = ids[1].split("_", 1)

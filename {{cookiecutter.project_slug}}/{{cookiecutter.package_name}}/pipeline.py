@@ -8,6 +8,8 @@ what is here and nothing else:
 - PHASES: the build phases, run in order, each recorded when it completes;
 - input_files() and FINGERPRINT (optional): the files each artifact records in its provenance,
   and how `manifest --stale` tells whether they changed since.
+- resources (optional): what a build asks a cluster for in the array files of
+  `manifest --slurm` (and --sge, --pbs, --lsf); see the comment above PARAM_REGISTRY.
 Import heavy libraries inside your phases: every builder command imports this module.
 """
 
@@ -28,7 +30,11 @@ INPUT_SUFFIX = ".csv"
 COST_UNIT = "bytes"
 
 # Name -> settings. "cost" orders the manifest after the input's own cost (cheapest first); the
-# rest is for the phases: here the degree of the fitted polynomial.
+# rest is for the phases: here the degree of the fitted polynomial. An entry may also say what
+# its builds ask a cluster for: "resources": {"mem": "4G", "time": "1:00:00", "cpus": 2} (keys
+# cpus, mem, time, partition, gpus). To decide per pair instead, define
+# `def resources(input_id: str, param_name: str, cost: float) -> dict[str, Any]`; its answer goes
+# over the entry's. Neither makes an artifact stale; `manifest --slurm --mem 8G` goes over both.
 PARAM_REGISTRY: dict[str, dict[str, Any]] = {
 {%- for name in cookiecutter.param_values.split(",") %}
     {{ name.strip() | tojson }}: {"cost": {{ loop.index }}, "degree": {{ loop.index }}},

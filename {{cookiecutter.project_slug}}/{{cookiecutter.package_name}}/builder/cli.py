@@ -49,8 +49,10 @@ SHAPES = {
     "commands": "print one build command per permutation",
     "json": "print one JSON document: each permutation's status, artifact, costs and command",
     "grid": f"print the matrix: a row per {axes.INPUT_AXIS}, a column per {axes.PARAM_AXIS}",
-    "slurm": "write a plan file and print a bash file that submits SLURM job arrays over it",
-    "sge": "write a plan file and print a bash file that submits Grid Engine array jobs over it",
+    "slurm": "write plan files and print a bash file that submits SLURM job arrays over them",
+    "sge": "the same for Grid Engine (SGE, Son of Grid Engine, Altair)",
+    "pbs": "the same for PBS Pro and OpenPBS",
+    "lsf": "the same for LSF",
     "kubernetes": "write plan files and print Kubernetes Indexed Jobs over them (YAML)",
     "aws-batch": "write plan files and print AWS Batch submit-job inputs over them (JSON Lines)",
 }
@@ -123,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         const="verbose",
         help="each phase's lines too, for a build over many permutations",
     )
-    planned = build.add_argument_group("array tasks (the files of manifest --slurm or --sge)")
+    planned = build.add_argument_group("array tasks (the files of manifest --slurm, --sge, ...)")
     planned.add_argument("--plan", metavar="FILE", help="build a task's permutations of this plan")
     planned.add_argument(
         "--task-index",

@@ -1,9 +1,11 @@
-"""What a build phase is handed: the permutation, its parameter entry, where to write, a log."""
+"""What a build phase is handed: the permutation, its parameter entry, where to write, a log,
+and how many cpus it may use."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,31 @@ from .atomic import atomic_publish
 if TYPE_CHECKING:
     import logging
     import sqlite3
+
+# Where schedulers tell a job how many cpus it was given, checked in this order: SLURM (set by
+# --cpus-per-task, which the array files always give), Grid Engine (the slots of -pe; 1 without),
+# PBS Pro and OpenPBS (select's ncpus), LSF (bsub -n).
+CPU_VARIABLES = ("SLURM_CPUS_PER_TASK", "NSLOTS", "NCPUS", "LSB_DJOB_NUMPROC")
+
+# How many builds this process's tree runs at once: `build --jobs N` sets it in its workers.
+builds_at_once = 1
+
+
+def allocated_cpus(environ: Mapping[str, str] = os.environ) -> int:
+    """The cpus this build's job may use: its scheduler's word, else the cpus the process may run
+    on (its affinity, which honours taskset and cpusets, where ``os.cpu_count`` does not)."""
+    for name in CPU_VARIABLES:
+        value = environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # macOS, Windows: no affinity to ask
+
+
+def cpus_per_build() -> int:
+    """A build's share of the job's cpus: the builds running at once split them, 1 at least."""
+    return max(1, allocated_cpus() // builds_at_once)
 
 
 @dataclass
@@ -26,6 +53,8 @@ class BuildContext:
     rows as the artifact's kind holds a table, so a phase need not know the kind. Files a phase
     keeps for a later one belong in ``staging_dir``, written with ``write_json``/``write_text`` so
     that a phase killed half-way never leaves a half-written file that a resumed build would trust.
+    ``cpus`` is this build's share of its job's cpus (see ``cpus_per_build``), to size a phase's
+    thread pool or a library's threads.
     """
 
     permutation_id: str
@@ -36,6 +65,7 @@ class BuildContext:
     artifact_path: Path
     log: logging.Logger
     connection: sqlite3.Connection | None = None
+    cpus: int = 1
 
     @property
     def db(self) -> sqlite3.Connection:

@@ -31,7 +31,7 @@ from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from types import FrameType
 
-from . import interrupts, layout, overall, runner
+from . import context, interrupts, layout, overall, runner
 from .manifest import Entry
 from .runner import Outcome
 
@@ -57,9 +57,10 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
     raise _stopped_by
 
 
-def _start_worker(began: SimpleQueue[str]) -> None:
+def _start_worker(began: SimpleQueue[str], workers: int) -> None:
     global _began
     _began = began
+    context.builds_at_once = workers  # the workers split the job's cpus: each build's ctx.cpus
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # the watcher inherits the mask
     for stop in STOP_SIGNALS:
         signal.signal(stop, _stop_once)
@@ -129,14 +130,15 @@ def build_in_pool(
     runner.prepare_output_folder(output_dir)
     # Started before the workers are: they inherit its choice of console lines.
     shown = overall.Progress(entries, verbosity=verbosity, jobs=jobs).start()
-    context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-    began_queue: SimpleQueue[str] = context.SimpleQueue()
+    spawning = multiprocessing.get_context("spawn")  # no fork of a threaded process
+    began_queue: SimpleQueue[str] = spawning.SimpleQueue()
     began: set[str] = set()
+    workers = min(jobs, len(entries))
     pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(entries)),
-        mp_context=context,
+        max_workers=workers,
+        mp_context=spawning,
         initializer=_start_worker,
-        initargs=(began_queue,),
+        initargs=(began_queue, workers),
     )
     futures: dict[Future[Outcome], Entry] = {}
     finished: dict[Future[Outcome], Outcome] = {}

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import BUILDER_VERSION, axes, layout
+from . import BUILDER_VERSION, axes, layout, resources
 from .ids import UsageError
 from .kinds import Document
 from .pipeline_module import PIPELINE_FILE, pipeline
@@ -34,6 +34,8 @@ FINGERPRINTS = ("stat", "content")
 # Module-level settings of pipeline.py that are not code: the registry is compared per parameter,
 # the others only order, label or choose how inputs are fingerprinted.
 NOT_CODE = frozenset({"PARAM_REGISTRY", "FINGERPRINT", "COST_UNIT"})
+# Functions of pipeline.py that are not code either: they only say where a build runs.
+NOT_CODE_FUNCTIONS = frozenset({resources.FUNCTION})
 
 
 def now() -> str:
@@ -106,23 +108,30 @@ def _sets_a_setting(node: ast.stmt) -> bool:
     return True
 
 
+def _not_code_lines(node: ast.stmt) -> range:
+    """The lines of a statement that sets a setting or defines a ``NOT_CODE_FUNCTIONS`` function
+    (with its decorators); none for any other statement."""
+    last = node.end_lineno or node.lineno
+    if isinstance(node, ast.FunctionDef) and node.name in NOT_CODE_FUNCTIONS:
+        return range(min([node.lineno, *(d.lineno for d in node.decorator_list)]), last + 1)
+    return range(node.lineno, last + 1) if _sets_a_setting(node) else range(0)
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """sha256 of pipeline.py without the statements setting ``NOT_CODE``, read once per process.
+    """sha256 of pipeline.py without the statements setting ``NOT_CODE`` or defining
+    ``NOT_CODE_FUNCTIONS``, read once per process.
 
     Any other edit counts, comments included: the builder cannot tell which lines change an
     artifact, so it errs on the side of calling it stale. The source as bytes, not a syntax tree,
     keeps the fingerprint the same across Python versions.
     """
     source = PIPELINE_FILE.read_text(encoding="utf-8")
-    settings_lines: set[int] = set()
-    for node in ast.parse(source).body:
-        if _sets_a_setting(node):
-            settings_lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    not_code = {number for node in ast.parse(source).body for number in _not_code_lines(node)}
     kept = (
         line
         for number, line in enumerate(source.splitlines(keepends=True), 1)
-        if number not in settings_lines
+        if number not in not_code
     )
     return hashlib.sha256("".join(kept).encode("utf-8")).hexdigest()
 

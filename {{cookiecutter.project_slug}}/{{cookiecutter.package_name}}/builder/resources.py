@@ -136,6 +136,13 @@ def minutes_text(total: int) -> str:
     return f"{days}-{hours:02d}:{mins:02d}:00" if days else f"{hours}:{mins:02d}:00"
 
 
+def clock(time: str) -> str:
+    """A checked, limited ``time`` as ``H:MM:SS`` with hours past 24 as they are (``1-0:30`` ->
+    ``24:30:00``): the form of Grid Engine's h_rt and PBS's walltime."""
+    seconds = math.ceil(minutes(time) * 60)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 def declared(input_id: str, param_name: str, cost: Any) -> Resources:
     """The pipeline's resources of one pair: its registry entry's, then its function's over them."""
     chosen = Resources()

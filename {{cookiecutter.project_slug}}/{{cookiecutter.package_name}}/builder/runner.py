@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import axes, interrupts, layout, manifest, overall, progress, provenance, staging, status
-from .context import BuildContext
+from .context import BuildContext, cpus_per_build
 from .ids import UsageError
 from .kinds import KIND, Document
 from .logs import PROGRESS, BuildLogs
@@ -147,6 +147,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                 artifact_path=layout.staged_artifact(stage, permutation_id),
                 log=log,
                 connection=conn if KIND.holds_progress else None,
+                cpus=cpus_per_build(),
             )
             record = provenance.Recorder(entry, begun)
             for number, phase in enumerate(phases, 1):

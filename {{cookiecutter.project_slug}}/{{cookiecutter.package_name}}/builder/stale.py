@@ -1,10 +1,11 @@
 """Staleness on request: built artifacts whose provenance no longer matches what a rebuild uses.
 
 Three reasons, each naming what changed: an input file (by its fingerprint), the parameter's
-registry entry (any key but ``cost``, which only orders builds), the pipeline's code. An artifact
-without provenance the builder can trust is stale too, since nothing vouches for it. The cost is
-one provenance read per built artifact, paid by ``manifest --stale`` and ``show`` only, and by
-``manifest --stale`` only once while the artifact is unchanged (``provenance_cache``).
+registry entry (any key but ``cost`` and ``resources``, which only order builds and say where they
+run), the pipeline's code. An artifact without provenance the builder can trust is stale too,
+since nothing vouches for it. The cost is one provenance read per built artifact, paid by
+``manifest --stale`` and ``show`` only, and by ``manifest --stale`` only once while the artifact
+is unchanged (``provenance_cache``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from . import axes, provenance, status
 from .kinds import Document, MissingProvenance
 from .manifest import Entry
 from .provenance_cache import ProvenanceCache, Recorded, canonical, recorded_parts
+from .resources import REGISTRY_KEY
+
+# Registry keys that say how and where a permutation builds, never what: a change rebuilds nothing.
+NOT_BUILT_FROM = frozenset({"cost", REGISTRY_KEY})
 
 INPUT_CHANGED = "input changed"
 PARAM_CHANGED = "parameter changed"
@@ -93,7 +98,7 @@ def changed_inputs(then: list[Document], now: list[Document]) -> list[str]:
 
 def changed_keys(then: Document, now: Document) -> list[str]:
     """Keys whose values differ as JSON keeps them: ``1`` and ``True`` are not the same value."""
-    keys = (set(then) | set(now)) - {"cost"}
+    keys = (set(then) | set(now)) - NOT_BUILT_FROM
     return sorted(k for k in keys if _as_json(then, k) != _as_json(now, k))
 
 

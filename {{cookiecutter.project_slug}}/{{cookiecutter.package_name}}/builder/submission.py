@@ -23,7 +23,7 @@ from .resources import Resources
 from .selection import positive_int
 
 # The formats that write arrays over plan files.
-ARRAY_SHAPES = ("slurm", "sge", "kubernetes", "aws-batch")
+ARRAY_SHAPES = ("slurm", "sge", "pbs", "lsf", "kubernetes", "aws-batch")
 
 # Tasks per array unless told: SLURM's default MaxArraySize (task ids up to 1000), which also fits
 # Grid Engine's max_aj_tasks default (75,000).
@@ -49,7 +49,7 @@ RESOURCE_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--cpus-per-task": ("cpus", positive_int("--cpus-per-task"), "cpus per task, e.g. 4"),
     "--mem": ("mem", str, "memory per task, e.g. 4G"),
     "--time": ("time", str, "time limit per task, e.g. 2:00:00"),
-    "--partition": ("partition", str, "partition (SLURM) or queue (Grid Engine)"),
+    "--partition": ("partition", str, "partition (SLURM) or queue (the others)"),
     "--gpus": ("gpus", positive_int("--gpus"), "GPUs per task, e.g. 1"),
 }
 # Choices only one engine reads: flag -> (its formats, argparse type, help).

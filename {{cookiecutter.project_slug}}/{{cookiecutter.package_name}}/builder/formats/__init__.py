@@ -54,6 +54,8 @@ FORMATS = {
     "grid": ("grid", "format_grid"),
     "slurm": ("slurm", "format_slurm"),
     "sge": ("sge", "format_sge"),
+    "pbs": ("pbs", "format_pbs"),
+    "lsf": ("lsf", "format_lsf"),
     "kubernetes": ("kubernetes", "format_kubernetes"),
     "aws-batch": ("aws_batch", "format_aws_batch"),
 }

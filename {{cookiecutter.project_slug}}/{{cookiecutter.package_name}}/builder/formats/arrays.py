@@ -42,6 +42,8 @@ class Engine:
     options: Callable[[Resources], list[str]]  # a group's resources as submission options
     script: str = '"$0"'  # how the submission names this file, after the options
     task_setup: str = ""  # a line an array task runs before its build
+    plain_task: str = ""  # what the index variable holds in a job that is not an array, if set
+    notes: tuple[str, ...] = ()  # lines for the file's header comments
 
 
 def chunks(count: int, max_array_size: int) -> list[tuple[int, int]]:
@@ -54,7 +56,7 @@ def chunks(count: int, max_array_size: int) -> list[tuple[int, int]]:
 # An array task builds its permutations; `bash FILE` makes the log folder and submits the arrays.
 # The @NAMES@ are filled in.
 _BODY = r"""
-if [[ -n "${@TASK@:-}" && "$@TASK@" != undefined ]]; then  # an array task: plan, offset, jobs
+if [[ -n "${@TASK@:-}"@PLAIN@ ]]; then  # an array task: plan, offset, jobs
     index=$(( $2 + @TASK@@FIRST@ ))
     echo "${HOSTNAME:-?}: task $index of plan $1 on $3 job(s)" >&2@SETUP@
     exec @COMMAND@ --plan "$1" --per-task @PER_TASK@ --jobs "$3" --task-index "$index"
@@ -117,7 +119,8 @@ def format_array_file(
         " array's own, so they override them.",
         f"# Task (offset + {engine.task_variable}{shift}) builds its lines of its plan; a new"
         " manifest writes new plans, so it cannot change what a queued task builds.",
-        f"# Task logs: {log_folder}/{engine.log_names}.out and .err",
+        f"# Task logs: {log_folder}/{engine.log_names}",
+        *(f"# {note}" for note in engine.notes),
         "# Resource sets, each with its plan:",
         *(
             f"#   {plan}: {group.permutations} builds in {group.tasks} task(s):"
@@ -127,8 +130,10 @@ def format_array_file(
         "set -euo pipefail",
         *(f"{plan}={shlex.quote(safe_path(group.plan))}" for plan, group in named),
     ]
+    plain = f' && "$@TASK@" != {engine.plain_task}' if engine.plain_task else ""
     body = (
-        _BODY.replace("@TASK@", engine.task_variable)
+        _BODY.replace("@PLAIN@", plain)
+        .replace("@TASK@", engine.task_variable)
         .replace("@FIRST@", shift)
         .replace("@SETUP@", f"\n    {engine.task_setup}" if engine.task_setup else "")
         .replace("@COMMAND@", command_head(context.command_folder))

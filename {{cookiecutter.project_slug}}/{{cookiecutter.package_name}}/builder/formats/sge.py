@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from ... import settings
 from ..ids import UsageError
-from ..resources import UNLIMITED, Resources, mebibytes, minutes
+from ..resources import UNLIMITED, Resources, clock, mebibytes
 from .arrays import Engine, array_format
 
 if TYPE_CHECKING:
@@ -50,8 +50,7 @@ def options_of(job: ArrayJob) -> Callable[[Resources], list[str]]:
                 )
             given += ["-pe", job.parallel_environment, str(chosen.cpus)]
         if chosen.time is not None and chosen.time not in UNLIMITED:
-            seconds = math.ceil(minutes(chosen.time) * 60)
-            given += ["-l", f"h_rt={seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"]
+            given += ["-l", f"h_rt={clock(chosen.time)}"]
         if chosen.mem is not None:
             given += ["-l", f"h_vmem={math.ceil(mebibytes(chosen.mem) / chosen.cpus)}M"]
         if chosen.partition is not None:
@@ -73,7 +72,8 @@ def engine(job: ArrayJob) -> Engine:
         first_task=1,
         job_variable="JOB_ID",
         logs="_sge",
-        log_names="<job id>.<task id>",
+        log_names="<job id>.<task id>.out and .err",
+        plain_task="undefined",  # what Grid Engine sets in a job that is not an array
         task_setup='PATH="${SGE_O_PATH:-}:$PATH"  # the submitter\'s first, as under SLURM',
         # '$JOB_ID.$TASK_ID' stays literal for qsub, which fills it in per task.
         submit=(

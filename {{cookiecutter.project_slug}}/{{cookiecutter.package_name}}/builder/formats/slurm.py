@@ -45,7 +45,7 @@ def engine(job: ArrayJob) -> Engine:
         first_task=0,
         job_variable="SLURM_JOB_ID",
         logs="_slurm",
-        log_names="<array job id>_<task id>",
+        log_names="<array job id>_<task id>.out and .err",
         submit=(
             f"sbatch --job-name={settings.PACKAGE} --chdir={shlex.quote(job.project_root)}"
             f' --array="0-$(( $3 - 1 )){limit}"'
