@@ -115,7 +115,7 @@ BAD_USAGE = [
     ),
     pytest.param(
         ("manifest", "--force"),
-        "--force only applies with --commands, --json, --slurm, --sge, --pbs or --lsf",
+        "--force only applies with --commands, --json, ",
         id="force-alone",
     ),
     pytest.param(

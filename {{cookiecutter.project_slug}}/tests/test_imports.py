@@ -19,6 +19,8 @@ INFO_COMMANDS = [
     ("manifest", "--status", "fail", "--status", "build", axes.PARAM_FLAG, "*", "--json"),
     ("manifest", "--slurm", "--time", "1:00:00"),
     ("manifest", "--status", "fail", "--slurm", "--retry-scale", "mem=2"),
+    ("manifest", "--kubernetes", "--image", "i", "--volume-claim", "c", "--mem", "1G"),
+    ("manifest", "--aws-batch", "--job-queue", "q", "--job-definition", "d", "--gpus", "1"),
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
 ]

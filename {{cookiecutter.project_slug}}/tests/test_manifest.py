@@ -334,12 +334,14 @@ def selection_id(selection: Selection) -> str:
 def test_each_format_writes_the_selected_entries(
     varied: list[Entry], selection: Selection, force: bool
 ) -> None:
-    """Table, commands, JSON, grid and SLURM file, each read back and compared to the entries."""
+    """Every format (table, commands, JSON, grid, the array engines' files and jobs), each read
+    back and compared to the entries."""
     chosen = select(varied, selection)
     assert chosen
     group = ArrayGroup(Resources(mem="2G"), "/out/_plans/x.plan", len(chosen), len(chosen), 1)
-    shown = context(varied, "my out", force=force, array_job=ArrayJob("/root dir", "/out"),
-                    array_groups=(group,))  # fmt: skip
+    job = ArrayJob("/root dir", "/root dir/out", image="img", volume_claim="c",
+                   job_queue="q", job_definition="d")  # fmt: skip
+    shown = context(varied, "my out", force=force, array_job=job, array_groups=(group,))
     write = {name: "".join(fmt(chosen, selection, shown)) for name, fmt in formats().items()}
     ids = [e["permutation_id"] for e in chosen]
     done = sum(e["done"] for e in chosen)
@@ -387,6 +389,14 @@ def test_each_format_writes_the_selected_entries(
         assert "\nplan1=/out/_plans/x.plan\n" in write[name]
         assert f'\nsubmit "$plan1" 0 {len(chosen)} 1 ' in write[name]
         assert f": {len(chosen)} builds in {len(chosen)} " in write[name]
+    # kubernetes and aws-batch: one job over the plan, a task per entry
+    (kubernetes,) = [json.loads(job) for job in write["kubernetes"].split("\n---\n")[1:]]
+    (batch,) = [json.loads(line) for line in write["aws-batch"].splitlines()]
+    assert kubernetes["spec"]["completions"] == len(chosen)
+    assert batch.get("arrayProperties", {"size": 1})["size"] == len(chosen)
+    pod = kubernetes["spec"]["template"]["spec"]["containers"][0]
+    for command in (pod["command"], batch["containerOverrides"]["command"]):
+        assert " --output-folder 'my out' --plan /out/_plans/x.plan --per-task 1 " in command[2]
     header, *lines = plan.text_of(chosen, force=force).splitlines()
     assert ["_".join(line.split("\t")) for line in lines] == ids
     assert header.endswith(f"\tforce={int(force)}")

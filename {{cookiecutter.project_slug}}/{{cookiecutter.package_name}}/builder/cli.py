@@ -53,6 +53,8 @@ SHAPES = {
     "sge": "the same for Grid Engine (SGE, Son of Grid Engine, Altair)",
     "pbs": "the same for PBS Pro and OpenPBS",
     "lsf": "the same for LSF",
+    "kubernetes": "write plan files and print Kubernetes Indexed Jobs over them (YAML)",
+    "aws-batch": "write plan files and print AWS Batch submit-job inputs over them (JSON Lines)",
 }
 
 

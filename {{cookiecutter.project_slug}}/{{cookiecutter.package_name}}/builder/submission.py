@@ -23,7 +23,11 @@ from .resources import Resources
 from .selection import positive_int
 
 # The formats that write arrays over plan files.
-ARRAY_SHAPES = ("slurm", "sge", "pbs", "lsf")
+ARRAY_SHAPES = ("slurm", "sge", "pbs", "lsf", "kubernetes", "aws-batch")
+
+# Tasks per array unless told: SLURM's default MaxArraySize (task ids up to 1000), which also fits
+# Grid Engine's max_aj_tasks default (75,000).
+DEFAULT_MAX_ARRAY_SIZE = 1000
 
 # The job's choices, for every array format: flag -> (argparse type, help).
 JOB_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -35,7 +39,8 @@ JOB_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "--array-limit": (positive_int("--array-limit"), "at most N tasks of an array at once"),
     "--max-array-size": (
         positive_int("--max-array-size"),
-        "the cluster's cap on tasks per array: more tasks become several arrays (default: 1000)",
+        "the cluster's cap on tasks per array: more tasks become several arrays (default: 1000;"
+        " Kubernetes 100,000 and AWS Batch 10,000, which take no more)",
     ),
 }
 # Resource flags: flag -> (resource key, argparse type, help). They go over the pipeline's
@@ -54,6 +59,22 @@ ENGINE_FLAGS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
         str,
         "Grid Engine's parallel environment for cpus > 1, e.g. smp (`qconf -spl` lists them)",
     ),
+    # Containers see none of the submitter's folders (see formats/containers.py): each of these
+    # is required by its output.
+    "--image": (("kubernetes",), str, "the container image that runs the project"),
+    "--volume-claim": (
+        ("kubernetes",),
+        str,
+        "the PersistentVolumeClaim that holds the project root and output folder; mounted at"
+        " the same path in the pods",
+    ),
+    "--job-queue": (("aws-batch",), str, "the job queue to submit to"),
+    "--job-definition": (
+        ("aws-batch",),
+        str,
+        "the job definition (name[:revision] or ARN) whose image runs the project, with the"
+        " project root and output folder mounted at the same paths",
+    ),
 }
 
 
@@ -65,9 +86,20 @@ class ArrayJob:
     output_dir: str
     per_task: int = 1
     array_limit: int | None = None
-    max_array_size: int = 1000
+    max_array_size: int | None = None  # None: the engine's default
     parallel_environment: str | None = None  # Grid Engine's, for tasks of more than one cpu
+    image: str | None = None  # Kubernetes'
+    volume_claim: str | None = None  # Kubernetes'
+    job_queue: str | None = None  # AWS Batch's
+    job_definition: str | None = None  # AWS Batch's
     overrides: dict[str, Any] = field(default_factory=dict)  # resource flags, by resource key
+
+    def array_size(self, engine_cap: int | None = None) -> int:
+        """Tasks per array: ``--max-array-size``, else SLURM's default ``MaxArraySize``; for an
+        engine with a fixed cap, that cap, and never more."""
+        if engine_cap is None:
+            return self.max_array_size or DEFAULT_MAX_ARRAY_SIZE
+        return min(self.max_array_size or engine_cap, engine_cap)
 
 
 @dataclass(frozen=True)

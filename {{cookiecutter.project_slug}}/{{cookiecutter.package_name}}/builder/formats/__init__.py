@@ -56,6 +56,8 @@ FORMATS = {
     "sge": ("sge", "format_sge"),
     "pbs": ("pbs", "format_pbs"),
     "lsf": ("lsf", "format_lsf"),
+    "kubernetes": ("kubernetes", "format_kubernetes"),
+    "aws-batch": ("aws_batch", "format_aws_batch"),
 }
 
 

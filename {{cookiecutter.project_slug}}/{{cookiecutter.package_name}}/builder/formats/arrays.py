@@ -95,7 +95,7 @@ def submissions(engine: Engine, job: ArrayJob, group: ArrayGroup, plan: str) -> 
     options = [shlex.quote(option) for option in engine.options(group.resources)]
     return [
         " ".join([*head, str(offset), str(tasks), str(group.jobs), *options, '"$@"'])
-        for offset, tasks in chunks(group.tasks, job.max_array_size)
+        for offset, tasks in chunks(group.tasks, job.array_size())
     ]
 
 
