@@ -13,13 +13,15 @@ a small launcher process):
   every artifact) and warm (with the cache the run before left);
 - with ``--peers``: ``make -n``, ``doit list --status`` and ``snakemake -n --quiet`` on a Makefile,
   a dodo.py and a Snakefile that declare the same targets from the same inputs (doit and Snakemake
-  are installed, pinned, into a scratch virtualenv; make is the system's).
+  are installed, pinned by ``requirements-peers.txt``, into a scratch virtualenv; make is the
+  system's); ``--peers make,doit`` times only those.
 
 It prints one markdown table, then the import check of ``manifest`` and the targets. Only the
 standard library is needed; cookiecutter comes from this interpreter or the scratch virtualenv.
 
     python bench/manifest_bench.py                      # 10,000 and 100,000 permutations
     python bench/manifest_bench.py --peers --repeats 7    # the README's table
+    python bench/manifest_bench.py --peers make,doit      # without Snakemake's minutes
     python bench/manifest_bench.py --sizes 10x2 --repeats 1
 """
 
@@ -49,7 +51,9 @@ PACKAGE = "perm_bench"
 SLUG = "perm-bench"
 EXTENSION = "db"
 PINNED_TOOLS = {"cookiecutter": "cookiecutter==2.7.1"}
-PINNED_PEERS = ["doit==0.37.0", "snakemake==9.27.1"]
+PEERS = ("make", "doit", "snakemake")
+# The peers' pins, one requirement a line (make is the system's).
+PEER_REQUIREMENTS = Path(__file__).with_name("requirements-peers.txt")
 # A program slower than this on its warm-up run is timed by that run alone.
 TIME_ONCE_AFTER_SECONDS = 20.0  # named in the report's first line
 
@@ -211,6 +215,21 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def parse_peers(text: str) -> list[str]:
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in PEERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown peers {unknown}; choose from {','.join(PEERS)}")
+    return chosen
+
+
+def peer_requirements(peers: list[str]) -> list[str]:
+    """The pinned requirements of the chosen peers, from ``requirements-peers.txt``."""
+    lines = PEER_REQUIREMENTS.read_text().splitlines()
+    pins = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return [pin for pin in pins if re.split(r"[=<>!~ ]", pin)[0] in peers]
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -220,7 +239,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated INPUTSxPARAMS (default: 100x100,1000x100)",
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per program")
-    parser.add_argument("--peers", action="store_true", help="also time make, doit, snakemake")
+    parser.add_argument(
+        "--peers",
+        nargs="?",
+        const=",".join(PEERS),
+        default="",
+        type=parse_peers,
+        help=f"also time these peers (default with the flag alone: {','.join(PEERS)})",
+    )
     parser.add_argument(
         "--peer-timeout", type=float, default=300, help="seconds before a peer's run is stopped"
     )
@@ -452,9 +478,30 @@ STALE_COLD = "`manifest --stale`, cold (no provenance cache)"
 STALE_WARM = "`manifest --stale`, warm (cache of the run before)"
 
 
-def programs(
-    inputs: int, params: int, cache: str, peers: Path | None
-) -> list[tuple[str, list[str]]]:
+Program = tuple[str, list[str]]
+PEER_LABELS = {
+    "make": "`make -n`",
+    "doit": "`doit list --status`",
+    "snakemake": "`snakemake -n --quiet`",
+}
+
+
+def peer_programs(workdir: Path, peers: list[str]) -> list[Program]:
+    """The chosen peers' commands; doit and Snakemake from the scratch virtualenv."""
+    if "make" in peers and not shutil.which("make"):
+        log("make is not installed: not timed")
+        peers = [peer for peer in peers if peer != "make"]
+    installed = peer_requirements(peers)
+    bin_dir = scratch_python(workdir, installed).parent if installed else None
+    commands = {
+        "make": ["make", "-n"],
+        "doit": [str(bin_dir / "doit") if bin_dir else "", "list", "--status"],
+        "snakemake": [str(bin_dir / "snakemake") if bin_dir else "", "-n", "--quiet"],
+    }
+    return [(PEER_LABELS[peer], commands[peer]) for peer in PEERS if peer in peers]
+
+
+def programs(inputs: int, params: int, cache: str, peers: list[Program]) -> list[Program]:
     """What is timed; ``cache`` is the provenance cache that a cold ``--stale`` run goes without."""
     assert is_done(0, 0)
     done_flags = ["--input-id", input_names(inputs)[0], "--param-name", param_names(params)[0]]
@@ -475,13 +522,7 @@ def programs(
         ),
         (STALE_WARM, builder("manifest", "--stale")),
     ]
-    if peers is not None:
-        if shutil.which("make"):
-            listed.append(("`make -n`", ["make", "-n"]))
-        bin_dir = peers.parent
-        listed.append(("`doit list --status`", [str(bin_dir / "doit"), "list", "--status"]))
-        listed.append(("`snakemake -n --quiet`", [str(bin_dir / "snakemake"), "-n", "--quiet"]))
-    return listed
+    return listed + peers
 
 
 def check_agreement(root: Path, inputs: int, params: int) -> None:
@@ -526,7 +567,7 @@ def check_stale_cache(root: Path) -> str:
 
 
 def bench_size(
-    workdir: Path, inputs: int, params: int, repeats: int, peers: Path | None, timeout: float
+    workdir: Path, inputs: int, params: int, repeats: int, peers: list[Program], timeout: float
 ) -> SizeResult:
     log(f"== {inputs} x {params} = {inputs * params:,} permutations: baking")
     root = bake(workdir, inputs, params)
@@ -585,40 +626,55 @@ def import_report(root: Path) -> list[str]:
 
 
 VARIANTS = ["`manifest`", "`manifest --missing --commands`", "`manifest --json`"]
+# Each variant's floor: the table and the commands against the listing + stat + table, the JSON
+# document against the floor that writes the same fields.
+FLOOR_OF = {
+    "`manifest`": FLOOR,
+    "`manifest --missing --commands`": FLOOR,
+    "`manifest --json`": FLOOR_JSON_LABEL,
+}
 BUILD_DONE = "`build` of a done permutation"
+# How many times slower than the slowest variant each peer must be: make merely slower.
+PEER_FACTORS = {PEER_LABELS["make"]: 1, PEER_LABELS["doit"]: 5, PEER_LABELS["snakemake"]: 50}
 
 
 def verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
 
+def ratio(timing: Timing, floor: Timing, clock: str) -> float:
+    mine, theirs = getattr(timing, clock), getattr(floor, clock)
+    return (mine or float("inf")) / (theirs or float("nan"))
+
+
 def targets_report(results: list[SizeResult]) -> list[str]:
-    """Each target of the issue, per size, from the wall-clock medians."""
+    """Each target of the issue, per size: wall-clock medians, CPU in brackets."""
     lines = []
     for result in results:
         t = result.timings
-        floor = t[FLOOR].wall or float("nan")
-        worst = max((t[v].wall or float("inf")) / floor for v in VARIANTS)
-        worst_cpu = max((t[v].cpu or float("inf")) / (t[FLOOR].cpu or 1) for v in VARIANTS)
+        against = [
+            f"{v} {ratio(t[v], t[f], 'wall'):.2f}x ({ratio(t[v], t[f], 'cpu'):.2f}x CPU)"
+            for v, f in FLOOR_OF.items()
+        ]
+        worst = max(ratio(t[v], t[f], "wall") for v, f in FLOOR_OF.items())
         peak = max(t[v].peak_mb or 0.0 for v in VARIANTS)
-        build = t[BUILD_DONE].wall or float("inf")
+        build = t[BUILD_DONE].cpu or float("inf")
+        warm, plain = t[STALE_WARM], t["`manifest`"]
         line = (
-            f"- {result.permutations:,}: slowest manifest variant {worst:.2f}x the floor in wall"
-            f" time ({worst_cpu:.2f}x in CPU time), target < 2x: {verdict(worst < 2)}; peak"
-            f" {peak:.0f} MB, target < 150 MB: {verdict(peak < 150)}; `build` of a done"
-            f" permutation {build * 1000:.0f} ms, target < 100 ms: {verdict(build < 0.1)}"
-        )
-        warm = (t[STALE_WARM].wall or float("inf")) / (t["`manifest`"].wall or float("nan"))
-        line += (
-            f"; warm `manifest --stale` {warm:.2f}x `manifest`, target < 2x: {verdict(warm < 2)}"
+            f"- {result.permutations:,}: against their floors {', '.join(against)}, target < 2x:"
+            f" {verdict(worst < 2)}; peak {peak:.0f} MB, target < 150 MB: {verdict(peak < 150)};"
+            f" `build` of a done permutation {build * 1000:.0f} ms CPU, target < 100 ms:"
+            f" {verdict(build < 0.1)}; warm `manifest --stale` {ratio(warm, plain, 'wall'):.2f}x"
+            f" `manifest` ({ratio(warm, plain, 'cpu'):.2f}x CPU), target < 2x:"
+            f" {verdict(ratio(warm, plain, 'wall') < 2)}"
         )
         slowest = max(t[v].wall or float("inf") for v in VARIANTS)
-        for peer, factor in (("`snakemake -n --quiet`", 50), ("`doit list --status`", 5)):
+        for peer, factor in PEER_FACTORS.items():
             if peer in t:
                 theirs = t[peer].wall
-                ratio = f"{theirs / slowest:.0f}x" if theirs else f"more than {t[peer].note}"
-                met = theirs is None or theirs / slowest >= factor
-                line += f"; {peer} / slowest variant: {ratio}, target >= {factor}x: {verdict(met)}"
+                times = f"{theirs / slowest:.1f}x" if theirs else f"more than {t[peer].note}"
+                met = theirs is None or theirs / slowest > factor
+                line += f"; {peer} / slowest variant: {times}, target > {factor}x: {verdict(met)}"
         lines.append(line)
     return lines
 
@@ -650,7 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    peers = scratch_python(workdir, PINNED_PEERS) if args.peers else None
+    peers = peer_programs(workdir, args.peers)
     results = [
         bench_size(workdir, inputs, params, args.repeats, peers, args.peer_timeout)
         for inputs, params in args.sizes

@@ -192,6 +192,12 @@ class BakedProject:
     def builder(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         return self.python("-m", f"{self.package}.builder", *args, ok=ok)
 
+    def suite(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The project's own tests, with pytest and only the plugin its test group adds (xdist,
+        which its addopts ask for): this venv's other plugins stay out."""
+        only_test_group = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        return self.python("-m", "pytest", "-p", "xdist", "-q", *args, env=only_test_group)
+
 
 @pytest.fixture(scope="session")
 def subprocess_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:

@@ -127,4 +127,4 @@ def test_cruft_update_replaces_the_machinery_and_keeps_the_pipeline(
     # The updated machinery against its own test pipeline, and the kept pipeline.py against the
     # contract (the whole suite runs on other bakes).
     tests = ("tests/test_build.py", "tests/test_pipeline_contract.py")
-    project.python("-m", "pytest", "-q", *tests, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    project.suite(*tests)

@@ -87,14 +87,12 @@ def test_the_baked_suite_holds_for_a_pipeline_unlike_the_demo(bake: Bake) -> Non
     shutil.rmtree(project.root / "data")
 
     started = time.monotonic()
-    suite = project.python("-m", "pytest", "-q", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    suite = project.suite()
     seconds = time.monotonic() - started
     assert " passed" in suite.stdout and " failed" not in suite.stdout, suite.stdout
     print(f"baked suite with the replacement pipeline: {seconds:.1f} s")
 
-    built = project.python(
-        "-m", "pytest", "-q", "-m", "pipeline_build", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    )
+    built = project.suite("-m", "pipeline_build")
     assert "1 passed" in built.stdout, built.stdout
     listed = project.builder("list-datasets").stdout
     assert all(name in listed for name in ("iris", "wine", "cancer", "digits")), listed

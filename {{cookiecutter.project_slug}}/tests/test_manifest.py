@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import sqlite3
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from conftest import parse_grid
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes, cli, layout, manifest, plan, staging
 from {{ cookiecutter.package_name }}.builder.formats import Context, formats
+from {{ cookiecutter.package_name }}.builder.formats import document as json_format
 from {{ cookiecutter.package_name }}.builder.formats.commands import self_commands
 from {{ cookiecutter.package_name }}.builder.formats.document import JSON_KEYS, json_fields
 from {{ cookiecutter.package_name }}.builder.ids import UsageError
@@ -402,8 +404,11 @@ def test_each_format_writes_the_selected_entries(
     assert header.endswith(f"\tforce={int(force)}")
 
 
-def test_json_document_is_exactly_what_json_dumps_writes(varied: list[Entry]) -> None:
+def test_json_document_is_exactly_what_json_dumps_writes(
+    varied: list[Entry], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Its slices joined are json.dumps of the whole, byte for byte; an entry's own keys last."""
+    monkeypatch.setattr(json_format, "SLICE", 2)  # several slices, however few the entries
     entries = select(varied, Selection())
     entries[0] = {**entries[0], "stale": ["input changed: a.csv"]}
     for force in (False, True):
@@ -450,3 +455,46 @@ def test_the_longest_file_name_is_checked_for_the_longest_pair(
         permutation_manifest(tmp_path)
     longest = manifest.longest_file_name("x" * 200)
     assert longest.startswith("x" * 200) and len(longest) > 200
+
+
+# The stages of the walk from `manifest`'s arguments to its output, in the order data flows.
+WALK = ("manifest", "selection", "formats")
+
+
+def stages_entered(argv: list[str]) -> list[str]:
+    """The stages the CLI enters, in order, from the listing on: a call from one module into a
+    stage in another, a format's submodules counting as ``formats``."""
+    package = f"{settings.PACKAGE}.builder."
+    entered: list[str] = []
+
+    def stage(frame: Any) -> str:
+        name = str(frame.f_globals.get("__name__", "")).removeprefix(package)
+        return name.split(".")[0]
+
+    def called(frame: Any, event: str, arg: object) -> None:
+        if event != "call" or frame.f_back is None:
+            return
+        callee, caller = stage(frame), stage(frame.f_back)
+        if callee in WALK and callee != caller and (entered or callee == WALK[0]):
+            entered.append(callee)
+
+    sys.setprofile(called)
+    try:
+        assert cli.main(argv) == 0
+    finally:
+        sys.setprofile(None)
+    return entered
+
+
+@pytest.mark.parametrize(
+    "shape", [(), ("--json",), ("--commands",), ("--missing", "--commands", "--limit", "2")]
+)
+def test_the_walk_enters_each_stage_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shape: tuple[str, ...]
+) -> None:
+    """Entries, then the selection, then the format: no stage calls back into one before it."""
+    touch_artifact(tmp_path, f"{INPUTS[0]}_{PARAMS[0]}")
+    entered = stages_entered(["manifest", "--output-folder", str(tmp_path), *shape])
+    assert capsys.readouterr().out
+    walked = [name for i, name in enumerate(entered) if i == 0 or entered[i - 1] != name]
+    assert walked == list(WALK), entered

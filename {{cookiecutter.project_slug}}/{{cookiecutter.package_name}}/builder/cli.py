@@ -240,10 +240,6 @@ NEEDS_BUILD = frozenset({"missing", "fail"})
 
 
 def run_build(args: argparse.Namespace) -> int:
-    # A scheduler's SIGTERM unwinds a build like Ctrl-C.
-    from . import interrupts
-
-    interrupts.handle_sigterm()
     output_dir = layout.output_folder(args.output_folder)
     chosen = selection.from_args(args)
     if args.plan is not None or args.task_index is not None:
@@ -287,7 +283,11 @@ def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection
 def _build(
     entries: list[Entry], output_dir: Path, *, force: bool, jobs: int, verbosity: Verbosity
 ) -> int:
-    """On a pool of ``jobs`` workers, or in this process."""
+    """On a pool of ``jobs`` workers, or in this process; from here on, a scheduler's SIGTERM
+    unwinds the build like Ctrl-C (before, it stops a process that has written nothing)."""
+    from . import interrupts
+
+    interrupts.handle_sigterm()
     if jobs > 1 and len(entries) > 1:
         from .pool import build_in_pool
 

@@ -38,9 +38,9 @@ class SqliteKind:
     def progress_file(self, stage: Path, permutation_id: str) -> Path:
         return layout.staged_artifact(stage, permutation_id)
 
-    def provenance_files(self, artifact: Path) -> tuple[Path, ...]:
-        """The files ``read_provenance`` reads: the artifact itself."""
-        return (artifact,)
+    def provenance_files(self, artifact_name: str) -> tuple[str, ...]:
+        """The files ``read_provenance`` reads, from the output folder: the artifact itself."""
+        return (artifact_name,)
 
     def finish(self, conn: Connection, staged: Path, final: Path, document: Document) -> None:
         """Copy the staged database without its progress, add provenance, move the copy."""
@@ -101,9 +101,10 @@ class FileKind:
     def progress_file(self, stage: Path, permutation_id: str) -> Path:
         return layout.progress_file(stage, permutation_id)
 
-    def provenance_files(self, artifact: Path) -> tuple[Path, ...]:
-        """The files ``read_provenance`` reads: the artifact and its sidecar."""
-        return artifact, layout.sidecar_path(artifact)
+    def provenance_files(self, artifact_name: str) -> tuple[str, ...]:
+        """The files ``read_provenance`` reads, from the output folder: the artifact and its
+        sidecar."""
+        return artifact_name, layout.sidecar_name(artifact_name)
 
     def finish(self, conn: Connection, staged: Path, final: Path, document: Document) -> None:
         """Publish the sidecar, then the artifact: a visible artifact always has its provenance."""

@@ -72,9 +72,14 @@ def artifact_path(output_dir: Path, permutation_id: str) -> Path:
     return output_dir / artifact_name(permutation_id)
 
 
+def sidecar_name(artifact_name: str) -> str:
+    """Where a non-SQLite artifact's provenance lives, from the artifact's folder: in
+    ``_provenance/`` beside it, named after it."""
+    return f"{PROVENANCE_FOLDER}/{artifact_name}.json"
+
+
 def sidecar_path(artifact: Path) -> Path:
-    """Where a non-SQLite artifact's provenance lives: in ``_provenance/`` beside it, after it."""
-    return artifact.parent / PROVENANCE_FOLDER / f"{artifact.name}.json"
+    return artifact.parent / sidecar_name(artifact.name)
 
 
 def provenance_cache_path(output_dir: Path) -> Path:

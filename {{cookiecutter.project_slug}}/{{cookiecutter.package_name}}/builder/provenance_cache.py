@@ -112,17 +112,12 @@ class ProvenanceCache:
             self.written = written
         self.index = {part: i for i, part in enumerate(self.parts)}
 
-    def files(self, permutation_id: str) -> tuple[str, ...]:
-        """The files the artifact kind reads its provenance from, named from the output folder."""
-        artifact = Path(layout.artifact_name(permutation_id))
-        return tuple(str(path) for path in KIND.provenance_files(artifact))
-
     def identity(self, permutation_id: str) -> Identity | None:
         """The STAT_FIELDS of the artifact's provenance files in a row; None if one is missing."""
         if self.folder is None:
             return None
         fields: tuple[int, ...] = ()
-        for name in self.files(permutation_id):
+        for name in KIND.provenance_files(layout.artifact_name(permutation_id)):
             try:
                 fields += stat_fields(os.stat(name, dir_fd=self.folder))
             except OSError:

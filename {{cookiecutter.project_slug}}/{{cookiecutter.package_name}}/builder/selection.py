@@ -162,11 +162,9 @@ def select(entries: list[Entry], selection: Selection) -> list[Entry]:
     if selection.params:
         entries = [e for e in entries if _matches(e[axes.PARAM_KEY], selection.params)]
     if selection.statuses:
-        names = selection.statuses
+        wanted = selection.statuses
         entries = [
-            e
-            for e in entries
-            if any(status.matches(n, e["status"], e["error"], e["done"]) for n in names)
+            e for e in entries if wanted & status.names_of(e["status"], e["error"], e["done"])
         ]
     key = itemgetter("permutation_id" if selection.sort == "name" else "sort_key")
     entries = sorted(entries, key=key)

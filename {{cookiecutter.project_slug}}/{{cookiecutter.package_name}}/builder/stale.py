@@ -28,6 +28,10 @@ PARAM_CHANGED = "parameter changed"
 CODE_CHANGED = "pipeline code changed"
 NO_PROVENANCE = "no provenance"
 
+# Why an artifact is stale, empty if it is not. A tuple: the reasons of one input's files or one
+# registry entry are made once and shared by every artifact they apply to, never copied.
+Reasons = tuple[str, ...]
+
 
 class Today:
     """What a rebuild would use now, each part computed once however many artifacts share it."""
@@ -52,22 +56,22 @@ class Today:
             self._params[name] = provenance.registry_entry(name)
         return self._params[name]
 
-    def reasons(self, recorded: Document, input_id: str, param: str) -> list[str]:
+    def reasons(self, recorded: Document, input_id: str, param: str) -> Reasons:
         """Why an artifact with this provenance is stale; empty if it is up to date."""
         return self.recorded_reasons(recorded_parts(recorded), input_id, param)
 
-    def recorded_reasons(self, recorded: Recorded, input_id: str, param: str) -> list[str]:
+    def recorded_reasons(self, recorded: Recorded, input_id: str, param: str) -> Reasons:
         inputs, param_entry, code = recorded
         reasons = self._input_reasons(inputs, input_id) + self._param_reasons(param_entry, param)
-        return reasons if code == self._code else [*reasons, CODE_CHANGED]
+        return reasons if code == self._code else (*reasons, CODE_CHANGED)
 
-    def _compare_inputs(self, recorded: str, input_id: str) -> list[str]:
+    def _compare_inputs(self, recorded: str, input_id: str) -> Reasons:
         files = changed_inputs(json.loads(recorded), self.inputs(input_id))
-        return [f"{INPUT_CHANGED}: {', '.join(files)}"] if files else []
+        return (f"{INPUT_CHANGED}: {', '.join(files)}",) if files else ()
 
-    def _compare_param(self, recorded: str, param: str) -> list[str]:
+    def _compare_param(self, recorded: str, param: str) -> Reasons:
         keys = changed_keys(json.loads(recorded), self.param(param))
-        return [f"{PARAM_CHANGED}: {', '.join(keys)}"] if keys else []
+        return (f"{PARAM_CHANGED}: {', '.join(keys)}",) if keys else ()
 
 
 def same_file(then: Document, now: Document) -> bool:
@@ -118,10 +122,11 @@ def mark_stale(entries: list[Entry], output_dir: Path) -> None:
             if not entry["done"]:
                 entry["stale"] = None
                 continue
+            reasons: Reasons
             try:
                 recorded = cache.recorded(entry["permutation_id"])
             except MissingProvenance as why:
-                reasons = [f"{NO_PROVENANCE}: {why}"]
+                reasons = (f"{NO_PROVENANCE}: {why}",)
             else:
                 reasons = today.recorded_reasons(
                     recorded, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]

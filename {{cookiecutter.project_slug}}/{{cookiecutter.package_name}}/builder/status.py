@@ -68,18 +68,18 @@ def is_live(status: str, error: str | None) -> bool:
     return state == BUILD or (state == REDO and error is None)
 
 
-# `--status NAME`: which statuses each name selects (an entry is given as status, error, done).
-def matches(name: str, status: str, error: str | None, done: bool) -> bool:
+def names_of(status: str, error: str | None, done: bool) -> set[str]:
+    """The ``--status`` names that select a permutation in this state (an entry's status, error
+    and done): ``missing`` or ``done``, and ``build``, ``fail`` or ``stale`` where it is one."""
     state = state_of(status)
-    if name == "missing":
-        return not done
-    if name == "done":
-        return done
-    if name == "build":
-        return is_live(status, error)
-    if name == "fail":
-        return state in (FAIL, REDO) and not is_live(status, error)
-    return state == STALE  # "stale"
+    names = {"done"} if done else {"missing"}
+    if state == STALE:
+        names.add("stale")
+    elif is_live(status, error):
+        names.add("build")
+    elif state in (FAIL, REDO):
+        names.add("fail")
+    return names
 
 
 STATUS_NAMES = ("missing", "done", "build", "fail", "stale")
