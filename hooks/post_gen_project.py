@@ -21,7 +21,8 @@ ANSWERS_HEADER = f"""\
 # JSON leaves them raw when it keeps non-ASCII text as is, so they are escaped as \uXXXX.
 YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
-# The baked pyproject.toml keeps pytest in a "test" dependency group, which uv installs on request.
+# The baked pyproject.toml keeps pytest and pytest-xdist in a "test" dependency group, which uv
+# installs on request.
 # The baked README's quick start prints the same commands (tests/test_post_gen.py holds them equal).
 TEST_RUNNERS = {"uv run": "uv run --group test -m pytest", "python": "python -m pytest"}
 
