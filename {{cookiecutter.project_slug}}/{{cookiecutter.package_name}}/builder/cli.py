@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import settings
-from . import axes, failures, layout, plan, retry, selection, status, submission
+from . import array_options, axes, layout, selection, status
+from .array_options import ARRAY_SHAPES
 from .formats.commands import SELF
 from .ids import UsageError
 from .manifest import (
@@ -31,10 +32,12 @@ from .manifest import (
 )
 from .pipeline_module import pipeline
 from .selection import Selection, positive_int, select
-from .submission import ARRAY_SHAPES
 
 if TYPE_CHECKING:
     from .overall import Verbosity
+    from .plan import Frozen
+    from .retry import Retry
+    from .submission import ArrayGroup, ArrayJob
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,10 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument(
         "--force",
         action="store_true",
-        help=f"with {submission.named(FORCED)}: add --force",
+        help=f"with {array_options.named(FORCED)}: add --force",
     )
-    submission.add_arguments(manifest)
-    retry.add_arguments(manifest)
+    array_options.add_arguments(manifest)
 
     show = commands.add_parser(
         "show", help="print what a built artifact was built from, and whether it is stale"
@@ -164,11 +166,17 @@ def run_manifest(args: argparse.Namespace) -> int:
     from .formats import Context, format_of
 
     if args.force and args.shape not in FORCED:
-        raise UsageError(f"--force only applies with {submission.named(FORCED)}")
+        raise UsageError(f"--force only applies with {array_options.named(FORCED)}")
+    array_options.refuse_stray(args)
     chosen = selection.from_args(args)
     output_dir = layout.output_folder(args.output_folder)
-    array_job = submission.job_of(args, output_dir)
-    retrying = retry.from_args(args, chosen.statuses, ARRAY_SHAPES)
+    array_job: ArrayJob | None = None
+    retrying: Retry | None = None
+    if args.shape in ARRAY_SHAPES:  # checked before the listing, so a mistake costs nothing
+        from . import retry, submission
+
+        array_job = submission.job_of(args, output_dir)
+        retrying = retry.from_args(args, chosen.statuses)
     entries = _listed(output_dir, chosen, sizes=args.shape == "json")  # only JSON shows sizes
     selected = select(entries, chosen)
     if not selected:
@@ -178,13 +186,16 @@ def run_manifest(args: argparse.Namespace) -> int:
         from .terminal import terminal_style
 
         width, colour = terminal_style(sys.stdout)
-    groups: list[submission.ArrayGroup] = []
-    plans: list[plan.Frozen] = []
+    groups: list[ArrayGroup] = []
+    plans: list[Frozen] = []
     if array_job is not None:  # the tasks read their permutations from frozen plans
         force = args.force or any(status.state_of(e["status"]) == status.STALE for e in selected)
+        from .failures import learn
+        from .submission import array_groups
+
         if retrying is not None:  # what SLURM knows of killed builds' jobs, in one call
-            failures.learn(selected)
-        groups, plans = submission.array_groups(array_job, selected, force=force, adjust=retrying)
+            learn(selected)
+        groups, plans = array_groups(array_job, selected, force=force, adjust=retrying)
         if retrying is not None:
             retrying.report()
             if not groups:
@@ -200,9 +211,11 @@ def run_manifest(args: argparse.Namespace) -> int:
     )
     pieces = format_of(args.shape or "table")(selected, chosen, context)
     if plans:  # written once the format took every group: a refusal leaves no plan behind
+        from .plan import publish
+
         pieces = list(pieces)
         for frozen in plans:
-            plan.publish(frozen)
+            publish(frozen)
     sys.stdout.writelines(pieces)
     return 0
 

@@ -24,8 +24,6 @@ Which failures a retry takes, and with what: ``RETRIED``.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterable, Mapping
 
 from . import interrupts
@@ -120,7 +118,14 @@ def job_states(jobs: Iterable[str]) -> dict[str, str]:
 
 
 def _run(*command: str) -> str:
-    """A SLURM command's output, or nothing if it is absent, fails or takes too long."""
+    """A SLURM command's output, or nothing if it is absent, fails or takes too long.
+
+    Only a stopping build and a reader asked to learn run one: the manifest, which reads reasons,
+    never imports subprocess.
+    """
+    import shutil
+    import subprocess
+
     if shutil.which(command[0]) is None:
         return ""
     try:

@@ -15,12 +15,12 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import failures, submission
+from . import failures
+from .array_options import RETRY_FLAG as FLAG
 from .ids import UsageError
 from .manifest import Entry
 from .resources import Resources
 
-FLAG = "--retry-scale"
 SCALED = {failures.OOM: "mem", failures.TIMEOUT: "time"}  # a reason kind -> what it scales
 AS_THEY_WERE = frozenset({failures.NODE_FAIL, failures.SIGNAL, failures.KILLED})
 FIXED_BY_CODE = frozenset({failures.EXCEPTION, failures.EXIT})
@@ -92,31 +92,10 @@ class Retry:
             print(f"{FLAG}: {count} failure(s) of reason {kind} left out: {what}", file=sys.stderr)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("resubmitting failures (with --status fail and an array)")
-    group.add_argument(
-        FLAG,
-        metavar="mem=F,time=F",
-        help="only the failures worth retrying, out-of-memory ones with memory times F,"
-        " timed-out ones with time times F (factors of at least 1)",
-    )
-    group.add_argument(
-        "--retry-exceptions",
-        action="store_true",
-        help=f"with {FLAG}: retry exceptions and exits too, with the same resources",
-    )
-
-
-def from_args(
-    args: argparse.Namespace, statuses: frozenset[str], arrays: tuple[str, ...]
-) -> Retry | None:
-    """The retry ``args`` ask for, or None; refused unless failures go to an array file."""
+def from_args(args: argparse.Namespace, statuses: frozenset[str]) -> Retry | None:
+    """The retry ``args`` ask for (of an array format), or None; refused unless failures alone."""
     if args.retry_scale is None:
-        if args.retry_exceptions:
-            raise UsageError(f"--retry-exceptions only applies with {FLAG}")
         return None
-    if args.shape not in arrays:
-        raise UsageError(f"{FLAG} only applies with {submission.named(arrays)}")
     if statuses != {"fail"}:
         raise UsageError(f"{FLAG} resubmits failures: select them with --status fail alone")
     return Retry(parse(args.retry_scale), args.retry_exceptions)

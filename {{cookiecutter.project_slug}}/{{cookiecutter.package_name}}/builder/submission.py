@@ -10,72 +10,20 @@ engine shares) and one ``ArrayGroup`` per resource set. Each engine's format tur
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import layout, plan, resources
+from .array_options import ENGINE_FLAGS, JOB_FLAGS, RESOURCE_FLAGS, given
 from .formats.commands import safe_path
 from .ids import UsageError
 from .manifest import Entry
 from .resources import Resources
-from .selection import positive_int
-
-# The formats that write arrays over plan files.
-ARRAY_SHAPES = ("slurm", "sge", "pbs", "lsf", "kubernetes", "aws-batch")
 
 # Tasks per array unless told: SLURM's default MaxArraySize (task ids up to 1000), which also fits
 # Grid Engine's max_aj_tasks default (75,000).
 DEFAULT_MAX_ARRAY_SIZE = 1000
-
-# The job's choices, for every array format: flag -> (argparse type, help).
-JOB_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "--per-task": (
-        positive_int("--per-task"),
-        "each array task builds K permutations in order (with --jobs C inside when its"
-        " resources give C cpus > 1; default: 1)",
-    ),
-    "--array-limit": (positive_int("--array-limit"), "at most N tasks of an array at once"),
-    "--max-array-size": (
-        positive_int("--max-array-size"),
-        "the cluster's cap on tasks per array: more tasks become several arrays (default: 1000;"
-        " Kubernetes 100,000 and AWS Batch 10,000, which take no more)",
-    ),
-}
-# Resource flags: flag -> (resource key, argparse type, help). They go over the pipeline's
-# resources for every permutation; a value is checked by resources.py, the one rule for all.
-RESOURCE_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
-    "--cpus-per-task": ("cpus", positive_int("--cpus-per-task"), "cpus per task, e.g. 4"),
-    "--mem": ("mem", str, "memory per task, e.g. 4G"),
-    "--time": ("time", str, "time limit per task, e.g. 2:00:00"),
-    "--partition": ("partition", str, "partition (SLURM) or queue (the others)"),
-    "--gpus": ("gpus", positive_int("--gpus"), "GPUs per task, e.g. 1"),
-}
-# Choices only one engine reads: flag -> (its formats, argparse type, help).
-ENGINE_FLAGS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
-    "--parallel-environment": (
-        ("sge",),
-        str,
-        "Grid Engine's parallel environment for cpus > 1, e.g. smp (`qconf -spl` lists them)",
-    ),
-    # Containers see none of the submitter's folders (see formats/containers.py): each of these
-    # is required by its output.
-    "--image": (("kubernetes",), str, "the container image that runs the project"),
-    "--volume-claim": (
-        ("kubernetes",),
-        str,
-        "the PersistentVolumeClaim that holds the project root and output folder; mounted at"
-        " the same path in the pods",
-    ),
-    "--job-queue": (("aws-batch",), str, "the job queue to submit to"),
-    "--job-definition": (
-        ("aws-batch",),
-        str,
-        "the job definition (name[:revision] or ARN) whose image runs the project, with the"
-        " project root and output folder mounted at the same paths",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -113,44 +61,12 @@ class ArrayGroup:
     jobs: int  # the task's `build --jobs`: its cpus when it builds several permutations
 
 
-def named(shapes: tuple[str, ...]) -> str:
-    """Formats as a usage line names them: ``--slurm, --sge or --pbs``."""
-    flags = [f"--{shape}" for shape in shapes]
-    return " or ".join([", ".join(flags[:-1]), flags[-1]] if len(flags) > 1 else flags)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The array formats' options, in one group of ``manifest --help``."""
-    group = parser.add_argument_group(
-        f"with {named(ARRAY_SHAPES)} (resource flags override the pipeline's)"
-    )
-    for flag, (kind, text) in JOB_FLAGS.items():
-        group.add_argument(flag, type=kind, help=text)
-    for flag, (_, kind, text) in RESOURCE_FLAGS.items():
-        group.add_argument(flag, type=kind, help=f"{text} (default: the pipeline's, if any)")
-    for flag, (shapes, kind, text) in ENGINE_FLAGS.items():
-        group.add_argument(flag, type=kind, help=f"with {named(shapes)}: {text}")
-
-
-def _given(args: argparse.Namespace, flag: str) -> Any:
-    return getattr(args, flag[2:].replace("-", "_"))
-
-
-def job_of(args: argparse.Namespace, output_dir: Path) -> ArrayJob | None:
-    """The array job ``args`` ask for, None for other formats; a stray flag is a usage error."""
-    shape = args.shape
-    for flag in (*JOB_FLAGS, *RESOURCE_FLAGS):
-        if _given(args, flag) is not None and shape not in ARRAY_SHAPES:
-            raise UsageError(f"{flag} only applies with {named(ARRAY_SHAPES)}")
-    for flag, (shapes, _, _) in ENGINE_FLAGS.items():
-        if _given(args, flag) is not None and shape not in shapes:
-            raise UsageError(f"{flag} only applies with {named(shapes)}")
-    if shape not in ARRAY_SHAPES:
-        return None
+def job_of(args: argparse.Namespace, output_dir: Path) -> ArrayJob:
+    """The array job ``args`` ask for (an array format's; ``array_options`` refused stray flags)."""
     chosen = {
-        flag[2:].replace("-", "_"): _given(args, flag)
+        flag[2:].replace("-", "_"): given(args, flag)
         for flag in (*JOB_FLAGS, *ENGINE_FLAGS)
-        if _given(args, flag) is not None
+        if given(args, flag) is not None
     }
     root, output = safe_path(str(layout.PROJECT_ROOT)), safe_path(str(output_dir))
     return ArrayJob(root, output, **chosen, overrides=_flag_resources(args))
@@ -158,16 +74,16 @@ def job_of(args: argparse.Namespace, output_dir: Path) -> ArrayJob | None:
 
 def _flag_resources(args: argparse.Namespace) -> dict[str, Any]:
     """The resource flags given, by resource key; a value resources.py refuses names its flag."""
-    given: dict[str, Any] = {}
+    flagged: dict[str, Any] = {}
     for flag, (key, _, _) in RESOURCE_FLAGS.items():
-        value = _given(args, flag)
+        value = given(args, flag)
         if value is None:
             continue
         rule = resources.broken_rule(key, value)
         if rule is not None:
             raise UsageError(f"{flag} {value!r} is not {rule}")
-        given[key] = value
-    return given
+        flagged[key] = value
+    return flagged
 
 
 def array_groups(

@@ -1,0 +1,121 @@
+"""The options of ``manifest``'s array formats, which the parser declares on every start-up.
+
+Only their names, types and help live here, and the rule of which output takes which: the
+modules that act on them (``submission``, ``retry``, the formats) are imported only when an array
+format is asked for, so a plain ``manifest`` never pays for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from .ids import UsageError
+from .selection import positive_int
+
+# The formats that write arrays over plan files.
+ARRAY_SHAPES = ("slurm", "sge", "pbs", "lsf", "kubernetes", "aws-batch")
+
+# The job's choices, for every array format: flag -> (argparse type, help).
+JOB_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "--per-task": (
+        positive_int("--per-task"),
+        "each array task builds K permutations in order (with --jobs C inside when its"
+        " resources give C cpus > 1; default: 1)",
+    ),
+    "--array-limit": (positive_int("--array-limit"), "at most N tasks of an array at once"),
+    "--max-array-size": (
+        positive_int("--max-array-size"),
+        "the cluster's cap on tasks per array: more tasks become several arrays (default: 1000;"
+        " Kubernetes 100,000 and AWS Batch 10,000, which take no more)",
+    ),
+}
+# Resource flags: flag -> (resource key, argparse type, help). They go over the pipeline's
+# resources for every permutation; a value is checked by resources.py, the one rule for all.
+RESOURCE_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
+    "--cpus-per-task": ("cpus", positive_int("--cpus-per-task"), "cpus per task, e.g. 4"),
+    "--mem": ("mem", str, "memory per task, e.g. 4G"),
+    "--time": ("time", str, "time limit per task, e.g. 2:00:00"),
+    "--partition": ("partition", str, "partition (SLURM) or queue (the others)"),
+    "--gpus": ("gpus", positive_int("--gpus"), "GPUs per task, e.g. 1"),
+}
+# Choices only one engine reads: flag -> (its formats, argparse type, help).
+ENGINE_FLAGS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
+    "--parallel-environment": (
+        ("sge",),
+        str,
+        "Grid Engine's parallel environment for cpus > 1, e.g. smp (`qconf -spl` lists them)",
+    ),
+    # Containers see none of the submitter's folders (see formats/containers.py): each of these
+    # is required by its output.
+    "--image": (("kubernetes",), str, "the container image that runs the project"),
+    "--volume-claim": (
+        ("kubernetes",),
+        str,
+        "the PersistentVolumeClaim that holds the project root and output folder; mounted at"
+        " the same path in the pods",
+    ),
+    "--job-queue": (("aws-batch",), str, "the job queue to submit to"),
+    "--job-definition": (
+        ("aws-batch",),
+        str,
+        "the job definition (name[:revision] or ARN) whose image runs the project, with the"
+        " project root and output folder mounted at the same paths",
+    ),
+}
+
+
+RETRY_FLAG = "--retry-scale"
+
+
+def named(shapes: tuple[str, ...]) -> str:
+    """Formats as a usage line names them: ``--slurm, --sge or --pbs``."""
+    flags = [f"--{shape}" for shape in shapes]
+    return " or ".join([", ".join(flags[:-1]), flags[-1]] if len(flags) > 1 else flags)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The array formats' options, in one group of ``manifest --help``."""
+    group = parser.add_argument_group(
+        f"with {named(ARRAY_SHAPES)} (resource flags override the pipeline's)"
+    )
+    for flag, (kind, text) in JOB_FLAGS.items():
+        group.add_argument(flag, type=kind, help=text)
+    for flag, (_, kind, text) in RESOURCE_FLAGS.items():
+        group.add_argument(flag, type=kind, help=f"{text} (default: the pipeline's, if any)")
+    for flag, (shapes, kind, text) in ENGINE_FLAGS.items():
+        group.add_argument(flag, type=kind, help=f"with {named(shapes)}: {text}")
+    add_retry_arguments(parser)
+
+
+def add_retry_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("resubmitting failures (with --status fail and an array)")
+    group.add_argument(
+        RETRY_FLAG,
+        metavar="mem=F,time=F",
+        help="only the failures worth retrying, out-of-memory ones with memory times F,"
+        " timed-out ones with time times F (factors of at least 1)",
+    )
+    group.add_argument(
+        "--retry-exceptions",
+        action="store_true",
+        help=f"with {RETRY_FLAG}: retry exceptions and exits too, with the same resources",
+    )
+
+
+def refuse_stray(args: argparse.Namespace) -> None:
+    """A flag given to an output that does not take it: one line naming both."""
+    shape = args.shape
+    for flag in (*JOB_FLAGS, *RESOURCE_FLAGS, RETRY_FLAG):
+        if given(args, flag) is not None and shape not in ARRAY_SHAPES:
+            raise UsageError(f"{flag} only applies with {named(ARRAY_SHAPES)}")
+    for flag, (shapes, _, _) in ENGINE_FLAGS.items():
+        if given(args, flag) is not None and shape not in shapes:
+            raise UsageError(f"{flag} only applies with {named(shapes)}")
+    if args.retry_exceptions and args.retry_scale is None:
+        raise UsageError(f"--retry-exceptions only applies with {RETRY_FLAG}")
+
+
+def given(args: argparse.Namespace, flag: str) -> Any:
+    return getattr(args, flag[2:].replace("-", "_"))
