@@ -115,7 +115,7 @@ for cost, inp in inputs:
         entries.append(
             f'{{"permutation_id":"{pid}","input_id":"{inp}","param_name":"{param}",'
             f'"done":{"true" if done else "false"},"status":"{"DONE" if done else "MISS"}",'
-            f'"error":null,"output_path":"{FOLDER}/{pid}.@EXTENSION@",'
+            f'"error":null,"reason":null,"output_path":"{FOLDER}/{pid}.@EXTENSION@",'
             f'"output_size":{"null" if size is None else size},"cost":[{cost},{rank}],'
             f'"command":"{COMMAND} --input-id {inp} --param-name {param}"}}'
         )
