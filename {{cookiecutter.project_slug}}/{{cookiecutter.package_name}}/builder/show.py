@@ -31,7 +31,7 @@ def load(output_dir: Path, permutation_id: str) -> Document:
     inp, param = resolve(permutation_id)
     entry = permutation_entry(output_dir, inp, param)
     failures.learn([entry])
-    if not entry["done"] and entry["reason"] is not None:
+    if not entry["done"] and entry.get("reason") is not None:
         return _stopped(entry, output_dir)
     if not entry["done"]:
         raise UsageError(
@@ -49,7 +49,7 @@ def load(output_dir: Path, permutation_id: str) -> Document:
         "output_path": entry["output_path"],
         "status": status.with_staleness(entry["status"]) if stale else entry["status"],
         "error": entry["error"],
-        "reason": entry["reason"],
+        "reason": entry.get("reason"),  # a rebuild that stopped (REDO)
         "stale": stale,
         "provenance": recorded,
     }

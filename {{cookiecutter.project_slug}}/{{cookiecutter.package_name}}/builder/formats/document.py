@@ -26,8 +26,10 @@ JSON_KEYS = (
     "output_path",
     "output_size",
 )
-# An entry's keys beyond these (``stale``) are written after them.
+# An entry's keys beyond these (``slurm_job``, ``stale``) are written after them. Every entry has
+# the COMMON_KEYS; a stopped build's has its ``reason`` too.
 ENTRY_KEYS = frozenset({*JSON_KEYS, "sort_key", "label"})
+COMMON_KEYS = ENTRY_KEYS - {"reason"}
 # Entries are encoded this many at a time: the field dicts of a large manifest never all exist at
 # once, and a slice's die young, before they fill the collector's first generation (700 objects
 # by default), so encoding starts no collection over the manifest's entries: at 100,000 entries
@@ -49,13 +51,13 @@ def json_fields(entry: Entry, command: str) -> dict[str, Any]:
         "done": entry["done"],
         "status": entry["status"],
         "error": entry["error"],
-        "reason": entry["reason"],
+        "reason": entry.get("reason"),  # a stopped build's only
         "output_path": entry["output_path"],
         "output_size": entry["output_size"],
         "cost": [sort_key[0], sort_key[1]],
         "command": command,
     }
-    if len(entry) > len(ENTRY_KEYS):
+    if len(entry) > len(COMMON_KEYS):
         fields.update((key, value) for key, value in entry.items() if key not in ENTRY_KEYS)
     return fields
 
