@@ -13,6 +13,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -28,6 +29,7 @@ from conftest import (
     assert_valid_artifact,
 )
 
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import layout
 
 IS_SQLITE = layout.artifact_is_sqlite()
@@ -284,6 +286,32 @@ def test_workers_stop_when_their_parent_dies_and_leave_resumable_stages(
     project.clear_faults()
     rerun = project.run(*BUILD_ALL, "--verbose")
     assert f"{PERMUTATION}: phase 1/{len(PHASES)} {PHASES[0]}: skipped" in rerun.stderr
+
+
+def test_a_worker_that_starts_after_its_parent_died_stops_at_once(project: Project) -> None:
+    """On a loaded machine a worker may finish spawning after the builder was killed; adopted by
+    another process, it must still see that the builder that named itself its parent is gone."""
+    start = (
+        "import sys, time\n"
+        "from multiprocessing import SimpleQueue\n"
+        f"from {settings.PACKAGE}.builder import pool\n"
+        "pool._start_worker(SimpleQueue(), 1, int(sys.argv[1]))\n"
+        "time.sleep(30)\n"
+    )
+    gone = subprocess.Popen(["true"])  # a pid that was a process and is no more
+    gone.wait()
+    began = time.monotonic()
+    worker = subprocess.run(
+        [sys.executable, "-c", start, str(gone.pid)],
+        cwd=project.root,
+        env=project.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert worker.returncode == 128 + signal.SIGTERM, worker.stderr
+    assert time.monotonic() - began < 10
 
 
 # --- 7. a full disk: one line per failure, never a flood or a traceback ---

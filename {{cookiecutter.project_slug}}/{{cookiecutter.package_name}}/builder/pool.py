@@ -57,7 +57,10 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
     raise _stopped_by
 
 
-def _start_worker(began: SimpleQueue[str], workers: int) -> None:
+def _start_worker(began: SimpleQueue[str], workers: int, parent: int) -> None:
+    """Each worker's setup; ``parent`` is the builder's pid, given by the builder itself: a worker
+    that starts after its parent died (a slow spawn on a loaded machine) must see it gone, and
+    ``os.getppid()`` would name whatever adopted it."""
     global _began
     _began = began
     context.builds_at_once = workers  # the workers split the job's cpus: each build's ctx.cpus
@@ -65,7 +68,7 @@ def _start_worker(began: SimpleQueue[str], workers: int) -> None:
     for stop in STOP_SIGNALS:
         signal.signal(stop, _stop_once)
     _idle.set()
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _watch_parent(parent: int) -> None:
@@ -138,7 +141,7 @@ def build_in_pool(
         max_workers=workers,
         mp_context=spawning,
         initializer=_start_worker,
-        initargs=(began_queue, workers),
+        initargs=(began_queue, workers, os.getpid()),
     )
     futures: dict[Future[Outcome], Entry] = {}
     finished: dict[Future[Outcome], Outcome] = {}
