@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 
+import pytest
 from conftest import (
     BUILD_ONE,
     INPUT,
@@ -117,3 +118,22 @@ def test_a_stage_with_its_staged_artifact_beside_a_final_one_is_a_pending_rebuil
     assert_everywhere(project, "REDO")
     project.artifact(PERMUTATION).unlink()
     assert_everywhere(project, "FAIL")
+
+
+@pytest.mark.parametrize(
+    ("entry_status", "error", "done", "names"),
+    [
+        ("MISS", None, False, {"missing"}),
+        ("DONE", None, True, {"done"}),
+        ("STALE", None, True, {"done", "stale"}),
+        ("BUILD [1/3] load", None, False, {"missing", "build"}),
+        ("FAIL [2/3] fit", "ValueError: x", False, {"missing", "fail"}),
+        ("REDO [2/3] fit", None, True, {"done", "build"}),
+        ("REDO [2/3] fit", "ValueError: x", True, {"done", "fail"}),
+    ],
+)
+def test_each_state_answers_to_its_status_names(
+    entry_status: str, error: str | None, done: bool, names: set[str]
+) -> None:
+    """What ``--status NAME`` selects, state by state (the README's status table)."""
+    assert status.names_of(entry_status, error, done) == names
