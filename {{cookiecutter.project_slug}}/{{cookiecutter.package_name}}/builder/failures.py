@@ -37,7 +37,6 @@ EXCEPTION, EXIT, SIGNAL, OOM, TIMEOUT, NODE_FAIL, KILLED = (
     "node_fail",
     "killed",
 )
-KINDS = (EXCEPTION, EXIT, SIGNAL, OOM, TIMEOUT, NODE_FAIL, KILLED)
 
 # SLURM job states that say more than the builder saw, and the reason each one is.
 SLURM_STATES = {"OUT_OF_MEMORY": OOM, "TIMEOUT": TIMEOUT, "NODE_FAIL": NODE_FAIL}

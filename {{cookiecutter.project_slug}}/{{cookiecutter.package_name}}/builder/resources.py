@@ -59,14 +59,11 @@ class Resources:
 
     def scaled(self, *, mem: float = 1.0, time: float = 1.0) -> Resources:
         """Memory and time times a factor, rounded up (a default one stays the default)."""
+        limit = time_limit(self.time)
         return replace(
             self,
             mem=None if self.mem is None else f"{math.ceil(mebibytes(self.mem) * mem)}M",
-            time=(
-                self.time
-                if self.time is None or self.time in UNLIMITED
-                else minutes_text(math.ceil(minutes(self.time) * time))
-            ),
+            time=self.time if limit is None else minutes_text(math.ceil(minutes(limit) * time)),
         )
 
 
@@ -107,6 +104,17 @@ def mebibytes(mem: str) -> float:
     match = _MEM.fullmatch(mem)
     assert match is not None, f"unchecked mem {mem!r}"
     return int(match[1]) * _MEBIBYTES[match[2]]
+
+
+def whole_mebibytes(mem: str) -> int:
+    """A checked ``mem`` value in whole MiB, rounded up: what the engines are given."""
+    return math.ceil(mebibytes(mem))
+
+
+def time_limit(time: str | None) -> str | None:
+    """A checked ``time`` value as a limit to ask for: None when none is given or it is UNLIMITED
+    (either way the engine is asked for none, and the queue's holds)."""
+    return None if time is None or time in UNLIMITED else time
 
 
 def minutes(time: str) -> float:
@@ -159,11 +167,6 @@ def answered(input_id: str, param_name: str, cost: Any) -> dict[str, Any]:
     return check(answer, f"pipeline.{FUNCTION}({input_id!r}, {param_name!r}, {cost!r})")
 
 
-def declared(input_id: str, param_name: str, cost: Any) -> Resources:
-    """The pipeline's resources of one pair: its registry entry's, then its function's over them."""
-    return registered(param_name).over(answered(input_id, param_name, cost))
-
-
 # Given an entry and its resources, those to submit it with, or None to leave it out (a retry).
 Adjust = Callable[[Entry, Resources], "Resources | None"]
 
@@ -172,6 +175,7 @@ def groups(
     entries: list[Entry], flags: Mapping[str, Any], adjust: Adjust | None = None
 ) -> list[tuple[Resources, list[Entry]]]:
     """The entries by resources (the flags' over the pipeline's), in order of first appearance.
+    ``flags`` are the resource flags given, by resource key, as ``submission`` checked them.
 
     Each group becomes one array of its own: schedulers take one resource set per array. A
     parameter's resources are combined once per distinct answer of the function, so 100,000
@@ -180,7 +184,6 @@ def groups(
     """
     from . import axes
 
-    flagged = check({key: value for key, value in flags.items() if value is not None}, "the flags")
     grouped: dict[Resources, list[Entry]] = {}
     # (param name, the function's answer) -> its resources and their group: equal sets share one
     members: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Resources, list[Entry]]] = {}
@@ -189,7 +192,7 @@ def groups(
         answer = answered(entry[axes.INPUT_KEY], param, entry["sort_key"][0])
         key = (param, tuple(answer.items()))
         if key not in members:
-            chosen = registered(param).over(answer).over(flagged)
+            chosen = registered(param).over(answer).over(flags)
             members[key] = (chosen, grouped.setdefault(chosen, []))
         chosen, group = members[key]
         if adjust is None:

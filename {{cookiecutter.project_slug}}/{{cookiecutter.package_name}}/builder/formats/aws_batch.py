@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..ids import UsageError
 from ..manifest import Entry
-from ..resources import Resources
+from ..resources import Resources, whole_mebibytes
 from ..selection import Selection
 from . import Context
 from .arrays import chunks
-from .containers import OFFSET_VARIABLE, job_name, required, seconds, task_shell, whole_mebibytes
+from .containers import OFFSET_VARIABLE, job_name, required, seconds, task_shell
 
 if TYPE_CHECKING:
     from ..submission import ArrayGroup, ArrayJob

@@ -66,16 +66,10 @@ def job_name(group: ArrayGroup, part: int | None) -> str:
     return f"{base_name()}-{digest}" + ("" if part is None else f"-{part}")
 
 
-def whole_mebibytes(mem: str) -> int:
-    """A checked ``mem`` value in whole MiB, rounded up: what both engines are given."""
-    return math.ceil(resources.mebibytes(mem))
-
-
 def seconds(time: str | None) -> int | None:
     """A checked ``time`` value in whole seconds, rounded up; None for none or no limit."""
-    if time is None or time in resources.UNLIMITED:
-        return None
-    return math.ceil(resources.minutes(time) * 60)
+    limit = resources.time_limit(time)
+    return None if limit is None else math.ceil(resources.minutes(limit) * 60)
 
 
 def task_shell(job: ArrayJob, group: ArrayGroup, command_folder: str, index: str) -> list[str]:

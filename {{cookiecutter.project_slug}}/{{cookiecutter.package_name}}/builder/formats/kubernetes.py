@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ... import settings
 from ..manifest import Entry
-from ..resources import Resources
+from ..resources import Resources, whole_mebibytes
 from ..selection import Selection
 from . import Context
 from .arrays import chunks
@@ -29,7 +29,6 @@ from .containers import (
     seconds,
     shared_folder,
     task_shell,
-    whole_mebibytes,
 )
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from ... import settings
-from ..resources import UNLIMITED, Resources, mebibytes, minutes
+from ..resources import Resources, minutes, time_limit, whole_mebibytes
 from .arrays import Engine, array_format
 
 if TYPE_CHECKING:
@@ -34,12 +34,13 @@ def options(chosen: Resources) -> list[str]:
     requirement = "span[hosts=1]"
     given = ["-n", str(chosen.cpus)]
     if chosen.mem is not None:
-        mem = f"{math.ceil(mebibytes(chosen.mem))}MB"
+        mem = f"{whole_mebibytes(chosen.mem)}MB"
         requirement += f" rusage[mem={mem}]"
         given += ["-M", mem]
     given += ["-R", requirement]
-    if chosen.time is not None and chosen.time not in UNLIMITED:
-        given += ["-W", str(math.ceil(minutes(chosen.time)))]
+    limit = time_limit(chosen.time)
+    if limit is not None:
+        given += ["-W", str(math.ceil(minutes(limit)))]
     if chosen.partition is not None:
         given += ["-q", chosen.partition.replace(",", " ")]
     if chosen.gpus is not None:

@@ -14,13 +14,12 @@ partition, which must be one queue: qsub takes one destination.
 
 from __future__ import annotations
 
-import math
 import shlex
 from typing import TYPE_CHECKING
 
 from ... import settings
 from ..ids import UsageError
-from ..resources import UNLIMITED, Resources, clock, mebibytes
+from ..resources import Resources, clock, time_limit, whole_mebibytes
 from .arrays import Engine, array_format
 
 if TYPE_CHECKING:
@@ -31,12 +30,13 @@ def options(chosen: Resources) -> list[str]:
     """A group's resources as qsub options."""
     chunk = f"select=1:ncpus={chosen.cpus}"
     if chosen.mem is not None:
-        chunk += f":mem={math.ceil(mebibytes(chosen.mem))}mb"
+        chunk += f":mem={whole_mebibytes(chosen.mem)}mb"
     if chosen.gpus is not None:
         chunk += f":ngpus={chosen.gpus}"
     given = ["-l", chunk]
-    if chosen.time is not None and chosen.time not in UNLIMITED:
-        given += ["-l", f"walltime={clock(chosen.time)}"]
+    limit = time_limit(chosen.time)
+    if limit is not None:
+        given += ["-l", f"walltime={clock(limit)}"]
     if chosen.partition is not None:
         if "," in chosen.partition:
             raise UsageError(

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from ... import settings
 from ..ids import UsageError
-from ..resources import UNLIMITED, Resources, clock, mebibytes
+from ..resources import Resources, clock, mebibytes, time_limit
 from .arrays import Engine, array_format
 
 if TYPE_CHECKING:
@@ -49,8 +49,9 @@ def options_of(job: ArrayJob) -> Callable[[Resources], list[str]]:
                     " environment; name one with --parallel-environment (`qconf -spl` lists them)"
                 )
             given += ["-pe", job.parallel_environment, str(chosen.cpus)]
-        if chosen.time is not None and chosen.time not in UNLIMITED:
-            given += ["-l", f"h_rt={clock(chosen.time)}"]
+        limit = time_limit(chosen.time)
+        if limit is not None:
+            given += ["-l", f"h_rt={clock(limit)}"]
         if chosen.mem is not None:
             given += ["-l", f"h_vmem={math.ceil(mebibytes(chosen.mem) / chosen.cpus)}M"]
         if chosen.partition is not None:
