@@ -13,8 +13,12 @@ a small launcher process):
   every artifact) and warm (with the cache the run before left);
 - with ``--peers``: ``make -n``, ``doit list --status`` and ``snakemake -n --quiet`` on a Makefile,
   a dodo.py and a Snakefile that declare the same targets from the same inputs (doit and Snakemake
-  are installed, pinned by ``requirements-peers.txt``, into a scratch virtualenv; make is the
+  are installed, pinned by ``requirements-peers.txt``, into the scratch virtualenv; make is the
   system's); ``--peers make,doit`` times only those.
+
+Every Python program, the floors included, runs on one interpreter: a scratch virtualenv of the
+one running this file, as a project runs on its own. So they all start alike, and none pays for
+what this machine's own site-packages may run at start-up (``.pth`` hooks) while another does not.
 
 It prints one markdown table, then the import check of ``manifest`` and the targets. Only the
 standard library is needed; cookiecutter comes from this interpreter or the scratch virtualenv.
@@ -340,15 +344,15 @@ def is_done(i: int, j: int) -> bool:
     return (i + j) % 2 == 0
 
 
-def builder(*args: str) -> list[str]:
-    return [sys.executable, "-m", f"{PACKAGE}.builder", *args]
+def builder(python: str, *args: str) -> list[str]:
+    return [python, "-m", f"{PACKAGE}.builder", *args]
 
 
-def mark_half_done(root: Path, inputs: int, params: int) -> None:
+def mark_half_done(python: str, root: Path, inputs: int, params: int) -> None:
     """Build the first input's artifacts for real, then hard-link them as half of the matrix."""
     seed = root.parent / "seed"
     first = input_names(inputs)[0]
-    run_checked(builder("build", "--output-folder", str(seed), "--input-id", first), root)
+    run_checked(builder(python, "build", "--output-folder", str(seed), "--input-id", first), root)
     output = root / "output"
     (output / "_build").mkdir(parents=True)  # as a builder leaves it: staging root, empty
     for i, inp in enumerate(input_names(inputs)):
@@ -486,66 +490,73 @@ PEER_LABELS = {
 }
 
 
-def peer_programs(workdir: Path, peers: list[str]) -> list[Program]:
-    """The chosen peers' commands; doit and Snakemake from the scratch virtualenv."""
+def timed_python(workdir: Path, peers: list[str]) -> str:
+    """The one interpreter of every timed Python program: the scratch virtualenv's, with the
+    chosen peers installed. A project runs on its own virtualenv, and the floors, the builder and
+    doit then start alike, without whatever this machine's own site-packages run at start-up."""
+    return str(scratch_python(workdir, peer_requirements(peers)))
+
+
+def peer_programs(python: str, peers: list[str]) -> list[Program]:
+    """The chosen peers' commands; doit and Snakemake on the timed interpreter."""
     if "make" in peers and not shutil.which("make"):
         log("make is not installed: not timed")
         peers = [peer for peer in peers if peer != "make"]
-    installed = peer_requirements(peers)
-    bin_dir = scratch_python(workdir, installed).parent if installed else None
     commands = {
         "make": ["make", "-n"],
-        "doit": [str(bin_dir / "doit") if bin_dir else "", "list", "--status"],
-        "snakemake": [str(bin_dir / "snakemake") if bin_dir else "", "-n", "--quiet"],
+        "doit": [python, "-m", "doit", "list", "--status"],
+        "snakemake": [python, "-m", "snakemake", "-n", "--quiet"],
     }
     return [(PEER_LABELS[peer], commands[peer]) for peer in PEERS if peer in peers]
 
 
-def programs(inputs: int, params: int, cache: str, peers: list[Program]) -> list[Program]:
+def programs(
+    python: str, inputs: int, params: int, cache: str, peers: list[Program]
+) -> list[Program]:
     """What is timed; ``cache`` is the provenance cache that a cold ``--stale`` run goes without."""
     assert is_done(0, 0)
     done_flags = ["--input-id", input_names(inputs)[0], "--param-name", param_names(params)[0]]
     listed = [
-        ("floor: scandir + missing list", [sys.executable, "floor_missing.py"]),
-        (FLOOR, [sys.executable, "floor_table.py"]),
-        (FLOOR_JSON_LABEL, [sys.executable, "floor_json.py"]),
-        ("`manifest`", builder("manifest")),
-        ("`manifest --missing --commands`", builder("manifest", "--missing", "--commands")),
-        ("`manifest --json`", builder("manifest", "--json")),
+        ("floor: scandir + missing list", [python, "floor_missing.py"]),
+        (FLOOR, [python, "floor_table.py"]),
+        (FLOOR_JSON_LABEL, [python, "floor_json.py"]),
+        ("`manifest`", builder(python, "manifest")),
+        ("`manifest --missing --commands`", builder(python, "manifest", "--missing", "--commands")),
+        ("`manifest --json`", builder(python, "manifest", "--json")),
         (
             "`build` of a done permutation",
-            builder("build", "--output-folder", "output", *done_flags),
+            builder(python, "build", "--output-folder", "output", *done_flags),
         ),
         (
             STALE_COLD,
-            ["sh", "-c", 'rm -f "$0" && exec "$@"', cache, *builder("manifest", "--stale")],
+            ["sh", "-c", 'rm -f "$0" && exec "$@"', cache, *builder(python, "manifest", "--stale")],
         ),
-        (STALE_WARM, builder("manifest", "--stale")),
+        (STALE_WARM, builder(python, "manifest", "--stale")),
     ]
     return listed + peers
 
 
-def check_agreement(root: Path, inputs: int, params: int) -> None:
+def check_agreement(python: str, root: Path, inputs: int, params: int) -> None:
     """The builder and the floors see the same matrix before anything is timed."""
     expected_missing = sum(not is_done(i, j) for i in range(inputs) for j in range(params))
-    document = json.loads(run_checked(builder("manifest", "--json"), root))
+    document = json.loads(run_checked(builder(python, "manifest", "--json"), root))
     total, done = document["total"], document["done"]
-    commands = run_checked(builder("manifest", "--missing", "--commands"), root).splitlines()
-    floor = run_checked([sys.executable, "floor_missing.py"], root).splitlines()
-    counts = (total - done, len(commands), len(floor))
+    commands = run_checked(builder(python, "manifest", "--missing", "--commands"), root)
+    floor = run_checked([python, "floor_missing.py"], root).splitlines()
+    counts = (total - done, len(commands.splitlines()), len(floor))
     if total != inputs * params or set(counts) != {expected_missing}:
         raise SystemExit(
             f"disagreement at {inputs}x{params}: total {total}, missing per manifest/commands/"
             f"floor {counts}, expected {expected_missing}"
         )
     # The JSON floor writes the same entries, field for field, only in its own order.
-    floor_entries = json.loads(run_checked([sys.executable, "floor_json.py"], root))["entries"]
+    floor_entries = json.loads(run_checked([python, "floor_json.py"], root))["entries"]
     by_id = itemgetter("permutation_id")
     if sorted(floor_entries, key=by_id) != sorted(document["entries"], key=by_id):
         raise SystemExit(f"the JSON floor's entries differ from the builder's at {inputs}x{params}")
 
 
-def check_stale_cache(root: Path) -> str:
+def check_stale_cache(python: str, root: Path) -> str:
     """``manifest --stale`` says the same without its provenance cache as with it; the cache's path.
 
     The artifacts are hard links of a few real ones, so they share inodes: the cache must still
@@ -555,29 +566,36 @@ def check_stale_cache(root: Path) -> str:
         f"from {PACKAGE}.builder import layout;"
         " print(layout.provenance_cache_path(layout.output_folder('output')))"
     )
-    cache = run_checked([sys.executable, "-c", where], root).strip()
+    cache = run_checked([python, "-c", where], root).strip()
     Path(cache).unlink(missing_ok=True)
-    cold = run_checked(builder("manifest", "--stale", "--json"), root)
+    cold = run_checked(builder(python, "manifest", "--stale", "--json"), root)
     if not Path(cache).is_file():
         raise SystemExit(f"`manifest --stale` wrote no provenance cache at {cache}")
-    warm = run_checked(builder("manifest", "--stale", "--json"), root)
+    warm = run_checked(builder(python, "manifest", "--stale", "--json"), root)
     if cold != warm:
         raise SystemExit("`manifest --stale` says otherwise with its provenance cache than without")
     return cache
 
 
 def bench_size(
-    workdir: Path, inputs: int, params: int, repeats: int, peers: list[Program], timeout: float
+    workdir: Path,
+    python: str,
+    size: tuple[int, int],
+    repeats: int,
+    peers: list[Program],
+    timeout: float,
 ) -> SizeResult:
+    inputs, params = size
     log(f"== {inputs} x {params} = {inputs * params:,} permutations: baking")
     root = bake(workdir, inputs, params)
-    mark_half_done(root, inputs, params)
+    mark_half_done(python, root, inputs, params)
     write_programs(root, inputs, params)
-    check_agreement(root, inputs, params)
-    cache = check_stale_cache(root)
+    check_agreement(python, root, inputs, params)
+    cache = check_stale_cache(python, root)
+    ours = {label for label, _ in programs(python, inputs, params, cache, [])}
     listed = [
-        (label, argv, None if argv[0] == sys.executable else timeout)
-        for label, argv in programs(inputs, params, cache, peers)
+        (label, argv, None if label in ours else timeout)
+        for label, argv in programs(python, inputs, params, cache, peers)
     ]
     return SizeResult(inputs, params, measure(listed, root, repeats))
 
@@ -585,10 +603,10 @@ def bench_size(
 # --- the import check ---
 
 
-def imports_of(argv: list[str], cwd: Path) -> dict[str, int]:
+def imports_of(python: str, argv: list[str], cwd: Path) -> dict[str, int]:
     """Module -> cumulative import microseconds, from ``python -X importtime``."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", *argv],
+        [python, "-X", "importtime", *argv],
         cwd=cwd,
         env=environment(),
         stdout=subprocess.DEVNULL,
@@ -604,9 +622,9 @@ def imports_of(argv: list[str], cwd: Path) -> dict[str, int]:
     return modules
 
 
-def import_report(root: Path) -> list[str]:
-    baseline = imports_of(["-c", "pass"], root)
-    modules = imports_of(["-m", f"{PACKAGE}.builder", "manifest"], root)
+def import_report(python: str, root: Path) -> list[str]:
+    baseline = imports_of(python, ["-c", "pass"], root)
+    modules = imports_of(python, ["-m", f"{PACKAGE}.builder", "manifest"], root)
     ours = {m: us for m, us in modules.items() if m not in baseline}
     tops = {m.split(".")[0] for m in ours}
     foreign = sorted(tops - set(sys.stdlib_module_names) - {PACKAGE})
@@ -711,20 +729,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    peers = peer_programs(workdir, args.peers)
+    python = timed_python(workdir, args.peers)
+    peers = peer_programs(python, args.peers)
     results = [
-        bench_size(workdir, inputs, params, args.repeats, peers, args.peer_timeout)
-        for inputs, params in args.sizes
+        bench_size(workdir, python, size, args.repeats, peers, args.peer_timeout)
+        for size in args.sizes
     ]
     last = workdir / f"{args.sizes[-1][0]}x{args.sizes[-1][1]}" / SLUG
     report = [
         f"Machine: {machine()}. Medians of {args.repeats} interleaved runs after a warm-up run"
         " (a program slower than 20 s is timed by its one run); CPU is user + system time; peak"
-        " MB is the largest resident set of any run.",
+        " MB is the largest resident set of any run. Every Python program ran on"
+        f" {python}, a virtualenv of {sys.base_prefix}.",
         "",
         *table(results),
         "",
-        *import_report(last),
+        *import_report(python, last),
         *targets_report(results),
     ]
     print("\n".join(report))
