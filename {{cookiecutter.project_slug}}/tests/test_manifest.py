@@ -30,6 +30,7 @@ from {{ cookiecutter.package_name }}.builder.manifest import (
 from {{ cookiecutter.package_name }}.builder.pipeline_module import pipeline
 from {{ cookiecutter.package_name }}.builder.resources import Resources
 from {{ cookiecutter.package_name }}.builder.selection import Selection, select
+from {{ cookiecutter.package_name }}.builder.stale import mark_stale
 from {{ cookiecutter.package_name }}.builder.submission import ArrayGroup, ArrayJob
 
 INPUTS = pipeline.discover_inputs()
@@ -58,11 +59,15 @@ def test_full_cross_product_with_required_fields(tmp_path: Path) -> None:
         assert isinstance(entry["sort_key"], tuple) and entry["label"]
 
 
-def test_an_entry_that_is_not_stopped_keeps_to_ten_keys(tmp_path: Path) -> None:
+def test_an_entry_neither_stopped_nor_stale_keeps_to_ten_keys(tmp_path: Path) -> None:
     """A dict of eleven keys takes a table twice the size: 20 MB more at 100,000 entries. Keys
-    only some entries need (a stopped build's reason) are added to those alone."""
+    only some entries need (a stopped build's reason, a stale artifact's reasons) are added to
+    those alone."""
     touch_artifact(tmp_path, f"{INPUTS[0]}_{PARAMS[0]}")
-    assert {len(entry) for entry in permutation_manifest(tmp_path)} == {10}
+    entries = permutation_manifest(tmp_path)
+    assert {len(entry) for entry in entries} == {10}
+    mark_stale(entries, tmp_path)  # the touched artifact has no provenance: stale
+    assert sorted(len(entry) for entry in entries) == [10] * (len(entries) - 1) + [11]
 
 
 def test_done_comes_from_the_listing_with_size(tmp_path: Path) -> None:

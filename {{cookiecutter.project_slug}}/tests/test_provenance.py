@@ -259,6 +259,25 @@ def test_stale_with_missing_selects_everything_a_rebuild_touches(project: Projec
     assert "drop --done" in result.stderr
 
 
+def test_stale_json_gives_every_entry_its_staleness(project: Project) -> None:
+    """Reasons for a stale artifact, none for one up to date, null for one not built."""
+    build(project, axes.INPUT_FLAG, INPUTS[0])
+    build(project, axes.INPUT_FLAG, INPUTS[1], axes.PARAM_FLAG, PARAMS[0])
+    project.input_file(INPUTS[0]).write_text("1\n2\n")
+    asked = ("--status", "done", "--status", "missing", "--stale")
+    staleness = {e["permutation_id"]: e["stale"] for e in project.manifest(*asked)["entries"]}
+    assert len(staleness) == TOTAL
+    for inp in INPUTS:
+        for param in PARAMS:
+            expected: list[str] | None
+            if inp == INPUTS[0]:
+                expected = [f"input changed: fixture_data/{inp}.txt"]
+            else:
+                expected = [] if (inp, param) == (INPUTS[1], PARAMS[0]) else None
+            assert staleness[f"{inp}_{param}"] == expected
+    assert "stale" not in project.manifest("--status", "done")["entries"][0]
+
+
 # Files that plain `manifest` may open: none in the output folder. The audit hook sees every
 # open() and sqlite3 connection, so reading an artifact or its provenance would show here.
 AUDIT_RUNNER = """

@@ -204,6 +204,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         everything=entries,
         command_folder=layout.command_folder(output_dir),
         force=args.force,
+        stale=chosen.stale,
         array_job=array_job,
         array_groups=tuple(groups),
         width=width,

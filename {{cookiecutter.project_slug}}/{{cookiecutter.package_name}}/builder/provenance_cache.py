@@ -40,15 +40,10 @@ STAT_FIELDS = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 CTIME = STAT_FIELDS.index("st_ctime_ns")
 stat_fields = attrgetter(*STAT_FIELDS)
 
-# The STAT_FIELDS of each file an artifact's provenance is read from, one file after the other.
-Identity = tuple[int, ...]
-
-
 # What staleness compares of a provenance document: its input files, its registry entry and its
 # code fingerprint, each as canonical JSON text. As text, the many artifacts that record one
 # input's files or one registry entry share one string, in the cache file and in memory, and
-# staleness compares each distinct one with today's once. A plain tuple rather than a NamedTuple,
-# which costs more to make, and one is made per artifact.
+# staleness compares each distinct one with today's once.
 Recorded = tuple[str, str, str]
 RECORDED_PARTS = 3
 
@@ -65,13 +60,14 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-# A cached artifact: the identity of its files when they were read, and where in the cache's
-# parts its Recorded's three texts are. In memory as in the file, so loading is one zip.
-Entry = tuple[Identity, tuple[int, int, int]]
-
-
 class ProvenanceCache:
     """One output folder's cache, open for the length of a ``with`` block, saved at its end.
+
+    In memory as in the file, the cache is columns: row ``r`` of ``identities`` (``width``
+    numbers: the STAT_FIELDS of each file an artifact's provenance is read from, one file after
+    the other) and of ``refs`` (three indexes into ``parts``, its Recorded's texts) belongs to the
+    permutation id that ``rows`` maps to ``r``. Loading is then a JSON parse and one dict, with
+    no object per artifact.
 
     Files are ``stat``-ed through the folder's descriptor, each a name to resolve rather than a
     whole path, as ``manifest`` lists the folder: the ``stat`` is most of an answer's cost.
@@ -81,7 +77,10 @@ class ProvenanceCache:
         self.output_dir = output_dir
         self.path = layout.provenance_cache_path(output_dir)
         self.folder: int | None = None
-        self.entries: dict[str, Entry] = {}
+        self.width = len(KIND.provenance_files("")) * len(STAT_FIELDS)
+        self.rows: dict[str, int] = {}  # permutation id -> its row
+        self.identities: list[int] = []
+        self.refs: list[int] = []
         self.parts: list[str] = []  # each distinct recorded text, once
         self.index: dict[str, int] = {}  # text -> its index in parts
         self.written = 0  # the cache file's mtime: files changed since are not trusted
@@ -100,23 +99,24 @@ class ProvenanceCache:
             os.close(self.folder)
 
     def load(self) -> None:
-        """Take the cache file's entries; none if it is missing, unreadable or not in FORMAT."""
+        """Take the cache file's columns; none if it is missing, unreadable or not in FORMAT."""
         try:
             with open(self.path, "rb") as handle:
                 written = os.fstat(handle.fileno()).st_mtime_ns
                 document = json.loads(handle.read())
-            self.entries, self.parts = entries_of(document)
+            ids, self.identities, self.refs, self.parts = columns_of(document, self.width)
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            self.entries, self.parts = {}, []
+            ids, self.identities, self.refs, self.parts = [], [], [], []
         else:
             self.written = written
+        self.rows = {permutation_id: row for row, permutation_id in enumerate(ids)}
         self.index = {part: i for i, part in enumerate(self.parts)}
 
-    def identity(self, permutation_id: str) -> Identity | None:
+    def identity(self, permutation_id: str) -> list[int] | None:
         """The STAT_FIELDS of the artifact's provenance files in a row; None if one is missing."""
         if self.folder is None:
             return None
-        fields: tuple[int, ...] = ()
+        fields: list[int] = []
         for name in KIND.provenance_files(layout.artifact_name(permutation_id)):
             try:
                 fields += stat_fields(os.stat(name, dir_fd=self.folder))
@@ -128,25 +128,34 @@ class ProvenanceCache:
         """What the artifact's provenance says; MissingProvenance if it has none to trust."""
         self.asked.add(permutation_id)
         now = self.identity(permutation_id)
-        cached = self.entries.get(permutation_id)
+        row = self.rows.get(permutation_id)
         # Like git's index: a file changed no earlier than the cache was written may have been
         # changed again within one tick of the file system's clock, its times left as they were.
         if (
-            cached is not None
+            row is not None
             and now is not None
-            and cached[0] == now
+            and self.identities[row * self.width : (row + 1) * self.width] == now
             and max(now[CTIME :: len(STAT_FIELDS)]) < self.written
         ):
-            inputs, param, code = cached[1]
+            inputs, param, code = self.refs[row * RECORDED_PARTS : (row + 1) * RECORDED_PARTS]
             return self.parts[inputs], self.parts[param], self.parts[code]
         # Read after the stat: a file changed in between has another identity next time.
         artifact = layout.artifact_path(self.output_dir, permutation_id)
         recorded = recorded_parts(KIND.read_provenance(artifact))
         if now is not None:
-            inputs, param, code = (self.part(text) for text in recorded)
-            self.entries[permutation_id] = (now, (inputs, param, code))
-            self.changed = True
+            self.keep(permutation_id, now, [self.part(text) for text in recorded])
         return recorded
+
+    def keep(self, permutation_id: str, identity: list[int], refs: list[int]) -> None:
+        """An artifact's row, replaced or added."""
+        row = self.rows.setdefault(permutation_id, len(self.rows))
+        if row * self.width == len(self.identities):
+            self.identities += identity
+            self.refs += refs
+        else:
+            self.identities[row * self.width : (row + 1) * self.width] = identity
+            self.refs[row * RECORDED_PARTS : (row + 1) * RECORDED_PARTS] = refs
+        self.changed = True
 
     def part(self, text: str) -> int:
         """The index of a recorded part in ``parts``, added if new."""
@@ -158,60 +167,69 @@ class ProvenanceCache:
     def save(self) -> None:
         """Write the cache if this run read an artifact or found one gone; never fail for it.
 
-        An entry not asked for (a shard's run asks for some) is kept while its artifact exists.
+        A row not asked for (a shard's run asks for some) is kept while its artifact exists.
         """
-        gone = [
+        gone = {
             permutation_id
-            for permutation_id in self.entries.keys() - self.asked
+            for permutation_id in self.rows.keys() - self.asked
             if not os.path.exists(layout.artifact_path(self.output_dir, permutation_id))
-        ]
+        }
         if not (self.changed or gone):
             return
-        for permutation_id in gone:
-            del self.entries[permutation_id]
+        if gone:
+            self.drop(gone)
         with contextlib.suppress(OSError):  # a read-only folder: the next run reads them again
-            write(self.path, self.entries, self.parts)
+            write(self.path, list(self.rows), self.width, self.identities, self.refs, self.parts)
+
+    def drop(self, gone: set[str]) -> None:
+        """Remove the rows of these permutation ids, renumbering the others in order."""
+        kept = [row for permutation_id, row in self.rows.items() if permutation_id not in gone]
+        width, parts = self.width, RECORDED_PARTS
+        self.identities = [
+            n for row in kept for n in self.identities[row * width : (row + 1) * width]
+        ]
+        self.refs = [i for row in kept for i in self.refs[row * parts : (row + 1) * parts]]
+        kept_ids = (permutation_id for permutation_id in self.rows if permutation_id not in gone)
+        self.rows = {permutation_id: row for row, permutation_id in enumerate(kept_ids)}
 
 
-def entries_of(document: dict[str, Any]) -> tuple[dict[str, Entry], list[str]]:
-    """The entries and parts of a cache document, refusing (ValueError) one that does not add up."""
+def columns_of(
+    document: dict[str, Any], width: int
+) -> tuple[list[str], list[int], list[int], list[str]]:
+    """The ids, identities, refs and parts of a cache document, refusing (ValueError) one that
+    does not add up or was written for another artifact kind (another width)."""
     if document["format"] != FORMAT or document["fields"] != list(STAT_FIELDS):
         raise ValueError("another format")
     ids, identities, refs = document["ids"], document["identities"], document["refs"]
-    parts, width = document["parts"], document["width"]
+    parts = document["parts"]
     if (
-        width <= 0
-        or width % len(STAT_FIELDS)
+        document["width"] != width
         or len(identities) != width * len(ids)
         or len(refs) != RECORDED_PARTS * len(ids)
+        or len(set(ids)) != len(ids)
         or not all(isinstance(part, str) for part in parts)
         or (refs and (set(map(type, refs)) != {int} or min(refs) < 0 or max(refs) >= len(parts)))
     ):
         raise ValueError("columns that do not fit together")
-    # One iterator repeated n times in zip: rows of n values (itertools' "grouper" recipe).
-    rows = zip(*[iter(identities)] * width, strict=True)
-    triples = zip(*[iter(refs)] * RECORDED_PARTS, strict=True)
-    return dict(zip(ids, zip(rows, triples, strict=True), strict=True)), parts
+    return ids, identities, refs, parts
 
 
-def write(path: Path, entries: dict[str, Entry], parts: list[str]) -> None:
-    """Write the entries as a cache document: a temporary file, fsynced, then moved into place.
+def write(
+    path: Path, ids: list[str], width: int, identities: list[int], refs: list[int], parts: list[str]
+) -> None:
+    """Write the columns as a cache document: a temporary file, fsynced, then moved into place.
 
-    Only the parts that some entry refers to are written, renumbered in order of first use.
+    Only the parts that some row refers to are written, renumbered in order of first use.
     """
     renumbered: dict[int, int] = {}  # index in ``parts`` -> index in the document
-    identities: list[int] = []
-    refs: list[int] = []
-    for files, indexes in entries.values():
-        identities += files
-        refs += (renumbered.setdefault(index, len(renumbered)) for index in indexes)
+    written_refs = [renumbered.setdefault(index, len(renumbered)) for index in refs]
     document = {
         "format": FORMAT,
         "fields": STAT_FIELDS,
-        "width": len(identities) // len(entries) if entries else len(STAT_FIELDS),
-        "ids": list(entries),
+        "width": width,
+        "ids": ids,
         "identities": identities,
-        "refs": refs,
+        "refs": written_refs,
         "parts": [parts[index] for index in renumbered],
     }
     atomic_publish(path, json.dumps(document, separators=(",", ":")).encode())

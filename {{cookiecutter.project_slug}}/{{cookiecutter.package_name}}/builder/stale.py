@@ -111,16 +111,16 @@ def _as_json(document: Document, key: str) -> str | None:
 
 
 def mark_stale(entries: list[Entry], output_dir: Path) -> None:
-    """Give every entry ``stale`` (reasons, or None if not built); stale ones get status STALE.
+    """Give each built entry found out of date ``stale``, its reasons, and status STALE.
 
     A built artifact without provenance to trust is stale. An artifact with a rebuild pending
-    keeps its REDO status: the rebuild is what it needs.
+    keeps its REDO status: the rebuild is what it needs. Other entries are left as they are, no
+    key added: a missing one is not built, a built one up to date.
     """
     today = Today()
     with ProvenanceCache(output_dir) as cache:
         for entry in entries:
             if not entry["done"]:
-                entry["stale"] = None
                 continue
             reasons: Reasons
             try:
@@ -131,6 +131,6 @@ def mark_stale(entries: list[Entry], output_dir: Path) -> None:
                 reasons = today.recorded_reasons(
                     recorded, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]
                 )
-            entry["stale"] = reasons
             if reasons:
+                entry["stale"] = reasons
                 entry["status"] = status.with_staleness(entry["status"])

@@ -16,6 +16,7 @@ Every view asks ``classify`` (the manifest's entries, and so the table, the grid
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 MISS, BUILD, FAIL, DONE, REDO, STALE = "MISS", "BUILD", "FAIL", "DONE", "REDO", "STALE"
@@ -68,7 +69,8 @@ def is_live(status: str, error: str | None) -> bool:
     return state == BUILD or (state == REDO and error is None)
 
 
-def names_of(status: str, error: str | None, done: bool) -> set[str]:
+@functools.cache  # asked once per entry, of a few distinct states: most entries are DONE or MISS
+def names_of(status: str, error: str | None, done: bool) -> frozenset[str]:
     """The ``--status`` names that select a permutation in this state (an entry's status, error
     and done): ``missing`` or ``done``, and ``build``, ``fail`` or ``stale`` where it is one."""
     state = state_of(status)
@@ -79,7 +81,7 @@ def names_of(status: str, error: str | None, done: bool) -> set[str]:
         names.add("build")
     elif state in (FAIL, REDO):
         names.add("fail")
-    return names
+    return frozenset(names)
 
 
 STATUS_NAMES = ("missing", "done", "build", "fail", "stale")

@@ -36,6 +36,7 @@ class Context(NamedTuple):
     everything: list[Entry]  # the whole matrix: the grid shows the cells around a selection
     command_folder: str  # the output folder as self-commands name it
     force: bool = False  # self-commands rebuild done permutations
+    stale: bool = False  # the entries were checked for staleness (``--stale``)
     array_job: ArrayJob | None = None  # an array format's shared choices
     array_groups: tuple[ArrayGroup, ...] = ()  # an array format's arrays: one per resource set
     width: int = 80  # of the terminal, for the grid

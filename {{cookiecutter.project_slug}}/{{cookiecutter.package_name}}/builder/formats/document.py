@@ -27,7 +27,7 @@ JSON_KEYS = (
     "output_size",
 )
 # An entry's keys beyond these (``slurm_job``, ``stale``) are written after them. Every entry has
-# the COMMON_KEYS; a stopped build's has its ``reason`` too.
+# the COMMON_KEYS; a stopped build's has its ``reason`` too, a stale artifact's its ``stale``.
 ENTRY_KEYS = frozenset({*JSON_KEYS, "sort_key", "label"})
 COMMON_KEYS = ENTRY_KEYS - {"reason"}
 # Entries are encoded this many at a time: the field dicts of a large manifest never all exist at
@@ -37,11 +37,12 @@ COMMON_KEYS = ENTRY_KEYS - {"reason"}
 SLICE = 100
 
 
-def json_fields(entry: Entry, command: str) -> dict[str, Any]:
+def json_fields(entry: Entry, command: str, *, stale: bool = False) -> dict[str, Any]:
     """One entry as the document writes it: the schema the README documents, then its own keys.
 
     ``sort_key`` and ``label`` are left out: the entries come in the order asked for, and ``cost``
-    with the document's ``cost_unit`` says what the label says.
+    with the document's ``cost_unit`` says what the label says. When staleness was asked for,
+    every entry says it: a stale one's reasons, none for one up to date, null for one not built.
     """
     sort_key = entry["sort_key"]
     fields = {
@@ -59,6 +60,8 @@ def json_fields(entry: Entry, command: str) -> dict[str, Any]:
     }
     if len(entry) > len(COMMON_KEYS):
         fields.update((key, value) for key, value in entry.items() if key not in ENTRY_KEYS)
+    if stale and "stale" not in fields:
+        fields["stale"] = [] if entry["done"] else None
     return fields
 
 
@@ -85,6 +88,7 @@ def _pieces(entries: list[Entry], context: Context) -> Iterator[str]:
     yield compact(head)[:-2]  # up to the entries' opening bracket
     for start in range(0, len(entries), SLICE):
         chosen = entries[start : start + SLICE]
-        objects = list(map(json_fields, chosen, self_commands(chosen, context)))
+        commands = zip(chosen, self_commands(chosen, context), strict=True)
+        objects = [json_fields(entry, command, stale=context.stale) for entry, command in commands]
         yield ("," if start else "") + compact(objects)[1:-1]
     yield "]}\n"

@@ -204,7 +204,7 @@ def _key(matrix: Matrix, width: int) -> list[str]:
 def format_grid(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
     """The grid, its column key and a legend; transposed or paged when too wide to fit."""
     matrix = grid_matrix(entries, context.everything, selection)
-    return [render(matrix, width=context.width, colour=context.colour, stale=selection.stale)]
+    return [render(matrix, width=context.width, colour=context.colour, stale=context.stale)]
 
 
 def render(
