@@ -189,7 +189,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     groups: list[ArrayGroup] = []
     plans: list[Frozen] = []
     if array_job is not None:  # the tasks read their permutations from frozen plans
-        force = args.force or any(status.state_of(e["status"]) == status.STALE for e in selected)
+        force = args.force or any(e["status"] == status.STALE for e in selected)
         from .failures import learn
         from .submission import array_groups
 

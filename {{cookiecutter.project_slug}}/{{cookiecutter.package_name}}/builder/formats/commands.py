@@ -9,7 +9,7 @@ from .. import axes
 from ..ids import UsageError
 from ..manifest import Entry
 from ..selection import Selection
-from ..status import STALE, state_of
+from ..status import STALE
 from . import Context
 
 # The builder as a command: the CLI's name for itself, and the start of every self-command.
@@ -35,13 +35,14 @@ def command_head(folder: str) -> str:
 
 
 def self_commands(entries: list[Entry], context: Context) -> list[str]:
-    """One command per entry; a stale artifact is done, so its command always carries --force."""
+    """One command per entry; a stale artifact is done, so its command always carries --force
+    (STALE is a whole status: it has no phase after it)."""
     head = command_head(context.command_folder)
     tail = " --force" if context.force else ""
     input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
     return [
         f"{head} {axes.INPUT_FLAG} {e[input_key]} {axes.PARAM_FLAG} {e[param_key]}"
-        f"{' --force' if state_of(e['status']) == STALE else tail}"
+        f"{' --force' if e['status'] == STALE else tail}"
         for e in entries
     ]
 
