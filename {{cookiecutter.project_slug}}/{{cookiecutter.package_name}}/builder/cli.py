@@ -61,6 +61,12 @@ SHAPES = {
 }
 
 
+# `build`'s flags of what it tells on stderr beyond its progress (neither: "normal").
+VERBOSITY = {
+    "quiet": "only warnings, errors and the final summary on stderr",
+    "verbose": "each phase's lines too, for a build over many permutations",
+}
+
 # The outputs that carry --force into the commands they write.
 FORCED = ("commands", "json", *ARRAY_SHAPES)
 
@@ -113,21 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="build up to N permutations at once, in N worker processes (default: 1)",
     )
     shown = build.add_mutually_exclusive_group()
-    shown.add_argument(
-        "--quiet",
-        dest="verbosity",
-        action="store_const",
-        const="quiet",
-        default="normal",
-        help="only warnings, errors and the final summary on stderr",
-    )
-    shown.add_argument(
-        "--verbose",
-        dest="verbosity",
-        action="store_const",
-        const="verbose",
-        help="each phase's lines too, for a build over many permutations",
-    )
+    for level, text in VERBOSITY.items():
+        shown.add_argument(
+            f"--{level}", dest="verbosity", action="store_const", const=level, help=text
+        )
+    build.set_defaults(verbosity="normal")
     planned = build.add_argument_group("array tasks (the files of manifest --slurm, --sge, ...)")
     planned.add_argument("--plan", metavar="FILE", help="build a task's permutations of this plan")
     planned.add_argument(
