@@ -1,4 +1,5 @@
-"""The options of ``manifest``'s array formats, which the parser declares on every start-up.
+"""The options of array jobs, which the parser declares on every start-up: those of ``manifest``'s
+array formats, which write the arrays, and those of ``build`` that the arrays' tasks run with.
 
 Only their names, types and help live here, and the rule of which output takes which: the
 modules that act on them (``submission``, ``retry``, the formats) are imported only when an array
@@ -65,6 +66,23 @@ ENGINE_FLAGS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
     ),
 }
 
+# An array task's choices, on ``build``: flag -> (metavar, argparse type, default, help).
+TASK_FLAGS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
+    "--plan": ("FILE", str, None, "build a task's permutations of this plan"),
+    "--task-index": (
+        "I",
+        int,
+        None,
+        "with --plan: the task, from 0; it builds plan lines I*K to I*K+K-1",
+    ),
+    "--per-task": (
+        "K",
+        positive_int("--per-task"),
+        1,
+        "with --plan: permutations per task (default: 1)",
+    ),
+}
+
 
 RETRY_FLAG = "--retry-scale"
 
@@ -87,6 +105,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, (shapes, kind, text) in ENGINE_FLAGS.items():
         group.add_argument(flag, type=kind, help=f"with {named(shapes)}: {text}")
     add_retry_arguments(parser)
+
+
+def add_task_arguments(parser: argparse.ArgumentParser) -> None:
+    """An array task's options, in one group of ``build --help``."""
+    group = parser.add_argument_group("array tasks (the files of manifest --slurm, --sge, ...)")
+    for flag, (metavar, kind, default, text) in TASK_FLAGS.items():
+        group.add_argument(flag, metavar=metavar, type=kind, default=default, help=text)
 
 
 def add_retry_arguments(parser: argparse.ArgumentParser) -> None:

@@ -124,21 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{level}", dest="verbosity", action="store_const", const=level, help=text
         )
     build.set_defaults(verbosity="normal")
-    planned = build.add_argument_group("array tasks (the files of manifest --slurm, --sge, ...)")
-    planned.add_argument("--plan", metavar="FILE", help="build a task's permutations of this plan")
-    planned.add_argument(
-        "--task-index",
-        type=int,
-        metavar="I",
-        help="with --plan: the task, from 0; it builds plan lines I*K to I*K+K-1",
-    )
-    planned.add_argument(
-        "--per-task",
-        type=positive_int("--per-task"),
-        default=1,
-        metavar="K",
-        help="with --plan: permutations per task (default: 1)",
-    )
+    array_options.add_task_arguments(build)
     return parser
 
 
