@@ -510,10 +510,9 @@ def peer_programs(python: str, peers: list[str]) -> list[Program]:
     return [(PEER_LABELS[peer], commands[peer]) for peer in PEERS if peer in peers]
 
 
-def programs(
-    python: str, inputs: int, params: int, cache: str, peers: list[Program]
-) -> list[Program]:
-    """What is timed; ``cache`` is the provenance cache that a cold ``--stale`` run goes without."""
+def programs(python: str, inputs: int, params: int, cache: str) -> list[Program]:
+    """The floors and the builder; ``cache`` is the provenance cache that a cold ``--stale`` run
+    goes without."""
     assert is_done(0, 0)
     done_flags = ["--input-id", input_names(inputs)[0], "--param-name", param_names(params)[0]]
     listed = [
@@ -533,7 +532,7 @@ def programs(
         ),
         (STALE_WARM, builder(python, "manifest", "--stale")),
     ]
-    return listed + peers
+    return listed
 
 
 def check_agreement(python: str, root: Path, inputs: int, params: int) -> None:
@@ -592,11 +591,11 @@ def bench_size(
     write_programs(root, inputs, params)
     check_agreement(python, root, inputs, params)
     cache = check_stale_cache(python, root)
-    ours = {label for label, _ in programs(python, inputs, params, cache, [])}
-    listed = [
-        (label, argv, None if label in ours else timeout)
-        for label, argv in programs(python, inputs, params, cache, peers)
+    # Only a peer's runs are stopped after ``timeout``.
+    listed: list[tuple[str, list[str], float | None]] = [
+        (label, argv, None) for label, argv in programs(python, inputs, params, cache)
     ]
+    listed += [(label, argv, timeout) for label, argv in peers]
     return SizeResult(inputs, params, measure(listed, root, repeats))
 
 
