@@ -60,6 +60,11 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def row_of(row: int, width: int) -> slice:
+    """Where row ``row`` of a column of ``width`` numbers a row lies."""
+    return slice(row * width, (row + 1) * width)
+
+
 class ProvenanceCache:
     """One output folder's cache, open for the length of a ``with`` block, saved at its end.
 
@@ -134,10 +139,10 @@ class ProvenanceCache:
         if (
             row is not None
             and now is not None
-            and self.identities[row * self.width : (row + 1) * self.width] == now
+            and self.identities[row_of(row, self.width)] == now
             and max(now[CTIME :: len(STAT_FIELDS)]) < self.written
         ):
-            inputs, param, code = self.refs[row * RECORDED_PARTS : (row + 1) * RECORDED_PARTS]
+            inputs, param, code = self.refs[row_of(row, RECORDED_PARTS)]
             return self.parts[inputs], self.parts[param], self.parts[code]
         # Read after the stat: a file changed in between has another identity next time.
         artifact = layout.artifact_path(self.output_dir, permutation_id)
@@ -153,8 +158,8 @@ class ProvenanceCache:
             self.identities += identity
             self.refs += refs
         else:
-            self.identities[row * self.width : (row + 1) * self.width] = identity
-            self.refs[row * RECORDED_PARTS : (row + 1) * RECORDED_PARTS] = refs
+            self.identities[row_of(row, self.width)] = identity
+            self.refs[row_of(row, RECORDED_PARTS)] = refs
         self.changed = True
 
     def part(self, text: str) -> int:
@@ -183,14 +188,10 @@ class ProvenanceCache:
 
     def drop(self, gone: set[str]) -> None:
         """Remove the rows of these permutation ids, renumbering the others in order."""
-        kept = [row for permutation_id, row in self.rows.items() if permutation_id not in gone]
-        width, parts = self.width, RECORDED_PARTS
-        self.identities = [
-            n for row in kept for n in self.identities[row * width : (row + 1) * width]
-        ]
-        self.refs = [i for row in kept for i in self.refs[row * parts : (row + 1) * parts]]
-        kept_ids = (permutation_id for permutation_id in self.rows if permutation_id not in gone)
-        self.rows = {permutation_id: row for row, permutation_id in enumerate(kept_ids)}
+        kept = [(pid, row) for pid, row in self.rows.items() if pid not in gone]
+        self.identities = [n for _, row in kept for n in self.identities[row_of(row, self.width)]]
+        self.refs = [i for _, row in kept for i in self.refs[row_of(row, RECORDED_PARTS)]]
+        self.rows = {pid: new_row for new_row, (pid, _) in enumerate(kept)}
 
 
 def columns_of(
