@@ -79,7 +79,8 @@ def test_make_it_yours_names_what_exists(bake: Bake, extension: str) -> None:
     attributes = sorted(set(re.findall(r"`ctx\.([a-z_]+)", recipes)))
     assert attributes
     probe = (
-        f"from {project.package}.builder.context import BuildContext as C; import json, sys;"
+        f"from {project.package}.builder.building.context import BuildContext as C;"
+        " import json, sys;"
         " print(json.dumps([a for a in sys.argv[1:]"
         " if a not in C.__dataclass_fields__ and not hasattr(C, a)]))"
     )

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .builder.context import BuildContext
+    from .builder.building.context import BuildContext
 
 time.sleep(IMPORT_SECONDS)  # a heavy import at module level
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from {{ cookiecutter.package_name }}.builder.context import BuildContext
+    from {{ cookiecutter.package_name }}.builder.building.context import BuildContext
 
 DEFAULT: dict[str, Any] = {
     "data": str(Path(__file__).resolve().parent / "fixture_data"),

@@ -20,10 +20,10 @@ import pytest
 from conftest import INPUTS, PARAMS, Project, assert_valid_artifact, local_commands
 
 from {{ cookiecutter.package_name }} import settings
-from {{ cookiecutter.package_name }}.builder.formats import aws_batch, containers
+from {{ cookiecutter.package_name }}.builder.engines import aws_batch, containers
+from {{ cookiecutter.package_name }}.builder.engines.resources import Resources
+from {{ cookiecutter.package_name }}.builder.engines.submission import ArrayGroup, ArrayJob
 from {{ cookiecutter.package_name }}.builder.ids import UsageError
-from {{ cookiecutter.package_name }}.builder.resources import Resources
-from {{ cookiecutter.package_name }}.builder.submission import ArrayGroup, ArrayJob
 
 TOTAL = len(INPUTS) * len(PARAMS)
 KUBERNETES = ("--kubernetes", "--image", "python:3.12-slim", "--volume-claim", "shared")

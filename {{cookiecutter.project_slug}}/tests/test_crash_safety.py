@@ -294,7 +294,7 @@ def test_a_worker_that_starts_after_its_parent_died_stops_at_once(project: Proje
     start = (
         "import sys, time\n"
         "from multiprocessing import SimpleQueue\n"
-        f"from {settings.PACKAGE}.builder import pool\n"
+        f"from {settings.PACKAGE}.builder.building import pool\n"
         "pool._start_worker(SimpleQueue(), 1, int(sys.argv[1]))\n"
         "time.sleep(30)\n"
     )

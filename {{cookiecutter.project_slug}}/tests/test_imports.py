@@ -29,11 +29,11 @@ INFO_COMMANDS = [
 BUILD_ONLY = [
     "sqlite3",
     "logging",
-    f"{settings.PACKAGE}.builder.runner",
-    f"{settings.PACKAGE}.builder.logs",
-    f"{settings.PACKAGE}.builder.pool",
-    f"{settings.PACKAGE}.builder.provenance",
-    f"{settings.PACKAGE}.builder.overall",
+    f"{settings.PACKAGE}.builder.building.runner",
+    f"{settings.PACKAGE}.builder.building.logs",
+    f"{settings.PACKAGE}.builder.building.pool",
+    f"{settings.PACKAGE}.builder.building.provenance",
+    f"{settings.PACKAGE}.builder.building.overall",
 ]
 
 BLOCKING_RUNNER = """

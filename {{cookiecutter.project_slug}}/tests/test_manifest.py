@@ -16,22 +16,25 @@ import pytest
 from conftest import parse_grid
 
 from {{ cookiecutter.package_name }} import settings
-from {{ cookiecutter.package_name }}.builder import axes, cli, layout, manifest, plan, staging
+from {{ cookiecutter.package_name }}.builder import axes, cli, layout
+from {{ cookiecutter.package_name }}.builder.building import staging
+from {{ cookiecutter.package_name }}.builder.engines import plan
+from {{ cookiecutter.package_name }}.builder.engines.resources import Resources
+from {{ cookiecutter.package_name }}.builder.engines.submission import ArrayGroup, ArrayJob
 from {{ cookiecutter.package_name }}.builder.formats import Context, formats
 from {{ cookiecutter.package_name }}.builder.formats import document as json_format
 from {{ cookiecutter.package_name }}.builder.formats.commands import self_commands
 from {{ cookiecutter.package_name }}.builder.formats.document import JSON_KEYS, json_fields
 from {{ cookiecutter.package_name }}.builder.ids import UsageError
-from {{ cookiecutter.package_name }}.builder.manifest import (
+from {{ cookiecutter.package_name }}.builder.manifest import entries as manifest
+from {{ cookiecutter.package_name }}.builder.manifest.entries import (
     Entry,
     permutation_entry,
     permutation_manifest,
 )
+from {{ cookiecutter.package_name }}.builder.manifest.selection import Selection, select
+from {{ cookiecutter.package_name }}.builder.manifest.stale import mark_stale
 from {{ cookiecutter.package_name }}.builder.pipeline_module import pipeline
-from {{ cookiecutter.package_name }}.builder.resources import Resources
-from {{ cookiecutter.package_name }}.builder.selection import Selection, select
-from {{ cookiecutter.package_name }}.builder.stale import mark_stale
-from {{ cookiecutter.package_name }}.builder.submission import ArrayGroup, ArrayJob
 
 INPUTS = pipeline.discover_inputs()
 PARAMS = list(pipeline.PARAM_REGISTRY)
@@ -472,18 +475,18 @@ def test_the_longest_file_name_is_checked_for_the_longest_pair(
 
 
 # The stages of the walk from `manifest`'s arguments to its output, in the order data flows.
-WALK = ("manifest", "selection", "formats")
+WALK = ("manifest.entries", "manifest.selection", "formats")
 
 
 def stages_entered(argv: list[str]) -> list[str]:
     """The stages the CLI enters, in order, from the listing on: a call from one module into a
-    stage in another, a format's submodules counting as ``formats``."""
+    stage in another, a format's modules counting as ``formats``."""
     package = f"{settings.PACKAGE}.builder."
     entered: list[str] = []
 
     def stage(frame: Any) -> str:
         name = str(frame.f_globals.get("__name__", "")).removeprefix(package)
-        return name.split(".")[0]
+        return "formats" if name.startswith("formats.") else name
 
     def called(frame: Any, event: str, arg: object) -> None:
         if event != "call" or frame.f_back is None:

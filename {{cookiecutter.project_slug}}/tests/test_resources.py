@@ -22,7 +22,7 @@ from conftest import (
 )
 
 from {{ cookiecutter.package_name }}.builder import axes, layout
-from {{ cookiecutter.package_name }}.builder.context import CPU_VARIABLES, allocated_cpus
+from {{ cookiecutter.package_name }}.builder.building.context import CPU_VARIABLES, allocated_cpus
 
 HALF, DOUBLE, TRIPLE = PARAMS  # the test pipeline's registry, cheapest first
 ALL = sorted(f"{i}_{p}" for i in INPUTS for p in PARAMS)

@@ -33,7 +33,8 @@ from conftest import (
 )
 
 from {{ cookiecutter.package_name }} import settings
-from {{ cookiecutter.package_name }}.builder import axes, shard
+from {{ cookiecutter.package_name }}.builder import axes
+from {{ cookiecutter.package_name }}.builder.manifest import shard
 
 # Tests that run many builds through an engine; `pytest -m "not engines"` leaves them out.
 engines = pytest.mark.engines
@@ -399,7 +400,7 @@ def test_grid_engine_file_turns_the_1_based_index_into_the_task(
                        "--array-limit", "2").stdout  # fmt: skip
     assert plan_ids(plan_of(text)) == missing_ids(project)
     assert arrays_of(text) == [(at, min(4, TOTAL - at)) for at in range(0, TOTAL, 4)]
-    assert 'index=$(( $2 + SGE_TASK_ID - 1 ))' in text
+    assert "index=$(( $2 + SGE_TASK_ID - 1 ))" in text
     script = tmp_path / "build.sge"
     script.write_text(local_commands(text))
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0

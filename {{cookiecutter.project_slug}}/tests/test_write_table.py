@@ -14,7 +14,7 @@ from conftest import Project
 
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes, layout
-from {{ cookiecutter.package_name }}.builder.context import TABLE_WRITERS
+from {{ cookiecutter.package_name }}.builder.building.context import TABLE_WRITERS
 
 COLUMNS = ["id", "name", "score"]
 # Values a naive writer gets wrong: a comma, quotes, a missing value.

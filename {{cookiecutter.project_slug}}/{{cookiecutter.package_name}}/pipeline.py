@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .builder.context import BuildContext
+    from .builder.building.context import BuildContext
 
 # One CSV (day,temperature) per weather station; each file's stem is its {{ cookiecutter.input_axis }} id.
 INPUT_FOLDER = Path(__file__).resolve().parent.parent / "data"

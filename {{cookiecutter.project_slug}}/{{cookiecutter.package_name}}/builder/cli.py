@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import settings
-from . import array_options, axes, layout, selection, status
-from .array_options import ARRAY_SHAPES
+from . import axes, layout, status
+from .engines import array_options
+from .engines.array_options import ARRAY_SHAPES
 from .formats.commands import SELF
 from .ids import UsageError
-from .manifest import (
+from .manifest import selection
+from .manifest.entries import (
     Entry,
     costs_pairs,
     discover_inputs,
@@ -30,14 +32,14 @@ from .manifest import (
     permutation_entry,
     permutation_manifest,
 )
+from .manifest.selection import Selection, positive_int, select
 from .pipeline_module import pipeline
-from .selection import Selection, positive_int, select
 
 if TYPE_CHECKING:
-    from .overall import Verbosity
-    from .plan import Frozen
-    from .retry import Retry
-    from .submission import ArrayGroup, ArrayJob
+    from .building.overall import Verbosity
+    from .engines.plan import Frozen
+    from .engines.retry import Retry
+    from .engines.submission import ArrayGroup, ArrayJob
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,7 +135,7 @@ def _listed(output_dir: Path, chosen: Selection, *, sizes: bool) -> list[Entry]:
     entries = permutation_manifest(output_dir, sizes=sizes)
     selection.check_axis_values(chosen, entries)
     if chosen.stale:  # the only listing that reads artifacts: their provenance
-        from .stale import mark_stale
+        from .manifest.stale import mark_stale
 
         mark_stale(entries, output_dir)
     return entries
@@ -155,7 +157,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     array_job: ArrayJob | None = None
     retrying: Retry | None = None
     if args.shape in ARRAY_SHAPES:  # checked before the listing, so a mistake costs nothing
-        from . import retry, submission
+        from .engines import retry, submission
 
         array_job = submission.job_of(args, output_dir)
         retrying = retry.from_args(args, chosen.statuses)
@@ -172,8 +174,8 @@ def run_manifest(args: argparse.Namespace) -> int:
     plans: list[Frozen] = []
     if array_job is not None:  # the tasks read their permutations from frozen plans
         force = args.force or any(e["status"] == status.STALE for e in selected)
+        from .engines.submission import array_groups
         from .failures import learn
-        from .submission import array_groups
 
         if retrying is not None:  # what SLURM knows of killed builds' jobs, in one call
             learn(selected)
@@ -194,7 +196,7 @@ def run_manifest(args: argparse.Namespace) -> int:
     )
     pieces = format_of(args.shape or "table")(selected, chosen, context)
     if plans:  # written once the format took every group: a refusal leaves no plan behind
-        from .plan import publish
+        from .engines.plan import publish
 
         pieces = list(pieces)
         for frozen in plans:
@@ -204,7 +206,7 @@ def run_manifest(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from .show import format_json, format_show, load
+    from .manifest.show import format_json, format_show, load
 
     document = load(layout.output_folder(args.output_folder), args.permutation_id)
     sys.stdout.write(format_json(document) if args.json else format_show(document))
@@ -267,8 +269,8 @@ def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection
         raise UsageError("--plan builds what the plan lists: drop the selectors")
     if args.task_index < 0:
         raise UsageError(f"--task-index {args.task_index} is not a whole number of at least 0")
-    from .manifest import pair_entries
-    from .plan import read_task
+    from .engines.plan import read_task
+    from .manifest.entries import pair_entries
 
     pairs, forced = read_task(Path(args.plan), args.task_index, args.per_task)
     entries = pair_entries(output_dir, pairs)
@@ -281,14 +283,14 @@ def _build(
 ) -> int:
     """On a pool of ``jobs`` workers, or in this process; from here on, a scheduler's SIGTERM
     unwinds the build like Ctrl-C (before, it stops a process that has written nothing)."""
-    from . import interrupts
+    from .building import interrupts
 
     interrupts.handle_sigterm()
     if jobs > 1 and len(entries) > 1:
-        from .pool import build_in_pool
+        from .building.pool import build_in_pool
 
         return build_in_pool(entries, output_dir, force=force, jobs=jobs, verbosity=verbosity)
-    from .runner import build_all
+    from .building.runner import build_all
 
     return build_all(entries, output_dir, force=force, verbosity=verbosity)
 
@@ -310,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # outside a phase (a build reports its own): no traceback
-        from . import interrupts
+        from .building import interrupts
 
         print(f"interrupted by {interrupts.signal_name(stop)}", file=sys.stderr)
         return interrupts.exit_code(stop)

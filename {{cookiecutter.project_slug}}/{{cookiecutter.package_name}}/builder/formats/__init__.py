@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterable
 from importlib import import_module
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..manifest import Entry
-from ..selection import Selection
+from ..manifest.entries import Entry
+from ..manifest.selection import Selection
 
 if TYPE_CHECKING:
-    from ..submission import ArrayGroup, ArrayJob
+    from ..engines.submission import ArrayGroup, ArrayJob
 
 
 class Context(NamedTuple):
@@ -49,23 +49,23 @@ Format = Callable[[list[Entry], Selection, Context], Iterable[str]]
 # Each output's name (its flag) -> the module and function that write it. A module is imported
 # only when its output is asked for, so the table never pays for the grid's or SLURM's imports.
 FORMATS = {
-    "table": ("table", "format_table"),
-    "commands": ("commands", "format_commands"),
-    "json": ("document", "format_json"),
-    "grid": ("grid", "format_grid"),
-    "slurm": ("slurm", "format_slurm"),
-    "sge": ("sge", "format_sge"),
-    "pbs": ("pbs", "format_pbs"),
-    "lsf": ("lsf", "format_lsf"),
-    "kubernetes": ("kubernetes", "format_kubernetes"),
-    "aws-batch": ("aws_batch", "format_aws_batch"),
+    "table": (".table", "format_table"),
+    "commands": (".commands", "format_commands"),
+    "json": (".document", "format_json"),
+    "grid": (".grid", "format_grid"),
+    "slurm": ("..engines.slurm", "format_slurm"),
+    "sge": ("..engines.sge", "format_sge"),
+    "pbs": ("..engines.pbs", "format_pbs"),
+    "lsf": ("..engines.lsf", "format_lsf"),
+    "kubernetes": ("..engines.kubernetes", "format_kubernetes"),
+    "aws-batch": ("..engines.aws_batch", "format_aws_batch"),
 }
 
 
 def format_of(name: str) -> Format:
     """The format function of one output."""
     module, function = FORMATS[name]
-    writer: Format = getattr(import_module(f".{module}", __name__), function)
+    writer: Format = getattr(import_module(module, __name__), function)
     return writer
 
 

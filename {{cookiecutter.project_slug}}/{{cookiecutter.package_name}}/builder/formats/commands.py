@@ -7,8 +7,8 @@ import shlex
 from ... import settings
 from .. import axes
 from ..ids import UsageError
-from ..manifest import Entry
-from ..selection import Selection
+from ..manifest.entries import Entry
+from ..manifest.selection import Selection
 from ..status import STALE
 from . import Context
 

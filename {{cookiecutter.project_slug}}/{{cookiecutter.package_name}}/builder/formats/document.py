@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import axes
-from ..manifest import Entry
+from ..manifest.entries import Entry
+from ..manifest.selection import Selection
 from ..pipeline_module import pipeline
-from ..selection import Selection
 from . import Context
 from .commands import command_head, self_commands
 

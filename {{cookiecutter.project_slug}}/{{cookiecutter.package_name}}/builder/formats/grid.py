@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import axes
-from ..manifest import Entry
-from ..selection import Selection, select
+from ..manifest.entries import Entry
+from ..manifest.selection import Selection, select
 from ..status import state_of
 from ..terminal import DEFAULT_WIDTH
 from . import Context

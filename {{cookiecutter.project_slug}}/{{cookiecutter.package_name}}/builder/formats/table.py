@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..manifest import Entry
-from ..selection import Selection
+from ..manifest.entries import Entry
+from ..manifest.selection import Selection
 from ..status import DONE, MISS, REDO, is_live, state_of
 from . import Context
 

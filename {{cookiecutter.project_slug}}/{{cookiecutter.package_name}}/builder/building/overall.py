@@ -29,10 +29,10 @@ import time
 from statistics import StatisticsError, fmean, linear_regression
 from typing import TYPE_CHECKING, Literal
 
+from ..manifest.entries import Entry
+from ..manifest.shard import estimated_work
+from ..terminal import CLEAR_LINE, can_redraw, terminal_style
 from . import logs
-from .manifest import Entry
-from .shard import estimated_work
-from .terminal import CLEAR_LINE, can_redraw, terminal_style
 
 if TYPE_CHECKING:
     from .runner import Outcome

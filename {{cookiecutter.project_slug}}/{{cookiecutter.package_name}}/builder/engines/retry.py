@@ -15,10 +15,10 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import failures
+from .. import failures
+from ..ids import UsageError
+from ..manifest.entries import Entry
 from .array_options import RETRY_FLAG as FLAG
-from .ids import UsageError
-from .manifest import Entry
 from .resources import Resources
 
 SCALED = {failures.OOM: "mem", failures.TIMEOUT: "time"}  # a reason kind -> what it scales

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 
 from ... import settings
 from ..ids import UsageError
-from ..resources import Resources, clock, mebibytes, time_limit
 from .arrays import Engine, array_format
+from .resources import Resources, clock, mebibytes, time_limit
 
 if TYPE_CHECKING:
-    from ..submission import ArrayJob
+    from .submission import ArrayJob
 
 
 def options_of(job: ArrayJob) -> Callable[[Resources], list[str]]:

@@ -12,8 +12,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from .ids import UsageError
-from .selection import positive_int
+from ..ids import UsageError
+from ..manifest.selection import positive_int
 
 # The formats that write arrays over plan files.
 ARRAY_SHAPES = ("slurm", "sge", "pbs", "lsf", "kubernetes", "aws-batch")

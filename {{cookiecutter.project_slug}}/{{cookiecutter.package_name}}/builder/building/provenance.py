@@ -24,10 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import BUILDER_VERSION, axes, layout, resources
-from .ids import UsageError
+from .. import BUILDER_VERSION, axes, layout
+from ..engines import resources
+from ..ids import UsageError
+from ..pipeline_module import PIPELINE_FILE, pipeline
 from .kinds import Document
-from .pipeline_module import PIPELINE_FILE, pipeline
 
 FINGERPRINTS = ("stat", "content")
 

@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .ids import UsageError
-from .manifest import Entry, pipeline_call
-from .pipeline_module import pipeline
+from ..ids import UsageError
+from ..manifest.entries import Entry, pipeline_call
+from ..pipeline_module import pipeline
 
 # The registry key that holds a parameter's resources, and the pipeline's per-pair function.
 REGISTRY_KEY = "resources"
@@ -182,7 +182,7 @@ def groups(
     permutations cost about a function call each. ``adjust`` (``retry``'s) changes an entry's
     resources, or leaves the entry out.
     """
-    from . import axes
+    from .. import axes
 
     grouped: dict[Resources, list[Entry]] = {}
     # (param name, the function's answer) -> its resources and their group: equal sets share one

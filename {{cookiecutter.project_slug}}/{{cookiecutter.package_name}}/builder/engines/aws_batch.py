@@ -15,16 +15,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..formats import Context
 from ..ids import UsageError
-from ..manifest import Entry
-from ..resources import Resources, whole_mebibytes
-from ..selection import Selection
-from . import Context
+from ..manifest.entries import Entry
+from ..manifest.selection import Selection
 from .arrays import chunks
 from .containers import OFFSET_VARIABLE, job_name, required, seconds, task_shell
+from .resources import Resources, whole_mebibytes
 
 if TYPE_CHECKING:
-    from ..submission import ArrayGroup, ArrayJob
+    from .submission import ArrayGroup, ArrayJob
 
 INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
 MAX_ARRAY_SIZE = 10_000  # AWS Batch's cap on an array's children

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import settings
-from .atomic import atomic_publish
+from ... import settings
+from ..atomic import atomic_publish
 
 if TYPE_CHECKING:
     import logging

@@ -17,8 +17,8 @@ import os
 import time
 from pathlib import Path
 
-from . import layout
-from .ids import UsageError
+from .. import layout
+from ..ids import UsageError
 
 # A manifest probing the lock holds it shared for microseconds; a starting builder retries this
 # long before it reports the permutation as busy.

@@ -17,12 +17,12 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from ... import settings
-from .. import resources
+from ..formats.commands import command_head, safe_path
 from ..ids import UsageError
-from .commands import command_head, safe_path
+from . import resources
 
 if TYPE_CHECKING:
-    from ..submission import ArrayGroup, ArrayJob
+    from .submission import ArrayGroup, ArrayJob
 
 # The variable that holds a job's first task in the plan: a group too big for one job becomes
 # several, each starting further on.

@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import layout
-from .atomic import atomic_publish
+from .. import layout
+from ..atomic import atomic_publish
 
 if TYPE_CHECKING:
     from sqlite3 import Connection

@@ -11,11 +11,11 @@ import shlex
 from typing import TYPE_CHECKING
 
 from ... import settings
-from ..resources import Resources
 from .arrays import Engine, array_format
+from .resources import Resources
 
 if TYPE_CHECKING:
-    from ..submission import ArrayJob
+    from .submission import ArrayJob
 
 
 def options(chosen: Resources) -> list[str]:

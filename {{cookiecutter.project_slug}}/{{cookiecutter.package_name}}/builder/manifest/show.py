@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import axes, failures, layout, status
-from .ids import UsageError, check_safe_stem
-from .kinds import KIND, Document, MissingProvenance
-from .manifest import discover_inputs, param_names, permutation_entry
+from .. import axes, failures, layout, status
+from ..building.kinds import KIND, Document, MissingProvenance
+from ..ids import UsageError, check_safe_stem
+from .entries import discover_inputs, param_names, permutation_entry
 from .stale import Today
 
 

@@ -15,9 +15,9 @@ from fnmatch import fnmatchcase
 from operator import itemgetter
 from typing import NamedTuple
 
-from . import axes, status
-from .ids import UsageError, check_safe_stem
-from .manifest import Entry
+from .. import axes, status
+from ..ids import UsageError, check_safe_stem
+from .entries import Entry
 
 _SHARD = re.compile(r"([0-9]+)/([0-9]+)")  # ASCII digits: str.isdigit() also accepts '²'
 _PATTERN = re.compile(r"[*?[]")

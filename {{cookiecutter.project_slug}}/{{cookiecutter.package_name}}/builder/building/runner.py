@@ -26,25 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import (
-    axes,
-    failures,
-    interrupts,
-    layout,
-    manifest,
-    overall,
-    progress,
-    provenance,
-    staging,
-    status,
-)
+from .. import axes, failures, layout, status
+from ..ids import UsageError
+from ..manifest import entries
+from ..manifest.entries import Entry
+from ..manifest.stale import Today
+from ..pipeline_module import pipeline
+from . import interrupts, overall, progress, provenance, staging
 from .context import BuildContext, cpus_per_build
-from .ids import UsageError
 from .kinds import KIND, Document
 from .logs import PROGRESS, BuildLogs
-from .manifest import Entry
-from .pipeline_module import pipeline
-from .stale import Today
 
 Phase = Callable[[BuildContext], "str | None"]
 
@@ -90,7 +81,7 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     stage = layout.staging_dir(output_dir, permutation_id)
     final = layout.artifact_path(output_dir, permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
-    before = manifest.read_stage(output_dir, permutation_id) if stage.is_dir() else None
+    before = entries.read_stage(output_dir, permutation_id) if stage.is_dir() else None
     try:
         staging.refuse_links(stage, permutation_id, force=force)
         if not lock.acquire():

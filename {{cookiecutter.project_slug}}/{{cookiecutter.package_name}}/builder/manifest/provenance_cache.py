@@ -30,9 +30,9 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from . import layout
-from .atomic import atomic_publish
-from .kinds import KIND, Document
+from .. import layout
+from ..atomic import atomic_publish
+from ..building.kinds import KIND, Document
 
 FORMAT = 1
 # A file's identity, field by field: if any differs, the file is not the one that was read.

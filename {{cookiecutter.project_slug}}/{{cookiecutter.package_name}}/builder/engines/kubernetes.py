@@ -16,10 +16,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ... import settings
-from ..manifest import Entry
-from ..resources import Resources, whole_mebibytes
-from ..selection import Selection
-from . import Context
+from ..formats import Context
+from ..manifest.entries import Entry
+from ..manifest.selection import Selection
 from .arrays import chunks
 from .containers import (
     OFFSET_VARIABLE,
@@ -30,9 +29,10 @@ from .containers import (
     shared_folder,
     task_shell,
 )
+from .resources import Resources, whole_mebibytes
 
 if TYPE_CHECKING:
-    from ..submission import ArrayGroup, ArrayJob
+    from .submission import ArrayGroup, ArrayJob
 
 INDEX_VARIABLE = "JOB_COMPLETION_INDEX"
 # Kubernetes takes at most this many completions (and pods at once) in an Indexed Job.

@@ -13,10 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import settings
-from . import axes, failures, layout, staging, status
-from .ids import UsageError, check_safe_stem
-from .pipeline_module import pipeline
+from ... import settings
+from .. import axes, failures, layout, status
+from ..building import staging
+from ..ids import UsageError, check_safe_stem
+from ..pipeline_module import pipeline
 
 # A permutation: the spec's fields (permutation_id, done, sort_key, label) and the builder's own
 # (the two ids, status, error, output_path, output_size; ``reason``, and ``slurm_job`` if recorded,

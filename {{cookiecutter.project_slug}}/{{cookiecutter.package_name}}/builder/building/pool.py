@@ -31,8 +31,9 @@ from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from types import FrameType
 
-from . import context, interrupts, layout, overall, runner
-from .manifest import Entry
+from .. import layout
+from ..manifest.entries import Entry
+from . import context, interrupts, overall, runner
 from .runner import Outcome
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}

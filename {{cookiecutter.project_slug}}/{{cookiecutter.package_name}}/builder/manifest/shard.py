@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import heapq
 
-from .ids import UsageError
-from .manifest import Entry
+from ..ids import UsageError
+from .entries import Entry
 
 
 def estimated_work(entry: Entry) -> float:

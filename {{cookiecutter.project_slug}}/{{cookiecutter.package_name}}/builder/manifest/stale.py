@@ -14,11 +14,12 @@ import functools
 import json
 from pathlib import Path
 
-from . import axes, provenance, status
-from .kinds import Document, MissingProvenance
-from .manifest import Entry
+from .. import axes, status
+from ..building import provenance
+from ..building.kinds import Document, MissingProvenance
+from ..engines.resources import REGISTRY_KEY
+from .entries import Entry
 from .provenance_cache import ProvenanceCache, Recorded, canonical, recorded_parts
-from .resources import REGISTRY_KEY
 
 # Registry keys that say how and where a permutation builds, never what: a change rebuilds nothing.
 NOT_BUILT_FROM = frozenset({"cost", REGISTRY_KEY})

@@ -18,11 +18,11 @@ import hashlib
 from pathlib import Path
 from typing import NamedTuple
 
-from .. import settings
-from . import axes, layout
-from .atomic import atomic_publish
-from .ids import UsageError
-from .manifest import Entry
+from ... import settings
+from .. import axes, layout
+from ..atomic import atomic_publish
+from ..ids import UsageError
+from ..manifest.entries import Entry
 
 HEADER = f"# {settings.PACKAGE} plan 1"
 Pair = tuple[str, str]

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ... import settings
-from ..manifest import Entry
-from ..resources import KEYS, Resources
-from ..selection import Selection
-from . import Context, Format
-from .commands import command_head, safe_path
+from ..formats import Context, Format
+from ..formats.commands import command_head, safe_path
+from ..manifest.entries import Entry
+from ..manifest.selection import Selection
+from .resources import KEYS, Resources
 
 if TYPE_CHECKING:
-    from ..submission import ArrayGroup, ArrayJob
+    from .submission import ArrayGroup, ArrayJob
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from ... import settings
 from ..ids import UsageError
-from ..resources import Resources, clock, time_limit, whole_mebibytes
 from .arrays import Engine, array_format
+from .resources import Resources, clock, time_limit, whole_mebibytes
 
 if TYPE_CHECKING:
-    from ..submission import ArrayJob
+    from .submission import ArrayJob
 
 
 def options(chosen: Resources) -> list[str]:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import layout, plan, resources
+from .. import layout
+from ..formats.commands import safe_path
+from ..ids import UsageError
+from ..manifest.entries import Entry
+from . import plan, resources
 from .array_options import ENGINE_FLAGS, JOB_FLAGS, RESOURCE_FLAGS, given
-from .formats.commands import safe_path
-from .ids import UsageError
-from .manifest import Entry
 from .resources import Resources
 
 # Tasks per array unless told: SLURM's default MaxArraySize (task ids up to 1000), which also fits

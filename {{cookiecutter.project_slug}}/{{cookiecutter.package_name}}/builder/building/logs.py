@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .. import settings
-from . import layout
-from .terminal import CLEAR_LINE
+from ... import settings
+from .. import layout
+from ..terminal import CLEAR_LINE
 
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
