@@ -1,12 +1,12 @@
 """A baked project's container engines against their official schemas, offline.
 
 No cluster and no AWS account: kubernetes-validate (pinned in requirements-dev.txt) holds the
-OpenAPI schemas of each Kubernetes release, and every Job ``manifest --kubernetes`` prints is
+OpenAPI schemas of each Kubernetes release, and every Job ``plan --kubernetes`` prints is
 validated strictly (no unknown field, every type and required field as the API server's schema
 says) against the release where ``backoffLimitPerIndex`` and ``podFailurePolicy`` became stable,
 and the newest the package knows. botocore (pinned) holds the AWS Batch service model that the
 AWS CLI validates ``--cli-input-json`` against before it sends anything: every line of
-``manifest --aws-batch`` is validated against SubmitJob's input there.
+``plan --aws-batch`` is validated against SubmitJob's input there.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ AWS_BATCH = ("--aws-batch", "--job-queue", "queue", "--job-definition", "builder
 
 def manifest(project: BakedProject, env: dict[str, str], *options: str) -> str:
     return project.python(
-        "-m", f"{project.package}.builder", "manifest", "--missing", *options, env=env
+        "-m", f"{project.package}.builder", "plan", "--missing", *options, env=env
     ).stdout
 
 

@@ -80,9 +80,9 @@ class BakedTestPipeline:
 
 
 def write_array_file(project: BakedProject, env: dict[str, str], path: Path, *options: str) -> Path:
-    """``manifest OPTIONS`` (--missing --slurm unless told) into ``path``."""
+    """``plan OPTIONS`` (--missing --slurm unless told) into ``path``."""
     options = options or ("--missing", "--slurm")
-    path.write_text(project.python("-m", f"{project.package}.builder", "manifest", *options,
+    path.write_text(project.python("-m", f"{project.package}.builder", "plan", *options,
                                    env=env).stdout)  # fmt: skip
     return path
 

@@ -115,9 +115,10 @@ BAD_USAGE = [
     ),
     pytest.param(
         ("manifest", "--force"),
-        "--force only applies with --commands, --json, ",
+        "--force only applies with --commands or --json",
         id="force-alone",
     ),
+    pytest.param(("manifest", "--slurm"), "unrecognized arguments: --slurm", id="slurm-is-plan"),
     pytest.param(
         ("build", "--output-folder", "output", "--jobs", "0"),
         "--jobs '0' is not a whole number of at least 1",
@@ -127,27 +128,25 @@ BAD_USAGE = [
     pytest.param(("manifest", "--shard", "0/2"), "--shard '0/2' is not I/N", id="shard-zero"),
     pytest.param(("manifest", "--shard", "2"), "--shard '2' is not I/N", id="shard-no-slash"),
     pytest.param(
-        ("manifest", "--time", "1:00:00"), "--time only applies with --slurm", id="time-no-slurm"
+        ("plan", "--time", "1:00:00"), "one of the arguments --slurm", id="plan-no-engine"
     ),
     pytest.param(
-        ("manifest", "--slurm", "--time", "1h"), "--time '1h' is not minutes", id="slurm-time"
+        ("plan", "--slurm", "--time", "1h"), "--time '1h' is not minutes", id="slurm-time"
     ),
     pytest.param(
-        ("manifest", "--slurm", "--mem", "4 GB"), "--mem '4 GB' is not a whole size", id="slurm-mem"
+        ("plan", "--slurm", "--mem", "4 GB"), "--mem '4 GB' is not a whole size", id="slurm-mem"
     ),
     pytest.param(
-        ("manifest", "--slurm", "--partition", "a\nb"),
+        ("plan", "--slurm", "--partition", "a\nb"),
         "--partition 'a\\nb' is not partition names",
         id="slurm-partition-newline",
     ),
     pytest.param(
-        ("manifest", "--slurm", "--max-array-size", "0"),
+        ("plan", "--slurm", "--max-array-size", "0"),
         "--max-array-size '0' is not a whole number",
         id="slurm-array-size-zero",
     ),
-    pytest.param(
-        ("manifest", "--slurm", "--json"), "not allowed with argument", id="slurm-and-json"
-    ),
+    pytest.param(("plan", "--slurm", "--sge"), "not allowed with argument", id="slurm-and-sge"),
     pytest.param(
         ("manifest", "--missing", "--done"), "not allowed with argument", id="missing-and-done"
     ),
@@ -199,7 +198,7 @@ EMPTY_SELECTION = [
     ("manifest", "--commands"),
     ("manifest", "--json"),
     ("manifest", "--grid"),
-    ("manifest", "--slurm"),
+    ("plan", "--slurm"),
     ("build", "--output-folder", "output"),
 ]
 
@@ -237,7 +236,7 @@ def test_status_and_axis_selection_make_a_slurm_file_of_one_models_failures(
     failing = PARAMS[-1]
     project.fault(PHASES[-1], "raise", "injected", param=failing)
     project.run("build", "--output-folder", "output", axes.INPUT_FLAG, INPUTS[0], code=1)
-    script = project.run("manifest", axes.PARAM_FLAG, failing, "--status", "fail", "--slurm").stdout
+    script = project.run("plan", axes.PARAM_FLAG, failing, "--status", "fail", "--slurm").stdout
     planned = plan_of(script).read_text().splitlines()[1:]
     assert planned == [f"{INPUTS[0]}\t{failing}"]
     grid = project.run("manifest", "--grid", "--status", "fail", axes.PARAM_FLAG, failing).stdout

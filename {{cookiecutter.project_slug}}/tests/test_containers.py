@@ -82,7 +82,7 @@ def two_resource_sets(project: Project) -> None:
 
 
 def test_each_pod_builds_its_lines_of_the_plan(project: Project) -> None:
-    stream = project.run("manifest", "--missing", *KUBERNETES, "--per-task", "2").stdout
+    stream = project.run("plan", "--missing", *KUBERNETES, "--per-task", "2").stdout
     (job,) = kubernetes_jobs(stream)
     spec = job["spec"]
     assert spec["completionMode"] == "Indexed" and spec["completions"] == -(-TOTAL // 2)
@@ -119,7 +119,7 @@ def test_each_pod_builds_its_lines_of_the_plan(project: Project) -> None:
 def test_a_job_per_resource_set_with_its_own_requests_and_limits(project: Project) -> None:
     two_resource_sets(project)
     options = ("--per-task", "2", "--array-limit", "3", "--max-array-size", "2")
-    jobs = kubernetes_jobs(project.run("manifest", "--missing", *KUBERNETES, *options).stdout)
+    jobs = kubernetes_jobs(project.run("plan", "--missing", *KUBERNETES, *options).stdout)
     asked = len(INPUTS)  # the first parameter's permutations
     parts = -(-asked // 2 // 2) + -(-(TOTAL - asked) // 2 // 2)
     assert len(jobs) == parts and len({job["metadata"]["name"] for job in jobs}) == parts
@@ -156,7 +156,7 @@ def test_a_job_per_resource_set_with_its_own_requests_and_limits(project: Projec
 
 def test_the_claim_is_mounted_where_project_and_output_folder_meet(project: Project) -> None:
     elsewhere = project.root.parent / "shared-output"
-    stream = project.run("manifest", "--output-folder", str(elsewhere), *KUBERNETES).stdout
+    stream = project.run("plan", "--output-folder", str(elsewhere), *KUBERNETES).stdout
     (job,) = kubernetes_jobs(stream)
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["volumeMounts"][0]["mountPath"] == str(project.root.parent)
@@ -169,7 +169,9 @@ def test_the_claim_is_mounted_where_project_and_output_folder_meet(project: Proj
 REFUSED = [
     pytest.param(("--kubernetes", "--volume-claim", "c"), "--kubernetes needs --image", id="image"),
     pytest.param(("--kubernetes", "--image", "i"), "needs --volume-claim", id="claim"),
-    pytest.param(("--image", "i"), "--image only applies with --kubernetes", id="stray-image"),
+    pytest.param(
+        ("--slurm", "--image", "i"), "--image only applies with --kubernetes", id="stray-image"
+    ),
     pytest.param(("--aws-batch", "--job-queue", "q"), "needs --job-definition", id="definition"),
     pytest.param(("--aws-batch", "--job-definition", "d"), "needs --job-queue", id="queue"),
     pytest.param(("--slurm", "--job-queue", "q"), "only applies with --aws-batch", id="stray"),
@@ -181,7 +183,7 @@ REFUSED = [
 def test_a_missing_or_stray_engine_flag_is_one_line_and_nothing_written(
     project: Project, args: tuple[str, ...], message: str
 ) -> None:
-    result = project.run("manifest", "--missing", *args, code=2)
+    result = project.run("plan", "--missing", *args, code=2)
     assert message in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stdout == "" and not (project.output / "_plans").exists()
 
@@ -256,7 +258,7 @@ def test_batch_inputs_have_the_submit_job_shape_and_each_child_builds_its_task(
     project: Project,
 ) -> None:
     two_resource_sets(project)
-    lines = project.run("manifest", "--missing", *AWS_BATCH, "--time", "0:00:30").stdout
+    lines = project.run("plan", "--missing", *AWS_BATCH, "--time", "0:00:30").stdout
     jobs = batch_jobs(lines)
     assert len(jobs) == 2
     for document in jobs:
@@ -280,7 +282,7 @@ def test_batch_inputs_have_the_submit_job_shape_and_each_child_builds_its_task(
 
 def test_a_single_task_is_a_plain_job_and_a_big_group_several_arrays(project: Project) -> None:
     first = project.manifest("--missing")["entries"][0]
-    lines = project.run("manifest", "--missing", *AWS_BATCH, "--limit", "1").stdout
+    lines = project.run("plan", "--missing", *AWS_BATCH, "--limit", "1").stdout
     (plain,) = batch_jobs(lines)
     assert_submit_job(plain)
     assert "arrayProperties" not in plain  # AWS Batch arrays have 2 to 10,000 children

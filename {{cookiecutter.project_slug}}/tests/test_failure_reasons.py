@@ -95,7 +95,7 @@ def test_a_build_that_has_not_failed_has_no_reason(project: Project) -> None:
 
 
 HALF, DOUBLE, TRIPLE = PARAMS
-RETRY = ("manifest", "--status", "fail", "--slurm", "--retry-scale", "mem=2,time=1.5")
+RETRY = ("plan", "--status", "fail", "--slurm", "--retry-scale", "mem=2,time=1.5")
 
 
 def fail_four_ways(project: Project) -> None:
@@ -159,14 +159,14 @@ def test_retry_scale_with_nothing_worth_retrying_writes_nothing(project: Project
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("manifest", "--retry-scale", "mem=2"), "--retry-scale only applies with --slurm, --sge"),
-        (("manifest", "--slurm", "--retry-scale", "mem=2"), "select them with --status fail"),
+        (("plan", "--retry-scale", "mem=2"), "one of the arguments --slurm --sge"),
+        (("plan", "--slurm", "--retry-scale", "mem=2"), "select them with --status fail"),
         (RETRY[:-1] + ("cpus=2",), "give NAME=FACTOR pairs of mem and time"),
         (RETRY[:-1] + ("mem=0.5",), "--retry-scale 'mem=0.5': give a factor of at least 1"),
         (RETRY[:-1] + ("time=x",), "--retry-scale 'time=x': give a factor of at least 1"),
         (RETRY[:-1] + ("mem=1\nx",), "--retry-scale 'mem=1\\nx': give a factor"),
         (RETRY[:-1] + ("mem=inf",), "--retry-scale 'mem=inf': give a factor of at least 1"),
-        (("manifest", "--status", "fail", "--slurm", "--retry-exceptions"), "only applies with"),
+        (("plan", "--status", "fail", "--slurm", "--retry-exceptions"), "only applies with"),
     ],
     ids=[
         "no-array",

@@ -22,8 +22,8 @@ from conftest import (
     read_only,
 )
 
-from {{ cookiecutter.package_name }}.builder import axes, cli, layout
-from {{ cookiecutter.package_name }}.builder.building import interrupts, runner, staging
+from {{ cookiecutter.package_name }}.builder import axes, cli, interrupts, layout
+from {{ cookiecutter.package_name }}.builder.building import runner, staging
 
 N = len(PHASES)
 BUILD_ALL = ("build", "--output-folder", "output")

@@ -57,7 +57,7 @@ def nothing(project: Project) -> None:
 HOSTILE: list[object] = [
     pytest.param(
         nothing,
-        ("manifest", "--output-folder", "x\ntouch PWNED;#", "--missing", "--slurm"),
+        ("plan", "--output-folder", "x\ntouch PWNED;#", "--missing", "--slurm"),
         "holds a control character",
         id="newline-in-folder-slurm",
     ),
@@ -145,7 +145,8 @@ def test_hostile_input_is_one_line_and_exit_2(
 @pytest.mark.parametrize("shape", ["--commands", "--slurm"])
 def test_a_folder_starting_with_a_dash_gives_working_commands(project: Project, shape: str) -> None:
     """Run through bash: the commands must reach the folder '-out', not read it as an option."""
-    out = project.run("manifest", "--output-folder=-out", "--limit", "1", shape).stdout
+    command = "plan" if shape == "--slurm" else "manifest"
+    out = project.run(command, "--output-folder=-out", "--limit", "1", shape).stdout
     if shape == "--slurm":  # an array task runs its command: task 0 of the first array
         env = {**project.env(), "SLURM_ARRAY_TASK_ID": "0"}
         array = submissions(out)[0]  # with the arguments its submission gives it

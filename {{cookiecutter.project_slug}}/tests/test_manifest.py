@@ -19,8 +19,13 @@ from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes, cli, layout
 from {{ cookiecutter.package_name }}.builder.building import staging
 from {{ cookiecutter.package_name }}.builder.engines import plan
+from {{ cookiecutter.package_name }}.builder.engines.array_options import ENGINES
 from {{ cookiecutter.package_name }}.builder.engines.resources import Resources
-from {{ cookiecutter.package_name }}.builder.engines.submission import ArrayGroup, ArrayJob
+from {{ cookiecutter.package_name }}.builder.engines.submission import (
+    ArrayGroup,
+    ArrayJob,
+    engine_file,
+)
 from {{ cookiecutter.package_name }}.builder.formats import Context, formats
 from {{ cookiecutter.package_name }}.builder.formats import document as json_format
 from {{ cookiecutter.package_name }}.builder.formats.commands import self_commands
@@ -353,15 +358,16 @@ def selection_id(selection: Selection) -> str:
 def test_each_format_writes_the_selected_entries(
     varied: list[Entry], selection: Selection, force: bool
 ) -> None:
-    """Every format (table, commands, JSON, grid, the array engines' files and jobs), each read
-    back and compared to the entries."""
+    """Every format (table, commands, JSON, grid) and every engine's file or jobs, each read back
+    and compared to the entries."""
     chosen = select(varied, selection)
     assert chosen
     group = ArrayGroup(Resources(mem="2G"), "/out/_plans/x.plan", len(chosen), len(chosen), 1)
     job = ArrayJob("/root dir", "/root dir/out", image="img", volume_claim="c",
                    job_queue="q", job_definition="d")  # fmt: skip
-    shown = context(varied, "my out", force=force, array_job=job, array_groups=(group,))
+    shown = context(varied, "my out", force=force)
     write = {name: "".join(fmt(chosen, selection, shown)) for name, fmt in formats().items()}
+    write |= {name: "".join(engine_file(name)(job, (group,), "my out")) for name in ENGINES}
     ids = [e["permutation_id"] for e in chosen]
     done = sum(e["done"] for e in chosen)
 
@@ -478,14 +484,19 @@ def test_the_longest_file_name_is_checked_for_the_longest_pair(
 WALK = ("manifest.entries", "manifest.selection", "formats")
 
 
-def stages_entered(argv: list[str]) -> list[str]:
-    """The stages the CLI enters, in order, from the listing on: a call from one module into a
-    stage in another, a format's modules counting as ``formats``."""
+def stages_entered(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The stages the CLI enters, in order, from the listing on (a call from one module into a
+    stage in another, a format's modules counting as ``formats``); and every call back into a
+    builder module that is still waiting, lower down the stack, for a call it made to return."""
     package = f"{settings.PACKAGE}.builder."
     entered: list[str] = []
+    reentered: list[str] = []
+
+    def module(frame: Any) -> str:
+        return str(frame.f_globals.get("__name__", ""))
 
     def stage(frame: Any) -> str:
-        name = str(frame.f_globals.get("__name__", "")).removeprefix(package)
+        name = module(frame).removeprefix(package)
         return "formats" if name.startswith("formats.") else name
 
     def called(frame: Any, event: str, arg: object) -> None:
@@ -494,13 +505,24 @@ def stages_entered(argv: list[str]) -> list[str]:
         callee, caller = stage(frame), stage(frame.f_back)
         if callee in WALK and callee != caller and (entered or callee == WALK[0]):
             entered.append(callee)
+        here = module(frame)
+        if not here.startswith(package):
+            return
+        waiting, below = [], frame.f_back
+        while below is not None:
+            waiting.append(module(below))
+            below = below.f_back
+        while waiting and waiting[0] == here:  # its own calls within itself
+            waiting.pop(0)
+        if here in waiting:
+            reentered.append(f"{here} <- {waiting[0]}")
 
     sys.setprofile(called)
     try:
         assert cli.main(argv) == 0
     finally:
         sys.setprofile(None)
-    return entered
+    return entered, reentered
 
 
 @pytest.mark.parametrize(
@@ -509,9 +531,11 @@ def stages_entered(argv: list[str]) -> list[str]:
 def test_the_walk_enters_each_stage_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], shape: tuple[str, ...]
 ) -> None:
-    """Entries, then the selection, then the format: no stage calls back into one before it."""
+    """Entries, then the selection, then the format: no stage calls back into one before it,
+    and no module of the builder is entered again while it waits on a call it made."""
     touch_artifact(tmp_path, f"{INPUTS[0]}_{PARAMS[0]}")
-    entered = stages_entered(["manifest", "--output-folder", str(tmp_path), *shape])
+    entered, reentered = stages_entered(["manifest", "--output-folder", str(tmp_path), *shape])
     assert capsys.readouterr().out
     walked = [name for i, name in enumerate(entered) if i == 0 or entered[i - 1] != name]
     assert walked == list(WALK), entered
+    assert not reentered

@@ -209,7 +209,7 @@ def test_a_resources_change_makes_nothing_stale(project: Project) -> None:
         "def resources(input_id: str, param_name: str, cost: Any) -> Any:",
         "    return dict(mem='32G')",
     )
-    script = project.run("manifest", "--slurm").stdout
+    script = project.run("plan", "--slurm").stdout
     assert "--cpus-per-task=2 --mem=32G" in script and "--cpus-per-task=1 --mem=32G" in script
     assert stale(project) == {}
 

@@ -54,7 +54,7 @@ def planned(script: str) -> list[str]:
 
 def test_each_resource_set_of_the_registry_gets_its_own_array(project: Project) -> None:
     declare(project, {HALF: {"mem": "1G", "time": "10"}, DOUBLE: {"mem": "2G", "cpus": 2}})
-    script = project.run("manifest", "--slurm").stdout
+    script = project.run("plan", "--slurm").stdout
     assert arrays_by_param(script) == {
         HALF: ["--cpus-per-task=1", "--mem=1G", "--time=10"],
         DOUBLE: ["--cpus-per-task=2", "--mem=2G"],
@@ -68,7 +68,7 @@ def test_the_pair_function_goes_over_the_registry_key_by_key(project: Project) -
     declare(project, {HALF: {"mem": "1G", "time": "10"}})
     rule = {"input": INPUTS[-1], "param": HALF, "resources": {"mem": "3G"}}
     project.configure(pair_resources=[rule])
-    script = project.run("manifest", "--slurm").stdout
+    script = project.run("plan", "--slurm").stdout
     options = {tuple(array.options): plan_ids(array.plan) for array in submissions(script)}
     assert options[("--cpus-per-task=1", "--mem=3G", "--time=10")] == [f"{INPUTS[-1]}_{HALF}"]
     assert len(options[("--cpus-per-task=1", "--mem=1G", "--time=10")]) == len(INPUTS) - 1
@@ -78,14 +78,14 @@ def test_the_pair_function_goes_over_the_registry_key_by_key(project: Project) -
 def test_flags_go_over_every_resource_set(project: Project) -> None:
     declare(project, {HALF: {"mem": "1G", "time": "10"}, DOUBLE: {"mem": "2G", "cpus": 2}})
     flags = ("--mem", "8G", "--time", "5", "--cpus-per-task", "1", "--partition", "debug")
-    script = project.run("manifest", "--slurm", *flags, "--gpus", "1").stdout
+    script = project.run("plan", "--slurm", *flags, "--gpus", "1").stdout
     (array,) = submissions(script)  # the sets became one
     assert array.options == [
         "--cpus-per-task=1", "--mem=8G", "--time=5", "--partition=debug", "--gres=gpu:1",
     ]  # fmt: skip
     assert sorted(plan_ids(array.plan)) == ALL
     # one flag overrides its key only: the sets stay apart by the others
-    partly = arrays_by_param(project.run("manifest", "--slurm", "--mem", "8G").stdout)
+    partly = arrays_by_param(project.run("plan", "--slurm", "--mem", "8G").stdout)
     assert partly[DOUBLE] == ["--cpus-per-task=2", "--mem=8G"]
     assert partly[HALF] == ["--cpus-per-task=1", "--mem=8G", "--time=10"]
 
@@ -136,7 +136,7 @@ def test_invalid_pipeline_resources_are_one_line_naming_where_and_exit_2(
     if registry is not None:
         declare(project, {HALF: registry})
     project.configure(pair_resources=pairs)
-    result = project.run("manifest", shape, code=2)
+    result = project.run("plan", shape, code=2)
     assert message in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
     assert not (project.output / layout.PLAN_FOLDER).exists()  # nothing half-written
 
@@ -149,7 +149,7 @@ def test_grid_engine_maps_resources_to_qsub_options(project: Project) -> None:
             DOUBLE: {"gpus": 1, "time": "90"},
         },
     )
-    script = project.run("manifest", "--sge", "--parallel-environment", "smp").stdout
+    script = project.run("plan", "--sge", "--parallel-environment", "smp").stdout
     assert arrays_by_param(script) == {
         # h_vmem is per slot: 4G over 2 cpus
         HALF: ["-pe", "smp", "2", "-l", "h_rt=24:30:00", "-l", "h_vmem=2048M", "-q", "short.q"],
@@ -157,15 +157,15 @@ def test_grid_engine_maps_resources_to_qsub_options(project: Project) -> None:
         TRIPLE: [],
     }
     # more than one cpu needs a parallel environment: refused, and nothing written
-    refused = project.run("manifest", "--sge", code=2).stderr
+    refused = project.run("plan", "--sge", code=2).stderr
     assert "cpus=2: Grid Engine gives a task more than one cpu in a parallel environment" in refused
     assert "name one with --parallel-environment" in refused and len(refused.splitlines()) == 1
     plans = set((project.output / layout.PLAN_FOLDER).iterdir())
-    project.run("manifest", "--sge", code=2)
+    project.run("plan", "--sge", code=2)
     assert set((project.output / layout.PLAN_FOLDER).iterdir()) == plans
-    flagged = project.run("manifest", "--slurm", "--parallel-environment", "smp", code=2)
+    flagged = project.run("plan", "--slurm", "--parallel-environment", "smp", code=2)
     assert "--parallel-environment only applies with --sge" in flagged.stderr
-    queues = project.run("manifest", "--pbs", "--partition", "a,b", code=2).stderr
+    queues = project.run("plan", "--pbs", "--partition", "a,b", code=2).stderr
     assert "partition=a,b: PBS submits to one queue (-q); give one name" in queues
 
 
@@ -173,7 +173,7 @@ def test_each_sets_tasks_build_their_own_plan_with_their_cpus_as_jobs(
     project: Project, tmp_path: Path
 ) -> None:
     declare(project, {DOUBLE: {"cpus": 2}})
-    text = project.run("manifest", "--slurm", "--per-task", "2").stdout
+    text = project.run("plan", "--slurm", "--per-task", "2").stdout
     script = tmp_path / "build.slurm"
     script.write_text(local_commands(text))
     arrays = submissions(text)

@@ -311,7 +311,7 @@ def test_a_shard_keeps_its_permutations_while_others_finish(project: Project) ->
     assert [e["permutation_id"] for e in listed] == [p for p in ids if p in after[1]]
     commands = project.run("manifest", "--missing", "--commands", "--shard", "2/3").stdout
     assert commands.splitlines() == [e["command"] for e in listed]
-    slurm = project.run("manifest", "--missing", "--slurm", "--shard", "2/3").stdout
+    slurm = project.run("plan", "--missing", "--slurm", "--shard", "2/3").stdout
     assert plan_ids(plan_of(slurm)) == [e["permutation_id"] for e in listed]
 
 
@@ -322,7 +322,7 @@ SLURM_ARGS = ("--max-array-size", "4", "--array-limit", "2", "--time", "0:30:00"
 
 
 def test_slurm_file_submits_arrays_over_a_frozen_plan(project: Project) -> None:
-    script = project.run("manifest", "--missing", "--slurm", *SLURM_ARGS).stdout
+    script = project.run("plan", "--missing", "--slurm", *SLURM_ARGS).stdout
     plan = plan_of(script)
     assert script.startswith("#!/bin/bash\n") and plan_ids(plan) == missing_ids(project)
     assert plan.parent == project.output / "_plans"
@@ -333,9 +333,9 @@ def test_slurm_file_submits_arrays_over_a_frozen_plan(project: Project) -> None:
     assert arrays_of(script) == [(at, min(4, TOTAL - at)) for at in range(0, TOTAL, 4)]
     assert '--array="0-$(( $3 - 1 ))%2"' in script and '--output="$logs/%A_%a.out"' in script
     assert f"\nlogs={shlex.quote(str(project.output / '_slurm'))}\n" in script
-    assert project.run("manifest", "--done", "--slurm").stdout == ""  # nothing to submit
+    assert project.run("plan", "--done", "--slurm").stdout == ""  # nothing to submit
 
-    # A manifest after a build writes a new plan; the queued one stays as it was.
+    # A plan after a build is a new plan; the queued one stays as it was.
     frozen = plan.read_text()
     first = missing_ids(project)[0]
     inp, param = first.split("_", 1)
@@ -348,27 +348,27 @@ def test_slurm_file_submits_arrays_over_a_frozen_plan(project: Project) -> None:
         axes.PARAM_FLAG,
         param,
     )
-    again = plan_of(project.run("manifest", "--missing", "--slurm").stdout)
+    again = plan_of(project.run("plan", "--missing", "--slurm").stdout)
     assert again != plan and plan.read_text() == frozen and first not in plan_ids(again)
 
 
 def test_packing_cuts_the_tasks_and_builds_inside_with_jobs(project: Project) -> None:
     script = project.run(
-        "manifest", "--missing", "--slurm", "--per-task", "4", "--cpus-per-task", "2",
+        "plan", "--missing", "--slurm", "--per-task", "4", "--cpus-per-task", "2",
         "--max-array-size", "2",
     ).stdout  # fmt: skip
     tasks = -(-TOTAL // 4)
     assert arrays_of(script) == [(0, 2), (2, tasks - 2)]
     assert {submission.jobs for submission in submissions(script)} == {2}
     assert '--per-task 4 --jobs "$3" --task-index "$index"' in script
-    single = project.run("manifest", "--missing", "--slurm", "--cpus-per-task", "2").stdout
+    single = project.run("plan", "--missing", "--slurm", "--cpus-per-task", "2").stdout
     assert {submission.jobs for submission in submissions(single)} == {1}  # one build: no pool
 
 
 @engines
 def test_each_slurm_task_builds_its_lines_of_the_plan(project: Project, tmp_path: Path) -> None:
     record = BuildRecord(project)
-    text = project.run("manifest", "--missing", "--slurm", "--per-task", "2", *SLURM_ARGS).stdout
+    text = project.run("plan", "--missing", "--slurm", "--per-task", "2", *SLURM_ARGS).stdout
     script = tmp_path / "build.slurm"
     script.write_text(local_commands(text))
     ids = missing_ids(project)
@@ -396,7 +396,7 @@ def test_each_slurm_task_builds_its_lines_of_the_plan(project: Project, tmp_path
 def test_grid_engine_file_turns_the_1_based_index_into_the_task(
     project: Project, tmp_path: Path
 ) -> None:
-    text = project.run("manifest", "--missing", "--sge", "--max-array-size", "4",
+    text = project.run("plan", "--missing", "--sge", "--max-array-size", "4",
                        "--array-limit", "2").stdout  # fmt: skip
     assert plan_ids(plan_of(text)) == missing_ids(project)
     assert arrays_of(text) == [(at, min(4, TOTAL - at)) for at in range(0, TOTAL, 4)]
@@ -457,7 +457,7 @@ def test_pbs_and_lsf_files_submit_as_documented_and_tasks_build_their_lines(
     project: Project, tmp_path: Path, engine: str
 ) -> None:
     submitter, ranges, options, runs, (index, task) = SYNTAX[engine]
-    text = project.run("manifest", "--missing", f"--{engine}", "--max-array-size", "4",
+    text = project.run("plan", "--missing", f"--{engine}", "--max-array-size", "4",
                        "--array-limit", "2", *ENGINE_FLAGS).stdout  # fmt: skip
     assert plan_ids(plan_of(text)) == missing_ids(project)
     script = tmp_path / f"build.{engine}"
@@ -494,7 +494,7 @@ def test_a_packed_task_that_dies_leaves_the_rest_missing_or_failed(project: Proj
     ids = missing_ids(project)
     inp, param = ids[1].split("_", 1)
     project.fault(PHASES[1], "os_exit", 9, input=inp, param=param)
-    plan = plan_of(project.run("manifest", "--missing", "--slurm", "--per-task", "4").stdout)
+    plan = plan_of(project.run("plan", "--missing", "--slurm", "--per-task", "4").stdout)
     died = project.run("build", "--output-folder", str(project.output), "--plan", str(plan),
                        "--per-task", "4", "--task-index", "0", code=9)  # fmt: skip
     assert died.returncode == 9
@@ -517,8 +517,8 @@ def test_a_forced_plan_rebuilds_what_is_done(project: Project) -> None:
     pinned = (axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
     project.run("build", "--output-folder", str(project.output), *pinned)
     built = project.artifact(first).stat().st_mtime_ns
-    kept = plan_of(project.run("manifest", "--done", "--slurm", *pinned).stdout)
-    forced = plan_of(project.run("manifest", "--done", "--slurm", "--force", *pinned).stdout)
+    kept = plan_of(project.run("plan", "--done", "--slurm", *pinned).stdout)
+    forced = plan_of(project.run("plan", "--done", "--slurm", "--force", *pinned).stdout)
     assert kept.read_text().splitlines()[0].endswith("force=0")
     assert forced.read_text().splitlines()[0].endswith("force=1")
     task = ("build", "--output-folder", str(project.output), "--task-index", "0", "--plan")

@@ -9,7 +9,7 @@ what is here and nothing else:
 - input_files() and FINGERPRINT (optional): the files each artifact records in its provenance,
   and how `manifest --stale` tells whether they changed since.
 - resources (optional): what a build asks a cluster for in the array files of
-  `manifest --slurm` (and --sge, --pbs, --lsf); see the comment above PARAM_REGISTRY.
+  `plan --slurm` (and --sge, --pbs, --lsf); see the comment above PARAM_REGISTRY.
 Import heavy libraries inside your phases: every builder command imports this module.
 """
 
@@ -34,7 +34,7 @@ COST_UNIT = "bytes"
 # its builds ask a cluster for: "resources": {"mem": "4G", "time": "1:00:00", "cpus": 2} (keys
 # cpus, mem, time, partition, gpus). To decide per pair instead, define
 # `def resources(input_id: str, param_name: str, cost: float) -> dict[str, Any]`; its answer goes
-# over the entry's. Neither makes an artifact stale; `manifest --slurm --mem 8G` goes over both.
+# over the entry's. Neither makes an artifact stale; `plan --slurm --mem 8G` goes over both.
 PARAM_REGISTRY: dict[str, dict[str, Any]] = {
 {%- for name in cookiecutter.param_values.split(",") %}
     {{ name.strip() | tojson }}: {"cost": {{ loop.index }}, "degree": {{ loop.index }}},

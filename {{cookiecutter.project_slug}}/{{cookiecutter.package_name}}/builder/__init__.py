@@ -2,8 +2,13 @@
 
 Nothing in this package is specific to one pipeline: names come from ``settings`` and the work from
 ``pipeline``, both one level up, so a newer template version can replace this folder as a drop-in.
+The folders are its halves: ``manifest/`` reads, ``formats/`` prints, ``building/`` builds,
+``engines/`` hands work to clusters, ``commands/`` holds one module per command; the modules at
+this level are the ground they share.
 """
 
 # 2.0.0: the entries of `manifest --json` write cost (and the document cost_unit) instead of
 # sort_key and label, without spaces.
-BUILDER_VERSION = "2.0.0"
+# 3.0.0: the engines' files come from `plan --slurm` (--sge, --pbs, --lsf, --kubernetes,
+# --aws-batch), no longer from `manifest`, which only reads.
+BUILDER_VERSION = "3.0.0"

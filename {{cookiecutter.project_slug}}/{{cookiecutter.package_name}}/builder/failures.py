@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from .building import interrupts
+from . import interrupts
 
 EXCEPTION, EXIT, SIGNAL, OOM, TIMEOUT, NODE_FAIL, KILLED = (
     "exception",

@@ -24,9 +24,12 @@ import os
 from pathlib import Path
 
 from .. import settings
+from .ids import UsageError
 
 # The folder holding the package: self-commands run from here, recorded paths are relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The builder as a command: the CLI's name for itself, and the start of every self-command.
+SELF = f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder"
 # Names another pipeline file to run instead of <package>/pipeline.py (see pipeline_module).
 PIPELINE_VARIABLE = f"{settings.PACKAGE.upper()}_PIPELINE"
 BUILD_FOLDER = "_build"
@@ -122,3 +125,10 @@ def lock_file(stage: Path, permutation_id: str) -> Path:
 
 def log_file(stage: Path, permutation_id: str, level: str) -> Path:
     return stage / f"{permutation_id}.{level}.log"
+
+
+def unreadable(output_dir: Path, error: OSError) -> UsageError:
+    """The one-line error of an output folder that cannot be listed."""
+    if isinstance(error, NotADirectoryError):
+        return UsageError(f"output folder '{output_dir}' is a file; give a folder")
+    return UsageError(f"cannot read output folder '{output_dir}': {error.strerror}")

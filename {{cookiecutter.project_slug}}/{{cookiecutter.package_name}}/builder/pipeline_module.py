@@ -17,6 +17,9 @@ from types import ModuleType
 from .. import settings
 from .layout import PIPELINE_VARIABLE
 
+# The optional name of the pipeline's resources: a key of a registry entry, and a function.
+RESOURCES = "resources"
+
 
 def _load_file(path: Path) -> ModuleType:
     import importlib.util

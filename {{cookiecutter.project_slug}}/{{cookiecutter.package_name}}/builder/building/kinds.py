@@ -1,33 +1,25 @@
 """Artifact kinds: what differs between a SQLite artifact and any other file, in one object each.
 
 Like doit's ``CHECKERS``, the builder asks ``KIND`` and never tests the extension itself. A kind
-owns its progress store (inside the staged database, or a file beside the staged artifact), its
-finishing step (how the staged artifact becomes the final one) and its provenance (a
-``_provenance`` table inside, or a sidecar in ``_provenance/``). Finishing never touches the staged
-artifact or its progress: a failure or a kill before the final move leaves a stage that resumes
-after its last completed phase.
+owns its progress store (inside the staged database, or a file beside the staged artifact) and its
+finishing step (how the staged artifact becomes the final one, with its provenance written where
+``manifest/recorded`` reads it: a ``_provenance`` table inside, or a sidecar in ``_provenance/``).
+Finishing never touches the staged artifact or its progress: a failure or a kill before the final
+move leaves a stage that resumes after its last completed phase.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import layout
 from ..atomic import atomic_publish
+from ..manifest.recorded import TABLE, Document, identity
 
 if TYPE_CHECKING:
     from sqlite3 import Connection
-
-Document = dict[str, Any]
-TABLE = "_provenance"
-
-
-class MissingProvenance(Exception):
-    """A built artifact without provenance that can be trusted; the message says why."""
 
 
 class SqliteKind:
@@ -37,10 +29,6 @@ class SqliteKind:
 
     def progress_file(self, stage: Path, permutation_id: str) -> Path:
         return layout.staged_artifact(stage, permutation_id)
-
-    def provenance_files(self, artifact_name: str) -> tuple[str, ...]:
-        """The files ``read_provenance`` reads, from the output folder: the artifact itself."""
-        return (artifact_name,)
 
     def finish(self, conn: Connection, staged: Path, final: Path, document: Document) -> None:
         """Copy the staged database without its progress, add provenance, move the copy."""
@@ -66,45 +54,14 @@ class SqliteKind:
             out.close()
         atomic_publish(final, finishing)
 
-    def read_provenance(self, artifact: Path) -> Document:
-        import sqlite3
-        from urllib.parse import quote
-
-        try:
-            conn = sqlite3.connect(f"file:{quote(str(artifact))}?mode=ro", uri=True, timeout=1)
-        except sqlite3.Error as error:
-            raise MissingProvenance(f"cannot open {artifact.name}: {error}") from None
-        try:
-            rows = conn.execute(f"SELECT key, value FROM {TABLE}").fetchall()
-        except sqlite3.OperationalError as error:
-            if "no such table" in str(error):
-                raise MissingProvenance(f"{artifact.name} has no {TABLE} table") from None
-            raise MissingProvenance(f"cannot read {artifact.name}: {error}") from None
-        except sqlite3.DatabaseError as error:
-            raise MissingProvenance(
-                f"{artifact.name} is not a readable SQLite file: {error}"
-            ) from None
-        finally:
-            conn.close()
-        return {str(key): json.loads(value) for key, value in rows}
-
 
 class FileKind:
-    """Any other file: the last phase writes it, progress and provenance live beside it.
-
-    The sidecar names the artifact's size, mtime and sha256: a sidecar left by an interrupted
-    rebuild is not trusted, and a copy (``cp -r``, which changes mtimes) is recognised by content.
-    """
+    """Any other file: the last phase writes it, progress and provenance live beside it."""
 
     holds_progress = False
 
     def progress_file(self, stage: Path, permutation_id: str) -> Path:
         return layout.progress_file(stage, permutation_id)
-
-    def provenance_files(self, artifact_name: str) -> tuple[str, ...]:
-        """The files ``read_provenance`` reads, from the output folder: the artifact and its
-        sidecar."""
-        return artifact_name, layout.sidecar_name(artifact_name)
 
     def finish(self, conn: Connection, staged: Path, final: Path, document: Document) -> None:
         """Publish the sidecar, then the artifact: a visible artifact always has its provenance."""
@@ -112,53 +69,9 @@ class FileKind:
             raise RuntimeError(f"the last phase did not write the artifact {staged} as a file")
         sidecar = layout.sidecar_path(final)
         sidecar.parent.mkdir(exist_ok=True)
-        text = json.dumps({**document, "artifact": _identity(staged, content=True)}, indent=1)
+        text = json.dumps({**document, "artifact": identity(staged, content=True)}, indent=1)
         atomic_publish(sidecar, (text + "\n").encode())
         atomic_publish(final, staged)
 
-    def read_provenance(self, artifact: Path) -> Document:
-        path = layout.sidecar_path(artifact)
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MissingProvenance(f"no sidecar {path.name}") from None
-        except (OSError, ValueError) as error:
-            raise MissingProvenance(f"cannot read {path.name}: {error}") from None
-        if not isinstance(document, dict):
-            raise MissingProvenance(f"{path.name} is not a JSON object")
-        recorded = document.get("artifact") or {}
-        if not _same_artifact(recorded, artifact):
-            raise MissingProvenance(
-                f"{path.name} was written for another copy of the artifact (size or content differ)"
-            )
-        return document
 
-
-def _identity(artifact: Path, *, content: bool) -> Document:
-    info = os.stat(artifact)
-    identity: Document = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
-    if content:
-        digest = hashlib.sha256()
-        with open(artifact, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        identity["sha256"] = digest.hexdigest()
-    return identity
-
-
-def _same_artifact(recorded: Document, artifact: Path) -> bool:
-    """Same size and mtime (cheap), or same size and content (a copy)."""
-    try:
-        now = _identity(artifact, content=False)
-        if recorded.get("size") != now["size"]:
-            return False
-        if recorded.get("mtime_ns") == now["mtime_ns"]:
-            return True
-        content = _identity(artifact, content=True)
-        return "sha256" in recorded and recorded["sha256"] == content["sha256"]
-    except OSError:
-        return False
-
-
-KINDS: dict[str, SqliteKind | FileKind] = {"sqlite": SqliteKind(), "file": FileKind()}
-KIND = KINDS["sqlite" if layout.artifact_is_sqlite() else "file"]
+KIND: SqliteKind | FileKind = SqliteKind() if layout.artifact_is_sqlite() else FileKind()

@@ -10,7 +10,7 @@ line written meanwhile takes its place and the next redraw puts it back below.
 
 Phase lines show for a single permutation (as they always have) and with ``--verbose``; a build
 over many permutations shows the lines above instead, and ``--quiet`` only warnings, errors and the
-final summary (``runner.report``).
+final summary (``outcome.report``).
 
 The ETA: a permutation's estimated work is ``shard.estimated_work`` (input cost x parameter cost).
 Each build that succeeds is a measurement of its seconds against its work, and a straight line
@@ -27,18 +27,15 @@ import sys
 import threading
 import time
 from statistics import StatisticsError, fmean, linear_regression
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ..manifest.entries import Entry
 from ..manifest.shard import estimated_work
 from ..terminal import CLEAR_LINE, can_redraw, terminal_style
 from . import logs
-
-if TYPE_CHECKING:
-    from .runner import Outcome
+from .outcome import RESULTS, Outcome, counts_text
 
 Verbosity = Literal["quiet", "normal", "verbose"]
-RESULTS = ("built", "skipped", "busy", "failed", "interrupted", "not started")
 COLOURS = {
     "built": "32",
     "skipped": "2",
@@ -48,11 +45,6 @@ COLOURS = {
     "not started": "2",
 }
 TICK = 0.5  # seconds between two redraws of the live line
-
-
-def counts_text(counts: dict[str, int]) -> str:
-    """``3 built, 1 failed``: the results that occurred, in ``RESULTS`` order."""
-    return ", ".join(f"{counts[result]} {result}" for result in RESULTS if counts.get(result))
 
 
 def clock(seconds: float) -> str:

@@ -31,10 +31,10 @@ from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from types import FrameType
 
-from .. import layout
+from .. import interrupts, layout
 from ..manifest.entries import Entry
-from . import context, interrupts, overall, runner
-from .runner import Outcome
+from . import context, overall, runner
+from .outcome import FAILED, Outcome, report
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
@@ -118,8 +118,8 @@ def _outcome(future: Future[Outcome], entry: Entry, output_dir: Path, began: set
         permutation_id = entry["permutation_id"]
         if permutation_id in began:
             message = "not built: its worker died (killed, out of memory, or os._exit in a phase)"
-            return Outcome(permutation_id, "failed", message, runner.FAILED)
-        return Outcome(permutation_id, "not started", "not started: a worker died", runner.FAILED)
+            return Outcome(permutation_id, "failed", message, FAILED)
+        return Outcome(permutation_id, "not started", "not started: a worker died", FAILED)
 
 
 def build_in_pool(
@@ -164,7 +164,8 @@ def build_in_pool(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         shown.stop()
-    code = runner.report([finished[f] for f in futures if f in finished], shown)  # cheapest first
+    outcomes = [finished[f] for f in futures if f in finished]  # cheapest first
+    code = report(outcomes, quiet=shown.quiet, elapsed=shown.elapsed())
     return code if stopped_by is None else interrupts.exit_code(stopped_by)
 
 

@@ -23,33 +23,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from .. import axes, failures, layout, status
+from .. import axes, failures, interrupts, layout, status
 from ..ids import UsageError
-from ..manifest import entries
 from ..manifest.entries import Entry
+from ..manifest.recorded import Document
+from ..manifest.stages import read_stage
 from ..manifest.stale import Today
 from ..pipeline_module import pipeline
-from . import interrupts, overall, progress, provenance, staging
+from . import overall, progress, provenance, staging
 from .context import BuildContext, cpus_per_build
-from .kinds import KIND, Document
+from .kinds import KIND
 from .logs import PROGRESS, BuildLogs
+from .outcome import BUSY, FAILED, Outcome, report
 
 Phase = Callable[[BuildContext], "str | None"]
-
-FAILED, BUSY = 1, 3  # exit codes; an interruption exits 128 + the signal's number
-
-
-@dataclass
-class Outcome:
-    permutation_id: str
-    result: str  # built | skipped | busy | failed | interrupted | not started
-    message: str
-    code: int = 0
-    error_log: Path | None = None
-    seconds: float | None = None  # how long build_permutation took
 
 
 def prepare_output_folder(output_dir: Path) -> None:
@@ -81,7 +70,7 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     stage = layout.staging_dir(output_dir, permutation_id)
     final = layout.artifact_path(output_dir, permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
-    before = entries.read_stage(output_dir, permutation_id) if stage.is_dir() else None
+    before = read_stage(output_dir, permutation_id) if stage.is_dir() else None
     try:
         staging.refuse_links(stage, permutation_id, force=force)
         if not lock.acquire():
@@ -294,25 +283,4 @@ def build_all(
             shown.finished(outcomes[-1])
             if outcomes[-1].result == "interrupted":
                 break
-    return report(outcomes, shown)
-
-
-def report(outcomes: list[Outcome], shown: overall.Progress) -> int:
-    """Summary on stderr (one line per problem, with its error log) and the exit code."""
-    counts = dict.fromkeys(overall.RESULTS, 0)
-    for outcome in outcomes:
-        counts[outcome.result] += 1
-        if outcome.result == "skipped":
-            if not shown.quiet:
-                print(f"{outcome.permutation_id} {outcome.message}", file=sys.stderr)
-        elif outcome.result not in ("built", "not started"):
-            where = f" (log: {outcome.error_log})" if outcome.error_log else ""
-            print(f"error: {outcome.permutation_id} {outcome.message}{where}", file=sys.stderr)
-    if len(outcomes) > 1:
-        print(f"summary: {overall.counts_text(counts)} in {shown.elapsed()}", file=sys.stderr)
-    interrupted = [outcome.code for outcome in outcomes if outcome.result == "interrupted"]
-    if interrupted:
-        return interrupted[0]
-    if counts["failed"] or counts["not started"]:
-        return FAILED
-    return BUSY if counts["busy"] else 0
+    return report(outcomes, quiet=shown.quiet, elapsed=shown.elapsed())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import layout
 from ..ids import UsageError
+from ..manifest.stages import record_of
 
 # A manifest probing the lock holds it shared for microseconds; a starting builder retries this
 # long before it reports the permutation as busy.
@@ -95,31 +96,6 @@ def discard(stage: Path) -> None:
         os.rmdir(stage.parent)
 
 
-def read_lock(lock_path: Path) -> tuple[bool, dict[str, str]]:
-    """Whether a live builder holds the lock, and the status record in it (empty if none)."""
-    try:
-        fd = os.open(lock_path, os.O_RDONLY)
-    except OSError:
-        return False, {}
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            live = True
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            live = False
-        return live, _record(fd)
-    finally:
-        os.close(fd)
-
-
-def _record(fd: int) -> dict[str, str]:
-    text = os.pread(fd, 8192, 0).decode(errors="replace")
-    fields = (line.partition(": ") for line in text.splitlines())
-    return {key: value for key, sep, value in fields if sep}
-
-
 class BuildLock:
     """An exclusive, crash-released lock on one permutation's staging dir, and its status record."""
 
@@ -138,7 +114,7 @@ class BuildLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                self.holder = _record(fd).get("holder", self.holder)
+                self.holder = record_of(fd).get("holder", self.holder)
                 os.close(fd)
                 time.sleep(_LOCK_RETRY_SECONDS)
                 continue

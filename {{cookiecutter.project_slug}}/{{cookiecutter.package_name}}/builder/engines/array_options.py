@@ -1,9 +1,9 @@
-"""The options of array jobs, which the parser declares on every start-up: those of ``manifest``'s
-array formats, which write the arrays, and those of ``build`` that the arrays' tasks run with.
+"""The options of array jobs: those of ``plan``, which writes the arrays for an engine, and those
+of ``build`` that the arrays' tasks run with.
 
-Only their names, types and help live here, and the rule of which output takes which: the
-modules that act on them (``submission``, ``retry``, the formats) are imported only when an array
-format is asked for, so a plain ``manifest`` never pays for them.
+Only their names, types and help live here, and the rule of which engine takes which: the
+modules that act on them (``submission``, ``retry``, each engine's file) are imported when
+``plan`` runs, and ``build`` declares only its task's three flags.
 """
 
 from __future__ import annotations
@@ -15,10 +15,17 @@ from typing import Any
 from ..ids import UsageError
 from ..manifest.selection import positive_int
 
-# The formats that write arrays over plan files.
-ARRAY_SHAPES = ("slurm", "sge", "pbs", "lsf", "kubernetes", "aws-batch")
+# Each engine: its flag -> the module (in engines/) and function that write its file, and help.
+ENGINES: dict[str, tuple[str, str, str]] = {
+    "slurm": ("slurm", "format_slurm", "a bash file that submits SLURM job arrays"),
+    "sge": ("sge", "format_sge", "the same for Grid Engine (SGE, Son of Grid Engine, Altair)"),
+    "pbs": ("pbs", "format_pbs", "the same for PBS Pro and OpenPBS"),
+    "lsf": ("lsf", "format_lsf", "the same for LSF"),
+    "kubernetes": ("kubernetes", "format_kubernetes", "Kubernetes Indexed Jobs (YAML)"),
+    "aws-batch": ("aws_batch", "format_aws_batch", "AWS Batch submit-job inputs (JSON Lines)"),
+}
 
-# The job's choices, for every array format: flag -> (argparse type, help).
+# The job's choices, for every engine: flag -> (argparse type, help).
 JOB_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "--per-task": (
         positive_int("--per-task"),
@@ -94,9 +101,17 @@ def named(shapes: tuple[str, ...]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The array formats' options, in one group of ``manifest --help``."""
+    """``plan``'s own options: the engine (one is required), then the job's, resources' and one
+    engine's, each group under its heading in ``plan --help``."""
+    engines = parser.add_argument_group("the engine (one of)").add_mutually_exclusive_group(
+        required=True
+    )
+    for name, (_, _, text) in ENGINES.items():
+        engines.add_argument(
+            f"--{name}", dest="engine", action="store_const", const=name, help=text
+        )
     group = parser.add_argument_group(
-        f"with {named(ARRAY_SHAPES)} (resource flags override the pipeline's)"
+        "every engine's tasks (resource flags override the pipeline's)"
     )
     for flag, (kind, text) in JOB_FLAGS.items():
         group.add_argument(flag, type=kind, help=text)
@@ -109,13 +124,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     """An array task's options, in one group of ``build --help``."""
-    group = parser.add_argument_group("array tasks (the files of manifest --slurm, --sge, ...)")
+    group = parser.add_argument_group("array tasks (the files of plan --slurm, --sge, ...)")
     for flag, (metavar, kind, default, text) in TASK_FLAGS.items():
         group.add_argument(flag, metavar=metavar, type=kind, default=default, help=text)
 
 
 def add_retry_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("resubmitting failures (with --status fail and an array)")
+    group = parser.add_argument_group("resubmitting failures (with --status fail)")
     group.add_argument(
         RETRY_FLAG,
         metavar="mem=F,time=F",
@@ -130,14 +145,10 @@ def add_retry_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def refuse_stray(args: argparse.Namespace) -> None:
-    """A flag given to an output that does not take it: one line naming both."""
-    shape = args.shape
-    for flag in (*JOB_FLAGS, *RESOURCE_FLAGS, RETRY_FLAG):
-        if given(args, flag) is not None and shape not in ARRAY_SHAPES:
-            raise UsageError(f"{flag} only applies with {named(ARRAY_SHAPES)}")
-    for flag, (shapes, _, _) in ENGINE_FLAGS.items():
-        if given(args, flag) is not None and shape not in shapes:
-            raise UsageError(f"{flag} only applies with {named(shapes)}")
+    """A flag given to an engine that does not take it: one line naming both."""
+    for flag, (engines, _, _) in ENGINE_FLAGS.items():
+        if given(args, flag) is not None and args.engine not in engines:
+            raise UsageError(f"{flag} only applies with {named(engines)}")
     if args.retry_exceptions and args.retry_scale is None:
         raise UsageError(f"--retry-exceptions only applies with {RETRY_FLAG}")
 

@@ -14,17 +14,11 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ... import settings
-from ..formats import Context, Format
 from ..formats.commands import command_head, safe_path
-from ..manifest.entries import Entry
-from ..manifest.selection import Selection
 from .resources import KEYS, Resources
-
-if TYPE_CHECKING:
-    from .submission import ArrayGroup, ArrayJob
+from .submission import ArrayGroup, ArrayJob, EngineFile
 
 
 @dataclass(frozen=True)
@@ -100,11 +94,14 @@ def submissions(engine: Engine, job: ArrayJob, group: ArrayGroup, plan: str) -> 
 
 
 def format_array_file(
-    engine: Engine, entries: list[Entry], context: Context, *, project_name: str
+    engine: Engine,
+    job: ArrayJob,
+    groups: tuple[ArrayGroup, ...],
+    command_folder: str,
+    *,
+    project_name: str,
 ) -> str:
     """The whole file: submissions of each group's arrays over its plan."""
-    job, groups = context.array_job, context.array_groups
-    assert job is not None and groups, "the CLI writes the plans and gives the array groups"
     log_folder = f"{job.output_dir}/{engine.logs}"
     named = [(f"plan{number}", group) for number, group in enumerate(groups, 1)]
     lines = [line for plan, group in named for line in submissions(engine, job, group, plan)]
@@ -114,12 +111,13 @@ def format_array_file(
     shift = f" - {engine.first_task}" if engine.first_task else ""
     header = [
         "#!/bin/bash",
-        f"# {name}: {len(entries)} builds in {tasks} {engine.name} array task(s) of {per},"
+        f"# {name}: {sum(g.permutations for g in groups)} builds in {tasks} {engine.name}"
+        f" array task(s) of {per},"
         f" as {len(lines)} array(s) over {len(groups)} resource set(s), cheapest first.",
         f"# Submit from anywhere: bash THIS_FILE [{engine.submitter} options]; they go after each"
         " array's own, so they override them.",
-        f"# Task (offset + {engine.task_variable}{shift}) builds its lines of its plan; a new"
-        " manifest writes new plans, so it cannot change what a queued task builds.",
+        f"# Task (offset + {engine.task_variable}{shift}) builds its lines of its plan; a later"
+        " plan command writes new plan files, so it cannot change what a queued task builds.",
         f"# Task logs: {log_folder}/{engine.log_names}",
         *(f"# {note}" for note in engine.notes),
         "# Resource sets, each with its plan:",
@@ -137,7 +135,7 @@ def format_array_file(
         .replace("@TASK@", engine.task_variable)
         .replace("@FIRST@", shift)
         .replace("@SETUP@", f"\n    {engine.task_setup}" if engine.task_setup else "")
-        .replace("@COMMAND@", command_head(context.command_folder))
+        .replace("@COMMAND@", command_head(command_folder))
         .replace("@PER_TASK@", str(job.per_task))
         .replace("@JOB@", engine.job_variable)
         .replace("@SUBMITTER@", engine.submitter)
@@ -149,12 +147,14 @@ def format_array_file(
     return "\n".join(header) + "\n" + body
 
 
-def array_format(engine_of: Callable[[ArrayJob], Engine]) -> Format:
-    """The format function of an engine's file (``context.array_job`` holds the shared choices)."""
+def array_format(engine_of: Callable[[ArrayJob], Engine]) -> EngineFile:
+    """The writer of an engine's bash file, from the engine's description for a job."""
 
-    def format_array(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
-        assert context.array_job is not None, "the CLI gives an array format its job"
-        engine = engine_of(context.array_job)
-        return [format_array_file(engine, entries, context, project_name=settings.PROJECT_NAME)]
+    def format_array(
+        job: ArrayJob, groups: tuple[ArrayGroup, ...], command_folder: str
+    ) -> list[str]:
+        engine = engine_of(job)
+        name = settings.PROJECT_NAME
+        return [format_array_file(engine, job, groups, command_folder, project_name=name)]
 
     return format_array

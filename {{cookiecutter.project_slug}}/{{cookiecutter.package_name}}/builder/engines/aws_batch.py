@@ -1,4 +1,4 @@
-"""``manifest --aws-batch``: AWS Batch array jobs over plan files, one per resource set.
+"""``plan --aws-batch``: AWS Batch array jobs over plan files, one per resource set.
 
 Printed as JSON Lines: each line the input of one ``aws batch submit-job --cli-input-json``
 (the SubmitJob request). An array job's children find their index in
@@ -15,10 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..formats import Context
 from ..ids import UsageError
-from ..manifest.entries import Entry
-from ..manifest.selection import Selection
 from .arrays import chunks
 from .containers import OFFSET_VARIABLE, job_name, required, seconds, task_shell
 from .resources import Resources, whole_mebibytes
@@ -71,10 +68,10 @@ def submissions(job: ArrayJob, group: ArrayGroup, command_folder: str) -> list[d
     return documents
 
 
-def format_aws_batch(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
+def format_aws_batch(
+    job: ArrayJob, groups: tuple[ArrayGroup, ...], command_folder: str
+) -> list[str]:
     """One SubmitJob input per line."""
-    job, groups = context.array_job, context.array_groups
-    assert job is not None and groups, "the CLI gives the array job and its groups"
     if job.array_limit is not None:
         raise UsageError(
             "--array-limit has no AWS Batch equivalent: an array runs as many children as its"
@@ -83,5 +80,5 @@ def format_aws_batch(entries: list[Entry], selection: Selection, context: Contex
     return [
         json.dumps(document, separators=(",", ":")) + "\n"
         for group in groups
-        for document in submissions(job, group, context.command_folder)
+        for document in submissions(job, group, command_folder)
     ]

@@ -1,4 +1,4 @@
-"""``manifest --kubernetes``: Kubernetes Indexed Jobs over plan files, one per resource set.
+"""``plan --kubernetes``: Kubernetes Indexed Jobs over plan files, one per resource set.
 
 Printed as a YAML stream of JSON documents (JSON is YAML, so no YAML library is needed), for
 ``kubectl create -f``. Each Job runs ``completions`` pods, each with its index in
@@ -16,9 +16,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ... import settings
-from ..formats import Context
-from ..manifest.entries import Entry
-from ..manifest.selection import Selection
 from .arrays import chunks
 from .containers import (
     OFFSET_VARIABLE,
@@ -106,19 +103,18 @@ def job_documents(job: ArrayJob, group: ArrayGroup, command_folder: str) -> list
     return documents
 
 
-def format_kubernetes(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
+def format_kubernetes(
+    job: ArrayJob, groups: tuple[ArrayGroup, ...], command_folder: str
+) -> list[str]:
     """A few comment lines, then each Job as a YAML document."""
-    job, groups = context.array_job, context.array_groups
-    assert job is not None and groups, "the CLI gives the array job and its groups"
     documents = [
-        document
-        for group in groups
-        for document in job_documents(job, group, context.command_folder)
+        document for group in groups for document in job_documents(job, group, command_folder)
     ]
     tasks = sum(group.tasks for group in groups)
     name = " ".join(settings.PROJECT_NAME.split())
     header = (
-        f"# {name}: {len(entries)} builds in {tasks} pod(s) of up to {job.per_task},"
+        f"# {name}: {sum(g.permutations for g in groups)} builds in {tasks} pod(s) of up to"
+        f" {job.per_task},"
         f" as {len(documents)} Kubernetes Indexed Job(s), one per resource set.\n"
         "# Submit: kubectl create -f THIS_FILE (the same Jobs twice are refused by name).\n"
         f"# A pod builds plan task {OFFSET_VARIABLE} + {INDEX_VARIABLE} (from 0); the plans:\n"

@@ -1,4 +1,4 @@
-"""``manifest --lsf``: a bash file that submits LSF job arrays over plan files.
+"""``plan --lsf``: a bash file that submits LSF job arrays over plan files.
 
 Validated by its documented syntax only: no LSF cluster runs in the tests. LSF numbers array
 elements from 1 in ``LSB_JOBINDEX`` (``bsub -J "name[1-N]"``) and sets it to 0 in a job that is not

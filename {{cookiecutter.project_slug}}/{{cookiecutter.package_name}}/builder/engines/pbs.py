@@ -1,4 +1,4 @@
-"""``manifest --pbs``: a bash file that submits PBS Pro / OpenPBS job arrays over plan files.
+"""``plan --pbs``: a bash file that submits PBS Pro / OpenPBS job arrays over plan files.
 
 Validated by its documented syntax only: no PBS server runs in the tests. PBS numbers subjobs as
 asked (``qsub -J 0-(N-1)``, from 0 here) in ``PBS_ARRAY_INDEX``. A range needs X < Y, so an array

@@ -1,6 +1,6 @@
 """Plan files: a selection frozen for array tasks, which pick their permutations from it by index.
 
-``manifest --slurm`` (or another array format) writes one per resource set; every array task of
+``plan --slurm`` (or another engine) writes one per resource set; every array task of
 every engine runs ``build --plan FILE --task-index I --per-task K``. The format (UTF-8 text,
 tab-separated):
 
@@ -8,7 +8,7 @@ tab-separated):
     <input id><TAB><param name>                one line per permutation, in build order
 
 Task I (0-based) builds the lines I*K to I*K+K-1 after the header, in order. A plan is named
-after a hash of its content and written atomically, and never rewritten: a new manifest writes a
+after a hash of its content and written atomically, and never rewritten: a later ``plan`` writes a
 new plan, so it cannot change what a queued task builds.
 """
 

@@ -7,7 +7,7 @@ The pipeline may declare resources two ways, both optional:
 - per pair, a function ``resources(input_id, param_name, cost) -> dict`` in ``pipeline.py``, whose
   answer goes over the registry's, key by key.
 
-The command line's flags go over both (``manifest --slurm --mem 16G``). Keys the pipeline leaves
+The command line's flags go over both (``plan --slurm --mem 16G``). Keys the pipeline leaves
 out are the cluster's defaults. Like ``cost``, resources only say where and how a build runs: a
 change to them never makes an artifact stale.
 
@@ -25,11 +25,10 @@ from typing import Any
 
 from ..ids import UsageError
 from ..manifest.entries import Entry, pipeline_call
-from ..pipeline_module import pipeline
+from ..pipeline_module import RESOURCES, pipeline
 
 # The registry key that holds a parameter's resources, and the pipeline's per-pair function.
-REGISTRY_KEY = "resources"
-FUNCTION = "resources"
+REGISTRY_KEY = FUNCTION = RESOURCES
 
 _TIME = re.compile(r"(?:(\d+)-)?(\d+)(?::(\d\d?))?(?::(\d\d?))?")
 UNLIMITED = frozenset({"UNLIMITED", "INFINITE"})

@@ -1,4 +1,4 @@
-"""``manifest --status fail --slurm --retry-scale mem=2,time=1.5``: which failures go again, how.
+"""``plan --status fail --slurm --retry-scale mem=2,time=1.5``: which failures go again, how.
 
 A failure is retried by its reason (``failures``): out of memory with its memory times ``mem``, a
 time limit with its time times ``time``, a lost node, a signal or a kill with the same resources.
@@ -93,7 +93,7 @@ class Retry:
 
 
 def from_args(args: argparse.Namespace, statuses: frozenset[str]) -> Retry | None:
-    """The retry ``args`` ask for (of an array format), or None; refused unless failures alone."""
+    """The retry ``args`` ask for (of ``plan``), or None; refused unless failures alone."""
     if args.retry_scale is None:
         return None
     if statuses != {"fail"}:

@@ -1,4 +1,4 @@
-"""``manifest --sge``: a bash file that submits Grid Engine array jobs over plan files.
+"""``plan --sge``: a bash file that submits Grid Engine array jobs over plan files.
 
 Grid Engine (SGE, Son of Grid Engine, Altair) numbers array tasks from 1 in ``SGE_TASK_ID``
 (``qsub -t 1-N``); the file turns that into the plan's 0-based task index. ``-S /bin/bash``

@@ -1,4 +1,4 @@
-"""``manifest --slurm``: a bash file that submits SLURM job arrays over plan files (see arrays).
+"""``plan --slurm``: a bash file that submits SLURM job arrays over plan files (see arrays).
 
 A group's resources become sbatch options on its submission: ``--cpus-per-task``, ``--mem`` (per
 node: the task's whole memory), ``--time``, ``--partition`` and ``--gres=gpu:N``. Left out, a

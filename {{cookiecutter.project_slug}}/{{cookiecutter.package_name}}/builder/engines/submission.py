@@ -1,16 +1,19 @@
-"""What ``manifest``'s array formats submit: the shared choices, and one group per resource set.
+"""What ``plan`` hands an engine: the shared choices, and one group per resource set.
 
-``manifest --slurm`` (or any array format) groups the selected permutations by their resources
+``plan --slurm`` (or any engine) groups the selected permutations by their resources
 (``resources.groups``: the pipeline's, with the command line's resource flags over them), freezes
-each group in a plan file of its own, and hands the format an ``ArrayJob`` (the choices every
-engine shares) and one ``ArrayGroup`` per resource set. Each engine's format turns a group's
-``Resources`` into its own options; nothing here is any one engine's.
+each group in a plan file of its own, and hands the engine's file (``ENGINES``) an ``ArrayJob``
+(the choices every engine shares) and one ``ArrayGroup`` per resource set. Each engine turns a
+group's ``Resources`` into its own options; nothing here is any one engine's. ``write`` is the
+one call the command line makes.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,11 @@ from .. import layout
 from ..formats.commands import safe_path
 from ..ids import UsageError
 from ..manifest.entries import Entry
+from ..status import STALE
 from . import plan, resources
-from .array_options import ENGINE_FLAGS, JOB_FLAGS, RESOURCE_FLAGS, given
+from .array_options import ENGINE_FLAGS, ENGINES, JOB_FLAGS, RESOURCE_FLAGS, given
 from .resources import Resources
+from .retry import Retry
 
 # Tasks per array unless told: SLURM's default MaxArraySize (task ids up to 1000), which also fits
 # Grid Engine's max_aj_tasks default (75,000).
@@ -63,7 +68,7 @@ class ArrayGroup:
 
 
 def job_of(args: argparse.Namespace, output_dir: Path) -> ArrayJob:
-    """The array job ``args`` ask for (an array format's; ``array_options`` refused stray flags)."""
+    """The array job ``args`` ask for (``array_options`` refused stray flags)."""
     chosen = {
         flag[2:].replace("-", "_"): given(args, flag)
         for flag in (*JOB_FLAGS, *ENGINE_FLAGS)
@@ -105,3 +110,45 @@ def array_groups(
         groups.append(ArrayGroup(chosen, str(frozen.path), len(members), tasks, jobs))
         plans.append(frozen)
     return groups, plans
+
+
+# An engine's file: (the job, its groups, the output folder as commands name it) -> its text.
+EngineFile = Callable[[ArrayJob, tuple[ArrayGroup, ...], str], list[str]]
+
+
+def engine_file(engine: str) -> EngineFile:
+    """The writer of one engine's file, imported when it is asked for."""
+    module, function = ENGINES[engine][:2]
+    writer: EngineFile = getattr(import_module(f".{module}", __package__), function)
+    return writer
+
+
+def write(
+    engine: str,
+    job: ArrayJob,
+    selected: list[Entry],
+    *,
+    force: bool,
+    retrying: Retry | None,
+    command_folder: str,
+) -> list[str]:
+    """The engine's file over the selected entries, after writing their plans; empty if a retry
+    leaves every failure out (nothing written then).
+
+    A stale artifact is done, so choosing one forces the plan's rebuilds. The plans are written
+    only once the engine took every group: a resource it refuses leaves no plan behind.
+    """
+    if retrying is not None:  # what SLURM knows of killed builds' jobs, in one call
+        from ..failures import learn
+
+        learn(selected)
+    force = force or any(entry["status"] == STALE for entry in selected)
+    groups, plans = array_groups(job, selected, force=force, adjust=retrying)
+    if retrying is not None:
+        retrying.report()
+    if not groups:
+        return []
+    pieces = engine_file(engine)(job, tuple(groups), command_folder)
+    for frozen in plans:
+        plan.publish(frozen)
+    return pieces

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import shlex
 
-from ... import settings
 from .. import axes
 from ..ids import UsageError
+from ..layout import SELF
 from ..manifest.entries import Entry
 from ..manifest.selection import Selection
 from ..status import STALE
 from . import Context
-
-# The builder as a command: the CLI's name for itself, and the start of every self-command.
-SELF = f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder"
 
 
 def safe_path(path: str) -> str:

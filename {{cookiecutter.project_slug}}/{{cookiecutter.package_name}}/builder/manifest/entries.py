@@ -15,9 +15,9 @@ from typing import Any
 
 from ... import settings
 from .. import axes, failures, layout, status
-from ..building import staging
 from ..ids import UsageError, check_safe_stem
 from ..pipeline_module import pipeline
+from .stages import read_stage, staged
 
 # A permutation: the spec's fields (permutation_id, done, sort_key, label) and the builder's own
 # (the two ids, status, error, output_path, output_size; ``reason``, and ``slurm_job`` if recorded,
@@ -138,12 +138,6 @@ def check_known(inp: str, param: str) -> tuple[list[str], list[str]]:
     return inputs, params
 
 
-def _unreadable(output_dir: Path, error: OSError) -> UsageError:
-    if isinstance(error, NotADirectoryError):
-        return UsageError(f"output folder '{output_dir}' is a file; give a folder")
-    return UsageError(f"cannot read output folder '{output_dir}': {error.strerror}")
-
-
 def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int | None]:
     """Each finished artifact's permutation id, from one listing of the output folder, and its size.
 
@@ -158,7 +152,7 @@ def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int
     except FileNotFoundError:
         return {}
     except OSError as error:
-        raise _unreadable(output_dir, error) from None
+        raise layout.unreadable(output_dir, error) from None
     try:
         with os.scandir(folder) as listing:
             return {
@@ -167,29 +161,9 @@ def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int
                 if item.name.endswith(suffix) and item.is_file()
             }
     except OSError as error:
-        raise _unreadable(output_dir, error) from None
+        raise layout.unreadable(output_dir, error) from None
     finally:
         os.close(folder)
-
-
-def read_stage(output_dir: Path, permutation_id: str) -> status.Stage:
-    """What a staging dir's lock says: the staged artifact is never opened, so a busy or crashed
-    database cannot make the manifest slow or wrong."""
-    stage = layout.staging_dir(output_dir, permutation_id)
-    return status.Stage(*staging.read_lock(layout.lock_file(stage, permutation_id)))
-
-
-def staged(output_dir: Path) -> dict[str, status.Stage]:
-    """Every staging dir's stage, from one listing of ``<output>/_build``."""
-    try:
-        with os.scandir(layout.staging_root(output_dir)) as listing:
-            names = [item.name for item in listing if item.is_dir(follow_symlinks=False)]
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    except OSError as error:
-        raise _unreadable(output_dir, error) from None
-    # A name starting with '.' is a staging dir being discarded, never a permutation id.
-    return {name: read_stage(output_dir, name) for name in names if name[0] != "."}
 
 
 def _number(value: Any, called: str) -> Any:
@@ -317,7 +291,7 @@ def _entry(output_dir: Path, inp: str, param: str) -> Entry:
     except FileNotFoundError:
         pass
     except OSError as error:
-        raise _unreadable(output_dir, error) from None
+        raise layout.unreadable(output_dir, error) from None
     stages = {}
     if layout.staging_dir(output_dir, permutation_id).is_dir():
         stages[permutation_id] = read_stage(output_dir, permutation_id)

@@ -32,7 +32,7 @@ from typing import Any
 
 from .. import layout
 from ..atomic import atomic_publish
-from ..building.kinds import KIND, Document
+from .recorded import RECORDED, Document
 
 FORMAT = 1
 # A file's identity, field by field: if any differs, the file is not the one that was read.
@@ -82,7 +82,7 @@ class ProvenanceCache:
         self.output_dir = output_dir
         self.path = layout.provenance_cache_path(output_dir)
         self.folder: int | None = None
-        self.width = len(KIND.provenance_files("")) * len(STAT_FIELDS)
+        self.width = len(RECORDED.files("")) * len(STAT_FIELDS)
         self.rows: dict[str, int] = {}  # permutation id -> its row
         self.identities: list[int] = []
         self.refs: list[int] = []
@@ -122,7 +122,7 @@ class ProvenanceCache:
         if self.folder is None:
             return None
         fields: list[int] = []
-        for name in KIND.provenance_files(layout.artifact_name(permutation_id)):
+        for name in RECORDED.files(layout.artifact_name(permutation_id)):
             try:
                 fields += stat_fields(os.stat(name, dir_fd=self.folder))
             except OSError:
@@ -146,7 +146,7 @@ class ProvenanceCache:
             return self.parts[inputs], self.parts[param], self.parts[code]
         # Read after the stat: a file changed in between has another identity next time.
         artifact = layout.artifact_path(self.output_dir, permutation_id)
-        recorded = recorded_parts(KIND.read_provenance(artifact))
+        recorded = recorded_parts(RECORDED.read(artifact))
         if now is not None:
             self.keep(permutation_id, now, [self.part(text) for text in recorded])
         return recorded

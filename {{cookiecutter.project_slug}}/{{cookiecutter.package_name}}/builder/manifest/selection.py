@@ -13,11 +13,12 @@ import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from operator import itemgetter
+from pathlib import Path
 from typing import NamedTuple
 
 from .. import axes, status
 from ..ids import UsageError, check_safe_stem
-from .entries import Entry
+from .entries import Entry, permutation_manifest
 
 _SHARD = re.compile(r"([0-9]+)/([0-9]+)")  # ASCII digits: str.isdigit() also accepts '²'
 _PATTERN = re.compile(r"[*?[]")
@@ -145,6 +146,18 @@ def check_axis_values(selection: Selection, entries: list[Entry]) -> None:
         for value in exact:
             if value not in valid:
                 raise UsageError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+
+
+def matrix(output_dir: Path, chosen: Selection, *, sizes: bool) -> list[Entry]:
+    """The whole matrix, checked against the axis values asked for, marked stale if asked: what
+    ``select`` picks from (``sizes``: see ``permutation_manifest``)."""
+    entries = permutation_manifest(output_dir, sizes=sizes)
+    check_axis_values(chosen, entries)
+    if chosen.stale:  # the only listing that reads artifacts: their provenance
+        from .stale import mark_stale
+
+        mark_stale(entries, output_dir)
+    return entries
 
 
 def _matches(value: str, patterns: tuple[str, ...]) -> bool:

@@ -15,14 +15,14 @@ import json
 from pathlib import Path
 
 from .. import axes, status
-from ..building import provenance
-from ..building.kinds import Document, MissingProvenance
-from ..engines.resources import REGISTRY_KEY
+from ..pipeline_module import RESOURCES
+from . import fingerprints
 from .entries import Entry
 from .provenance_cache import ProvenanceCache, Recorded, canonical, recorded_parts
+from .recorded import Document, MissingProvenance
 
 # Registry keys that say how and where a permutation builds, never what: a change rebuilds nothing.
-NOT_BUILT_FROM = frozenset({"cost", REGISTRY_KEY})
+NOT_BUILT_FROM = frozenset({"cost", RESOURCES})
 
 INPUT_CHANGED = "input changed"
 PARAM_CHANGED = "parameter changed"
@@ -38,23 +38,23 @@ class Today:
     """What a rebuild would use now, each part computed once however many artifacts share it."""
 
     def __init__(self) -> None:
-        self.mode = provenance.fingerprint_mode()
+        self.mode = fingerprints.fingerprint_mode()
         self._inputs: dict[str, list[Document]] = {}
         self._params: dict[str, Document] = {}
         # Artifacts of one input record the same files, those of one parameter the same entry:
         # each distinct record is compared with today's once.
         self._input_reasons = functools.cache(self._compare_inputs)
         self._param_reasons = functools.cache(self._compare_param)
-        self._code = canonical(provenance.code_fingerprint())
+        self._code = canonical(fingerprints.code_fingerprint())
 
     def inputs(self, input_id: str) -> list[Document]:
         if input_id not in self._inputs:
-            self._inputs[input_id] = provenance.fingerprint_inputs(input_id, self.mode)
+            self._inputs[input_id] = fingerprints.fingerprint_inputs(input_id, self.mode)
         return self._inputs[input_id]
 
     def param(self, name: str) -> Document:
         if name not in self._params:
-            self._params[name] = provenance.registry_entry(name)
+            self._params[name] = fingerprints.registry_entry(name)
         return self._params[name]
 
     def reasons(self, recorded: Document, input_id: str, param: str) -> Reasons:

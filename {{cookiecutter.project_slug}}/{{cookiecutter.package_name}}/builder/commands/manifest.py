@@ -1,0 +1,63 @@
+"""``manifest``: every permutation and its build status, as a table, commands, JSON or a grid.
+
+One path for every output: the entries (``manifest/entries``), one ``Selection`` that picks them,
+and a format from ``formats/`` that writes them. It writes nothing but its output, except the
+provenance cache that ``--stale`` keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import axes, layout
+from ..formats import Context, format_of
+from ..ids import UsageError
+from ..manifest import selection
+from .shared import add_output_folder, nothing
+
+# The output flags and what each prints (the format of the same name; none: a table).
+SHAPES = {
+    "commands": "print one build command per permutation",
+    "json": "print one JSON document: each permutation's status, artifact, costs and command",
+    "grid": f"print the matrix: a row per {axes.INPUT_AXIS}, a column per {axes.PARAM_AXIS}",
+}
+# The outputs that carry --force into the commands they write.
+FORCED = ("commands", "json")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_output_folder(parser)
+    selection.add_arguments(parser)
+    shape = parser.add_mutually_exclusive_group()
+    for name, text in SHAPES.items():
+        shape.add_argument(f"--{name}", dest="shape", action="store_const", const=name, help=text)
+    parser.add_argument(
+        "--force", action="store_true", help="with --commands or --json: add --force"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.force and args.shape not in FORCED:
+        raise UsageError("--force only applies with --commands or --json")
+    chosen = selection.from_args(args)
+    output_dir = layout.output_folder(args.output_folder)
+    entries = selection.matrix(output_dir, chosen, sizes=args.shape == "json")  # JSON shows sizes
+    selected = selection.select(entries, chosen)
+    if not selected:
+        return nothing("manifest: no permutation matches the selection; nothing written")
+    width, colour = 80, False
+    if args.shape == "grid":
+        from ..terminal import terminal_style
+
+        width, colour = terminal_style(sys.stdout)
+    context = Context(
+        everything=entries,
+        command_folder=layout.command_folder(output_dir),
+        force=args.force,
+        stale=chosen.stale,
+        width=width,
+        colour=colour,
+    )
+    sys.stdout.writelines(format_of(args.shape or "table")(selected, chosen, context))
+    return 0
