@@ -178,6 +178,15 @@ class BakedProject:
         """Every file of the bake, skipping caches that running it leaves behind."""
         return (path for path in walk(self.root) if path.is_file())
 
+    def machinery(self) -> dict[str, bytes]:
+        """The builder's files, by their path under ``<package>/builder``, with their bytes."""
+        folder = self.root / self.package / "builder"
+        return {
+            path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in self.files()
+            if folder in path.parents
+        }
+
     def run(
         self, *args: str | Path, ok: bool = True, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:

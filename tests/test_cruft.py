@@ -128,3 +128,54 @@ def test_cruft_update_replaces_the_machinery_and_keeps_the_pipeline(
     # contract (the whole suite runs on other bakes).
     tests = ("tests/test_build.py", "tests/test_pipeline_contract.py")
     project.suite(*tests)
+
+
+# The template's last commit before builder/ was laid out in folders (manifest/, building/,
+# engines/, commands/): a project baked then must update to today's layout like any other.
+BEFORE_THE_LAYOUT = "953dfb4"
+
+
+def template_at(revision: str, destination: Path, env: dict[str, str]) -> Path:
+    """The template's files as they were at ``revision`` (from this checkout's git history)."""
+    commit = f"{revision}^{{commit}}"
+    known = run_command(["git", "cat-file", "-e", commit], TEMPLATE, env, ok=False)
+    if known.returncode != 0:
+        pytest.skip(f"this checkout lacks the template's commit {revision}: a shallow clone?")
+    destination.mkdir(parents=True)
+    archive = destination.parent / f"{revision}.tar"
+    run_command(["git", "archive", "-o", archive, revision], TEMPLATE, env)
+    run_command(["tar", "-xf", archive, "-C", destination], TEMPLATE, env)
+    return destination
+
+
+def test_cruft_update_carries_a_project_across_the_layout_move(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """Baked before the move, the pipeline edited: the update brings the new folders, keeps the
+    user's edits, and the updated project builds with them."""
+    template = template_at(BEFORE_THE_LAYOUT, tmp_path / "template", cli_env)
+    commit_all(template, cli_env, "template before the layout")
+    project = cruft_create(template, tmp_path / "projects", cli_env)
+    builder = project.root / project.package / "builder"
+    assert (builder / "runner.py").is_file() and not (builder / "building").exists()
+    commit_all(project.root, cli_env, "baked with cruft")
+    edit_pipeline(project)
+    settings = (project.root / project.package / "settings.py").read_bytes()
+    commit_all(project.root, cli_env, "my pipeline")
+
+    for old in template.iterdir():  # the template as this checkout has it now
+        if old.name != ".git":
+            run_command(["rm", "-rf", old], tmp_path, cli_env)
+    copy_template(template)
+    commit_all(template, cli_env, "template with builder/ in folders")
+    cruft(project, CRUFT_UPDATE)
+
+    assert not (builder / "runner.py").exists() and (builder / "building" / "runner.py").is_file()
+    assert project.machinery() == cruft_create(template, tmp_path / "fresh", cli_env).machinery()
+    pipeline = (project.root / project.package / "pipeline.py").read_text(encoding="utf-8")
+    assert '"large": {"cost": 3, "degree": 3}' in pipeline and "my own step" in pipeline
+    assert "from .builder.building.context import BuildContext" in pipeline
+    assert (project.root / project.package / "settings.py").read_bytes() == settings
+    assert {"small", "base", "large"} <= set(project.builder("list-models").stdout.split())
+    project.builder("build", "--output-folder", "output", "--model-name", "large")
+    project.suite("tests/test_build.py", "tests/test_pipeline_contract.py", "tests/test_imports.py")

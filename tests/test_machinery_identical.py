@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Bake, BakedProject
-
-
-def machinery(project: BakedProject) -> dict[str, bytes]:
-    folder = project.root / project.package / "builder"
-    return {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in project.files()
-        if folder in path.parents
-    }
+from conftest import Bake
 
 
 def test_builder_package_is_byte_identical(bake: Bake) -> None:
@@ -29,6 +20,6 @@ def test_builder_package_is_byte_identical(bake: Bake) -> None:
     )
 
     assert default.package != other.package
-    files = machinery(default)
+    files = default.machinery()
     assert files, f"no machinery under {Path(default.package, 'builder')}"
-    assert machinery(other) == files
+    assert other.machinery() == files
