@@ -12,6 +12,7 @@ from conftest import Project
 
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes
+from {{ cookiecutter.package_name }}.builder.cli import COMMANDS
 
 INFO_COMMANDS = [
     ("manifest",),
@@ -51,9 +52,12 @@ runpy.run_module(PACKAGE + ".builder", run_name="__main__")
 """
 
 
-def run_with_build_modules_blocked(project: Project, *args: str) -> None:
+def run_with_build_modules_blocked(
+    project: Project, *args: str, blocked: list[str] = BUILD_ONLY
+) -> str:
+    """Run the builder with ``args``, the ``blocked`` modules unimportable; its stdout."""
     code = (
-        f"BLOCKED = {BUILD_ONLY!r}; ARGS = {list(args)!r}; PACKAGE = {settings.PACKAGE!r}"
+        f"BLOCKED = {blocked!r}; ARGS = {list(args)!r}; PACKAGE = {settings.PACKAGE!r}"
         + BLOCKING_RUNNER
     )
     result = subprocess.run(
@@ -65,11 +69,26 @@ def run_with_build_modules_blocked(project: Project, *args: str) -> None:
     )
     assert result.returncode == 0, f"{args}: {result.stderr}"
     assert "Traceback" not in result.stderr
+    return result.stdout
 
 
 def test_info_subcommands_run_with_build_modules_unimportable(project: Project) -> None:
     for args in INFO_COMMANDS:
         run_with_build_modules_blocked(project, *args)
+
+
+def test_help_lists_every_command_and_imports_none_of_them(project: Project) -> None:
+    """Like pip's command table: the overview names each command and its summary from the table,
+    and a command's own --help is complete, having imported that command's module alone."""
+    modules = {
+        name: f"{settings.PACKAGE}.builder.commands.{c.module}" for name, c in COMMANDS.items()
+    }
+    overview = run_with_build_modules_blocked(project, "--help", blocked=list(modules.values()))
+    for name, command in COMMANDS.items():
+        assert name in overview and command.summary.split()[0] in overview
+    others = [module for name, module in modules.items() if name != "manifest"]
+    complete = run_with_build_modules_blocked(project, "manifest", "--help", blocked=others)
+    assert "--grid" in complete and "--stale" in complete and "--output-folder" in complete
 
 
 def test_build_of_a_done_permutation_needs_no_build_machinery(project: Project) -> None:

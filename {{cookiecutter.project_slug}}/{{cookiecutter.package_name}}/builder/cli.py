@@ -3,7 +3,8 @@
 Like pip's ``commands_dict``, ``COMMANDS`` maps each command's name to its module (in
 ``commands/``) and a one-line summary: the top-level ``--help`` lists the summaries without
 importing any command, and each command declares its own arguments, so ``manifest --help`` is
-complete while ``manifest`` builds the parser of ``manifest`` alone. Info commands import the
+complete while ``manifest`` builds one parser, of ``manifest`` alone (as pip's
+``create_command``). Info commands import the
 standard library, ``settings`` and the user's ``pipeline`` module, never the build side. Errors a
 user can cause end as one line on stderr and exit code 2; stdout carries only data.
 """
@@ -50,23 +51,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
-def build_parser(asked: str | None) -> argparse.ArgumentParser:
-    """The parser: every command by name and summary, and the arguments of the one ``asked``."""
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of one command, its module imported: the only parser a run builds."""
+    command = COMMANDS[name]
+    module = import_module(f".commands.{command.module}", __package__)
+    parser = _Parser(prog=f"{SELF} {name}", description=command.summary)
+    module.add_arguments(parser)
+    parser.set_defaults(command=name, run=module.run)
+    return parser
+
+
+def overview() -> argparse.ArgumentParser:
+    """The top-level parser, for ``--help`` and mistakes before a command: every command by name
+    and summary, none of their modules imported."""
     parser = _Parser(prog=SELF, description=f"{settings.PROJECT_NAME}: {settings.DESCRIPTION}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
-        subparser = commands.add_parser(name, help=command.summary, description=command.summary)
-        if name == asked:
-            module = import_module(f".commands.{command.module}", __package__)
-            module.add_arguments(subparser)
-            subparser.set_defaults(run=module.run)
+        commands.add_parser(name, help=command.summary, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    asked = next((word for word in argv if not word.startswith("-")), None)
-    args = build_parser(asked).parse_args(argv)
+    if argv and argv[0] in COMMANDS:
+        args = command_parser(argv[0]).parse_args(argv[1:])
+    else:  # --help, or no command: the overview prints it, or says what is wrong, and exits
+        args = overview().parse_args(argv)
     try:
         code: int = args.run(args)
         return code
