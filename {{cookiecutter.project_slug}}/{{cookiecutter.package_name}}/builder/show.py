@@ -46,6 +46,7 @@ def load(output_dir: Path, permutation_id: str) -> Document:
     stale = Today().reasons(recorded, inp, param)
     return {
         "permutation_id": permutation_id,
+        "built": True,
         "output_path": entry["output_path"],
         "status": status.with_staleness(entry["status"]) if stale else entry["status"],
         "error": entry["error"],
@@ -56,28 +57,31 @@ def load(output_dir: Path, permutation_id: str) -> Document:
 
 
 def _stopped(entry: Document, output_dir: Path) -> Document:
-    """A stopped build's document: where and why it stopped, and its error log; no provenance."""
+    """A stopped build's document: where and why it stopped, and its error log; no provenance,
+    and no staleness (null, as ``manifest --stale`` gives one not built), since nothing is built."""
     permutation_id = entry["permutation_id"]
     stage = layout.staging_dir(output_dir, permutation_id)
     return {
         "permutation_id": permutation_id,
+        "built": False,
         "output_path": entry["output_path"],
         "status": entry["status"],
         "error": entry["error"],
         "reason": entry["reason"],
         failures.JOB_KEY: entry.get(failures.JOB_KEY),
         "error_log": str(layout.log_file(stage, permutation_id, "error")),
-        "stale": [],
+        "stale": None,
         "provenance": None,
     }
 
 
 def _format_stopped(document: Document) -> str:
+    job = document[failures.JOB_KEY]  # recorded only by a build that ran in a SLURM job
     fields = [
         ("status", document["status"]),
         ("reason", document["reason"]),
         ("error", document["error"]),
-        ("SLURM job", document[failures.JOB_KEY] or "none recorded"),
+        *([("SLURM job", job)] if job else []),
         ("error log", layout.display_path(Path(document["error_log"]))),
     ]
     shown = layout.display_path(Path(document["output_path"]))
