@@ -17,8 +17,7 @@ SUPPORTED = [
     pytest.param({"artifact_extension": "json"}, id="ext-json"),
     pytest.param({"artifact_extension": "jsonl"}, id="ext-jsonl"),
     pytest.param({"artifact_extension": "csv"}, id="ext-csv"),
-    pytest.param({"artifact_extension": "parquet"}, id="ext-parquet-other"),
-    pytest.param({"artifact_extension": "npz"}, id="ext-npz-other"),
+    pytest.param({"artifact_extension": "parquet"}, id="ext-parquet"),
     pytest.param({"command_runner": "python"}, id="runner-python"),
     pytest.param(
         {"project_name": "Dr. O'Brien's \"Weather\" Models & Co!", "command_runner": "python"},
@@ -35,7 +34,7 @@ SUPPORTED = [
 MACHINERY_BAKES = {"defaults", "ext-csv", "irregular-plurals"}
 OWN_SUITE_BAKES = {
     *MACHINERY_BAKES,
-    *("four-params-spaced", "ext-json", "ext-jsonl", "ext-parquet-other", "punctuated-name"),
+    *("four-params-spaced", "ext-json", "ext-jsonl", "ext-parquet", "punctuated-name"),
 }
 OWN_SUITE = [param for param in SUPPORTED if param.id in OWN_SUITE_BAKES]
 

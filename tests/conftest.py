@@ -194,9 +194,10 @@ class BakedProject:
 
     def suite(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The project's own tests, with pytest and only the plugin its test group adds (xdist,
-        which its addopts ask for): this venv's other plugins stay out."""
+        which its conftest turns on): this venv's other plugins stay out. Verbose, so that the
+        output names each test that ran, and the xdist worker that ran it."""
         only_test_group = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-        return self.python("-m", "pytest", "-p", "xdist", "-q", *args, env=only_test_group)
+        return self.python("-m", "pytest", "-p", "xdist", "-v", *args, env=only_test_group)
 
 
 @pytest.fixture(scope="session")

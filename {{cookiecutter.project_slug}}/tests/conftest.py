@@ -376,15 +376,15 @@ def run_task(
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Build your own pipeline only when asked (`pytest -m pipeline_build`): until its phases are
-    written (a demo without a writer for its extension), that build cannot pass."""
-    if "pipeline_build" in (config.option.markexpr or ""):
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """A worker per core when pytest-xdist is installed and no -n was given; plain pytest runs the
+    suite in one process. (Before xdist's own hook turns ``-n auto`` into workers; an xdist worker
+    has ``workerinput`` and runs its share in one process.)"""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return
-    skip = pytest.mark.skip(reason="builds pipeline.py: run with -m pipeline_build")
-    for item in items:
-        if item.get_closest_marker("pipeline_build"):
-            item.add_marker(skip)
+    if config.option.numprocesses is None and not config.option.collectonly:
+        config.option.numprocesses = "auto"
 
 
 @pytest.fixture
