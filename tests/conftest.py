@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,25 @@ def change_machinery(template: Path) -> str:
     module = template / "{{cookiecutter.project_slug}}/{{cookiecutter.package_name}}/builder/cli.py"
     module.write_text(module.read_text(encoding="utf-8") + line + "\n", encoding="utf-8")
     return line
+
+
+def task_environment(folder: Path) -> tuple[str, ...]:
+    """An array file's ``--setup`` and ``--python`` for a stand-in of a cluster's environment: the
+    interpreter ``task-python`` is on PATH only once the first setup line has sourced an activate
+    script (which reads an unset variable, as ``module`` does), and runs only once the second has
+    set ``TASK_ENV``. A task that builds ran both, in order, then the interpreter they named."""
+    bin_dir = folder / "task-env" / "bin"
+    bin_dir.mkdir(parents=True)
+    activate = folder / "task-env" / "activate"
+    activate.write_text(f'PATH={shlex.quote(str(bin_dir))}:"$PATH"\n: "$TASK_ENV_NEVER_SET"\n')
+    python = bin_dir / "task-python"
+    python.write_text(
+        '#!/bin/sh\n[ "${TASK_ENV:-}" = ready ] || exit 97\n'
+        f'exec {shlex.quote(sys.executable)} "$@"\n'
+    )
+    python.chmod(0o755)
+    setup = ("--setup", f"source {activate}", "--setup", "export TASK_ENV=ready")
+    return (*setup, "--python", "task-python")
 
 
 def commit_all(repo: Path, env: Mapping[str, str], message: str) -> str:

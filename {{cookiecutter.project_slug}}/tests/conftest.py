@@ -351,6 +351,30 @@ TASK_VARIABLES = {
 }
 
 
+def task_environment(folder: Path, *, shell: str = "bash") -> tuple[str, ...]:
+    """``--setup`` and ``--python`` options naming a stand-in for a cluster's environment: an
+    interpreter, ``task-python``, that is on PATH only once the setup's activate script has run,
+    and that refuses to run unless the setup's second step has too. The activate script reads an
+    unset variable, as ``module`` and ``conda activate`` do. For bash, two ``--setup`` lines; for
+    ``sh`` (the containers'), one line of two commands, with ``.`` for ``source``."""
+    bin_dir = folder / "task-env" / "bin"
+    bin_dir.mkdir(parents=True)
+    activate = folder / "task-env" / "activate"
+    activate.write_text(f'PATH={shlex.quote(str(bin_dir))}:"$PATH"\n: "$TASK_ENV_NEVER_SET"\n')
+    python = bin_dir / "task-python"
+    ready = '[ "${TASK_ENV:-}" = ready ]'
+    refuse = '{ echo "task-python: the setup did not run" >&2; exit 97; }'
+    exec_python = f'exec {shlex.quote(sys.executable)} "$@"'
+    python.write_text(f"#!/bin/sh\n{ready} || {refuse}\n{exec_python}\n")
+    python.chmod(0o755)
+    get_ready = "export TASK_ENV=ready"
+    if shell == "bash":
+        setup: tuple[str, ...] = ("--setup", f"source {activate}", "--setup", get_ready)
+    else:
+        setup = ("--setup", f". {activate}; {get_ready}")
+    return (*setup, "--python", "task-python")
+
+
 def run_task(
     script: Path,
     project: Project,

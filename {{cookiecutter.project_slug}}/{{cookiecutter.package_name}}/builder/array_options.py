@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from .. import settings
 from .ids import UsageError
 from .selection import positive_int
 
@@ -31,6 +32,21 @@ JOB_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
         "the cluster's cap on tasks per array: more tasks become several arrays (default: 1000;"
         " Kubernetes 100,000 and AWS Batch 10,000, which take no more)",
     ),
+}
+# How each task readies its environment, for every array format: flag -> argparse's keywords.
+TASK_ENVIRONMENT_FLAGS: dict[str, dict[str, Any]] = {
+    "--setup": {
+        "action": "append",
+        "metavar": "LINE",
+        "help": "a shell line each task runs before its build, e.g. 'module load python/3.11;"
+        " source .venv/bin/activate'; repeat it for more lines, run in order (shown in the"
+        " file's header)",
+    },
+    "--python": {
+        "metavar": "PATH",
+        "help": "the interpreter each task runs the builder with, e.g. an absolute venv python"
+        f" (default: the project's runner, {settings.COMMAND_RUNNER})",
+    },
 }
 # Resource flags: flag -> (resource key, argparse type, help). They go over the pipeline's
 # resources for every permutation; a value is checked by resources.py, the one rule for all.
@@ -100,6 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for flag, (kind, text) in JOB_FLAGS.items():
         group.add_argument(flag, type=kind, help=text)
+    for flag, keywords in TASK_ENVIRONMENT_FLAGS.items():
+        group.add_argument(flag, **keywords)
     for flag, (_, kind, text) in RESOURCE_FLAGS.items():
         group.add_argument(flag, type=kind, help=f"{text} (default: the pipeline's, if any)")
     for flag, (shapes, kind, text) in ENGINE_FLAGS.items():
@@ -132,7 +150,7 @@ def add_retry_arguments(parser: argparse.ArgumentParser) -> None:
 def refuse_stray(args: argparse.Namespace) -> None:
     """A flag given to an output that does not take it: one line naming both."""
     shape = args.shape
-    for flag in (*JOB_FLAGS, *RESOURCE_FLAGS, RETRY_FLAG):
+    for flag in (*JOB_FLAGS, *TASK_ENVIRONMENT_FLAGS, *RESOURCE_FLAGS, RETRY_FLAG):
         if given(args, flag) is not None and shape not in ARRAY_SHAPES:
             raise UsageError(f"{flag} only applies with {named(ARRAY_SHAPES)}")
     for flag, (shapes, _, _) in ENGINE_FLAGS.items():
