@@ -74,6 +74,18 @@ def run_command(
     return result
 
 
+# The baked test that builds the project's own pipeline.py: it runs by default, so a pipeline that
+# cannot build fails the suite.
+PIPELINE_BUILD = "tests/test_pipeline_contract.py::test_the_cheapest_permutation_builds"
+
+
+def built_own_pipeline(verbose_output: str) -> bool:
+    """Whether a baked suite's ``pytest -v`` output shows PIPELINE_BUILD passed (under xdist, a
+    worker's name comes first)."""
+    lines = verbose_output.splitlines()
+    return any(PIPELINE_BUILD in line and "PASSED" in line.split() for line in lines)
+
+
 def baked_root(output: Path) -> Path:
     """The one project a bake wrote into its output folder."""
     (root,) = output.iterdir()

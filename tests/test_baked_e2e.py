@@ -11,10 +11,18 @@ import venv
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
-from combinations import MACHINERY_BAKES, OWN_SUITE, OWN_SUITE_BAKES, SUPPORTED
-from conftest import Bake, BakedProject, require_program
+from combinations import (
+    IRREGULAR_PLURALS,
+    MACHINERY_BAKES,
+    OWN_SUITE,
+    OWN_SUITE_BAKES,
+    SUPPORTED,
+    SWAPPED_ANSWERS,
+)
+from conftest import Bake, BakedProject, built_own_pipeline, require_program
 
 pytestmark = pytest.mark.slow
 
@@ -85,23 +93,21 @@ def manifest_rows(table: str) -> list[str]:
     return [line for line in table.splitlines() if line.startswith("  [")]
 
 
-# The baked tests marked `engines` build the whole matrix several times over (parallel, xargs,
-# `build --jobs`, SLURM files): they run for the two artifact kinds' bakes.
-ENGINE_BAKES = {"defaults", "ext-csv"}
-# The bake whose suite runs as a user with plain pip runs it: in a fresh virtualenv that has pytest
-# and nothing else (no pytest-xdist, so in one process). The others run on a worker per core.
-PYTEST_ONLY_BAKE = "defaults"
+# The machinery bake's suite runs as a user with plain pip runs it: in a fresh virtualenv that has
+# pytest and nothing else (no pytest-xdist, so in one process), the tests marked `engines` (the
+# whole matrix built through parallel, xargs, `build --jobs`, SLURM files) included. The others
+# run theirs on a worker per core.
+(PYTEST_ONLY_BAKE,) = MACHINERY_BAKES
 # What a bake outside MACHINERY_BAKES runs of its own suite.
 ANSWER_TESTS = ("tests/test_pipeline_contract.py", "tests/test_write_table.py")
-# The baked test that builds the project's own pipeline: it runs by default, so a demo that cannot
-# build fails the suite.
-PIPELINE_BUILD = "tests/test_pipeline_contract.py::test_the_cheapest_permutation_builds"
 
 
-def test_engine_bakes_are_supported_bakes() -> None:
-    assert ENGINE_BAKES <= MACHINERY_BAKES <= OWN_SUITE_BAKES
-    assert PYTEST_ONLY_BAKE in MACHINERY_BAKES
-    assert len(OWN_SUITE) == len(OWN_SUITE_BAKES)
+def test_own_suite_bakes_are_supported_bakes() -> None:
+    supported: dict[object, Any] = {param.id: param.values[0] for param in SUPPORTED}
+    assert MACHINERY_BAKES <= OWN_SUITE_BAKES <= set(supported)
+    # The swapped pipeline's bake puts two supported bakes' answers together.
+    assert supported["irregular-plurals"] == IRREGULAR_PLURALS
+    assert {**IRREGULAR_PLURALS, **supported["ext-csv"]} == SWAPPED_ANSWERS
 
 
 def pytest_only(project: BakedProject, folder: Path) -> Path:
@@ -115,26 +121,20 @@ def pytest_only(project: BakedProject, folder: Path) -> Path:
     return python
 
 
-def passed(stdout: str, nodeid: str) -> bool:
-    """Whether ``pytest -v`` printed the test as passed (xdist prints a worker before PASSED)."""
-    return any(nodeid in line and "PASSED" in line.split() for line in stdout.splitlines())
-
-
+@pytest.mark.long  # the machinery bake's whole suite
 @pytest.mark.parametrize("answers", OWN_SUITE)
 def test_baked_tests_pass(
     bake: Bake, tmp_path: Path, answers: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
-    bake_id = request.node.callspec.id
     project = bake(**answers)
-    if bake_id == PYTEST_ONLY_BAKE:
+    if request.node.callspec.id == PYTEST_ONLY_BAKE:
         python = pytest_only(project, tmp_path / "pytest-only")
         ran = project.run(python, "-m", "pytest", "-v")
         assert "[gw0]" not in ran.stdout  # no pytest-xdist, no -n: one process
     else:
-        selection = ["-m", "not engines"] if bake_id not in ENGINE_BAKES else []
-        ran = project.suite(*(selection if bake_id in MACHINERY_BAKES else ANSWER_TESTS))
+        ran = project.suite(*ANSWER_TESTS)
         assert "[gw0]" in ran.stdout  # pytest-xdist is there: a worker per core
-    assert passed(ran.stdout, PIPELINE_BUILD), ran.stdout
+    assert built_own_pipeline(ran.stdout), ran.stdout
 
 
 ENGINES = {
