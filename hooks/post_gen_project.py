@@ -53,21 +53,12 @@ def next_steps(slug: str, package: str, runner: str) -> list[str]:
     ]
 
 
-def writer_note(package: str, extension: str) -> str:
-    return (
-        f"note: ctx.write_table cannot write .{extension}; implement write_artifact"
-        f" in {package}/pipeline.py with your format's library before building."
-    )
-
-
 def main() -> int:
     # cookiecutter runs this hook in the baked project's root.
     Path(ANSWERS_FILE).write_text(answers_config(ANSWERS), encoding="utf-8", newline="\n")
     package = str(ANSWERS["package_name"])
     steps = next_steps(str(ANSWERS["project_slug"]), package, str(ANSWERS["command_runner"]))
     print("Next steps:", *(f"  {step}" for step in steps), sep="\n", file=sys.stderr)
-    if ANSWERS["__artifact_kind"] == "other":
-        print(writer_note(package, str(ANSWERS["__extension"])), file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,10 @@ PARAM_VALUE_MAX = 64
 RUNNERS = ("uv run", "python")
 PLURALS = ("input_axis_plural", "param_axis_plural")
 IDENTIFIER_FIX = "choose a valid, non-keyword identifier (e.g. perm_builder)"
+# The extensions whose artifacts ctx.write_table writes, so that the demo builds (the names of
+# cookiecutter.json's __artifact_kind: SQLite's four, and the file kinds as themselves).
+WRITTEN = ("db", "sqlite", "sqlite3", "db3", "csv", "json", "jsonl", "parquet")
+WRITTEN_KINDS = ("sqlite", "csv", "json", "jsonl", "parquet")
 
 # Words the builder's CLI and manifest already use; an axis named like one would shadow it.
 CLI_WORDS = frozenset(
@@ -151,7 +155,15 @@ def check_artifact_extension() -> Problems:
             "artifact_extension",
             answer("artifact_extension"),
             "is not a file extension; use letters and digits, with single dots"
-            " between parts (e.g. db, json, tar.gz)",
+            " between parts (e.g. db, json, parquet)",
+        )
+    elif answer("__artifact_kind") not in WRITTEN_KINDS:
+        yield problem(
+            "artifact_extension",
+            answer("artifact_extension"),
+            f"has no writer for the demo to build with; use {', '.join(WRITTEN)}, then for your"
+            " own format set ARTIFACT_EXTENSION in settings.py and write ctx.artifact_path in"
+            " pipeline.py's write_artifact",
         )
 
 

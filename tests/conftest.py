@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,18 @@ def run_command(
     return result
 
 
+# The baked test that builds the project's own pipeline.py: it runs by default, so a pipeline that
+# cannot build fails the suite.
+PIPELINE_BUILD = "tests/test_pipeline_contract.py::test_the_cheapest_permutation_builds"
+
+
+def built_own_pipeline(verbose_output: str) -> bool:
+    """Whether a baked suite's ``pytest -v`` output shows PIPELINE_BUILD passed (under xdist, a
+    worker's name comes first)."""
+    lines = verbose_output.splitlines()
+    return any(PIPELINE_BUILD in line and "PASSED" in line.split() for line in lines)
+
+
 def baked_root(output: Path) -> Path:
     """The one project a bake wrote into its output folder."""
     (root,) = output.iterdir()
@@ -122,6 +135,25 @@ def change_machinery(template: Path) -> str:
     module = template / "{{cookiecutter.project_slug}}/{{cookiecutter.package_name}}/builder/cli.py"
     module.write_text(module.read_text(encoding="utf-8") + line + "\n", encoding="utf-8")
     return line
+
+
+def task_environment(folder: Path) -> tuple[str, ...]:
+    """An array file's ``--setup`` and ``--python`` for a stand-in of a cluster's environment: the
+    interpreter ``task-python`` is on PATH only once the first setup line has sourced an activate
+    script (which reads an unset variable, as ``module`` does), and runs only once the second has
+    set ``TASK_ENV``. A task that builds ran both, in order, then the interpreter they named."""
+    bin_dir = folder / "task-env" / "bin"
+    bin_dir.mkdir(parents=True)
+    activate = folder / "task-env" / "activate"
+    activate.write_text(f'PATH={shlex.quote(str(bin_dir))}:"$PATH"\n: "$TASK_ENV_NEVER_SET"\n')
+    python = bin_dir / "task-python"
+    python.write_text(
+        '#!/bin/sh\n[ "${TASK_ENV:-}" = ready ] || exit 97\n'
+        f'exec {shlex.quote(sys.executable)} "$@"\n'
+    )
+    python.chmod(0o755)
+    setup = ("--setup", f"source {activate}", "--setup", "export TASK_ENV=ready")
+    return (*setup, "--python", "task-python")
 
 
 def commit_all(repo: Path, env: Mapping[str, str], message: str) -> str:
@@ -203,9 +235,17 @@ class BakedProject:
 
     def suite(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The project's own tests, with pytest and only the plugin its test group adds (xdist,
-        which its addopts ask for): this venv's other plugins stay out."""
+        which its conftest turns on): this venv's other plugins stay out. Verbose, so that the
+        output names each test that ran, and the xdist worker that ran it."""
         only_test_group = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-        return self.python("-m", "pytest", "-p", "xdist", "-q", *args, env=only_test_group)
+        return self.python("-m", "pytest", "-p", "xdist", "-v", *args, env=only_test_group)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` first, the rest in their order: under pytest-xdist (scripts/test.sh
+    hands out one test at a time) each long one starts at once on a worker of its own, instead of
+    one that starts late ending the run minutes after the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.fixture(scope="session")

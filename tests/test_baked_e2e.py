@@ -6,13 +6,23 @@ import csv
 import json
 import re
 import sqlite3
+import tomllib
+import venv
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
-from combinations import MACHINERY_BAKES, OWN_SUITE, OWN_SUITE_BAKES, SUPPORTED
-from conftest import Bake, BakedProject, require_program
+from combinations import (
+    IRREGULAR_PLURALS,
+    MACHINERY_BAKES,
+    OWN_SUITE,
+    OWN_SUITE_BAKES,
+    SUPPORTED,
+    SWAPPED_ANSWERS,
+)
+from conftest import Bake, BakedProject, built_own_pipeline, require_program
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +62,20 @@ def check_csv(path: Path) -> None:
     assert rows
 
 
+def check_parquet(path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    assert table.column_names == COLUMNS
+    assert table.num_rows
+
+
 CHECK_ARTIFACT: dict[str, Callable[[Path], None]] = {
     "sqlite": check_sqlite,
     "json": check_json,
     "jsonl": check_jsonl,
     "csv": check_csv,
+    "parquet": check_parquet,
 }
 
 
@@ -74,32 +93,48 @@ def manifest_rows(table: str) -> list[str]:
     return [line for line in table.splitlines() if line.startswith("  [")]
 
 
-# The baked tests marked `engines` build the whole matrix several times over (parallel, xargs,
-# `build --jobs`, SLURM files): they run for the two artifact kinds' bakes.
-ENGINE_BAKES = {"defaults", "ext-csv"}
+# The machinery bake's suite runs as a user with plain pip runs it: in a fresh virtualenv that has
+# pytest and nothing else (no pytest-xdist, so in one process), the tests marked `engines` (the
+# whole matrix built through parallel, xargs, `build --jobs`, SLURM files) included. The others
+# run theirs on a worker per core.
+(PYTEST_ONLY_BAKE,) = MACHINERY_BAKES
 # What a bake outside MACHINERY_BAKES runs of its own suite.
 ANSWER_TESTS = ("tests/test_pipeline_contract.py", "tests/test_write_table.py")
 
 
-def test_engine_bakes_are_supported_bakes() -> None:
-    assert ENGINE_BAKES <= MACHINERY_BAKES <= OWN_SUITE_BAKES
-    assert len(OWN_SUITE) == len(OWN_SUITE_BAKES)
+def test_own_suite_bakes_are_supported_bakes() -> None:
+    supported: dict[object, Any] = {param.id: param.values[0] for param in SUPPORTED}
+    assert MACHINERY_BAKES <= OWN_SUITE_BAKES <= set(supported)
+    # The swapped pipeline's bake puts two supported bakes' answers together.
+    assert supported["irregular-plurals"] == IRREGULAR_PLURALS
+    assert {**IRREGULAR_PLURALS, **supported["ext-csv"]} == SWAPPED_ANSWERS
 
 
+def pytest_only(project: BakedProject, folder: Path) -> Path:
+    """A fresh virtualenv with the pytest the project's test group pins, installed by plain pip
+    (its cache makes a second install quick); its python."""
+    pyproject = tomllib.loads((project.root / "pyproject.toml").read_text(encoding="utf-8"))
+    (pin,) = [req for req in pyproject["dependency-groups"]["test"] if req.startswith("pytest==")]
+    venv.create(folder, with_pip=True)
+    python = folder / "bin" / "python"
+    project.run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", pin)
+    return python
+
+
+@pytest.mark.long  # the machinery bake's whole suite
 @pytest.mark.parametrize("answers", OWN_SUITE)
 def test_baked_tests_pass(
-    bake: Bake, answers: dict[str, str], request: pytest.FixtureRequest
+    bake: Bake, tmp_path: Path, answers: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
-    bake_id = request.node.callspec.id
     project = bake(**answers)
-    if bake_id in MACHINERY_BAKES:
-        selection = [] if bake_id in ENGINE_BAKES else ["-m", "not engines"]
-        project.suite(*selection)
-        return
-    project.suite(*ANSWER_TESTS)
-    if project.kind != "other":  # the demo writes this kind: the user's pipeline builds
-        built = project.suite("-m", "pipeline_build")
-        assert "1 passed" in built.stdout, built.stdout
+    if request.node.callspec.id == PYTEST_ONLY_BAKE:
+        python = pytest_only(project, tmp_path / "pytest-only")
+        ran = project.run(python, "-m", "pytest", "-v")
+        assert "[gw0]" not in ran.stdout  # no pytest-xdist, no -n: one process
+    else:
+        ran = project.suite(*ANSWER_TESTS)
+        assert "[gw0]" in ran.stdout  # pytest-xdist is there: a worker per core
+    assert built_own_pipeline(ran.stdout), ran.stdout
 
 
 ENGINES = {
@@ -141,16 +176,8 @@ def test_generated_commands_build_everything(
 
     script = tmp_path / "build_missing.sh"
     script.write_text("\n".join(commands) + "\n", encoding="utf-8")
-    built = project.run("bash", "-euo", "pipefail", script, ok=project.kind != "other")
+    project.run("bash", "-euo", "pipefail", script)
 
-    if project.kind == "other":
-        assert built.returncode != 0
-        assert (
-            "write_artifact failed: NotImplementedError: write_table cannot write" in built.stderr
-        )
-        assert f".{project.extension} artifacts" in built.stderr
-        assert not [pid for pid in project.permutation_ids if project.artifact(pid).exists()]
-        return
     table = project.builder("manifest").stdout
     assert f"=== Manifest ({total}/{total}) ===" in table
     rows = manifest_rows(table)

@@ -43,20 +43,3 @@ def test_next_steps_are_the_readme_quick_start(
     commands = [line for line in quick_start[1].splitlines() if not line.startswith("#")]
 
     assert steps[1:] == commands
-
-
-@pytest.mark.parametrize(
-    ("extension", "noted"),
-    [
-        pytest.param("db", False, id="db"),
-        pytest.param("csv", False, id="csv"),
-        pytest.param("parquet", True, id="parquet"),
-    ],
-)
-def test_missing_writer_is_pointed_out(
-    bake: Bake, capfd: pytest.CaptureFixture[str], extension: str, noted: bool
-) -> None:
-    project = bake(artifact_extension=extension)
-    stderr = capfd.readouterr().err
-    assert (f"implement write_artifact in {project.package}/pipeline.py" in stderr) == noted
-    assert (f"ctx.write_table cannot write .{extension};" in stderr) == noted

@@ -81,6 +81,10 @@ REFUSED = [
     pytest.param({"artifact_extension": "a/b"}, "artifact_extension", "a/b", id="ext-slash"),
     pytest.param({"artifact_extension": "d b"}, "artifact_extension", "d b", id="ext-space"),
     pytest.param({"artifact_extension": "db."}, "artifact_extension", "db.", id="ext-trailing-dot"),
+    pytest.param({"artifact_extension": "npz"}, "artifact_extension", "npz", id="ext-no-writer"),
+    pytest.param(
+        {"artifact_extension": "tar.gz"}, "artifact_extension", "tar.gz", id="ext-compound"
+    ),
 ]
 
 
@@ -118,6 +122,20 @@ def test_every_problem_is_reported_on_its_own_line(
 
     assert result.exit_code != 0
     assert [line.split()[1] for line in errors] == ["package_name", "input_axis", "param_values"]
+
+
+def test_an_extension_without_a_writer_is_refused_saying_what_to_do(
+    cookies: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A bake's demo must build: an extension ctx.write_table cannot write is refused in one line
+    that lists those it can and says how to add a format (what the baked README says too)."""
+    result = cookies.bake(extra_context={"artifact_extension": ".NPZ"}, template=str(TEMPLATE))
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
+
+    assert result.exit_code != 0
+    assert line.startswith("error: artifact_extension '.NPZ' has no writer for the demo")
+    assert "db, sqlite, sqlite3, db3, csv, json, jsonl, parquet" in line
+    assert "set ARTIFACT_EXTENSION in settings.py and write ctx.artifact_path" in line
 
 
 def test_unknown_runner_is_refused_by_cookiecutter(cookies: Any, output_dir: Path) -> None:

@@ -73,6 +73,32 @@ def test_recorded_answers_bake_the_same_bytes(
     assert snapshot(again) == snapshot(project.root)
 
 
+def test_a_rebake_over_the_project_keeps_the_files_the_template_does_not_have(
+    bake: Bake, cli_env: dict[str, str]
+) -> None:
+    """``--overwrite-if-exists`` rewrites the template's files and keeps the user's: a CSV added
+    to data/ (a folder cookiecutter would delete whole if it were copied as one), output/, notes."""
+    project = bake()
+    baked = snapshot(project.root)
+    added = {
+        "data/mine.csv": b"day,temperature\n1,2.5\n",
+        "output/alpine_linear.db": b"an artifact",
+        "notes.md": b"mine",
+    }
+    for name, content in added.items():
+        (project.root / name).parent.mkdir(exist_ok=True)
+        (project.root / name).write_bytes(content)
+    (project.root / "data" / "alpine.csv").unlink()  # a file of the template's comes back
+
+    command: list[str | Path] = ["cookiecutter", TEMPLATE, "--no-input", "--overwrite-if-exists"]
+    options: list[str | Path] = ["--config-file", project.root / ANSWERS_FILE]
+    run_command(
+        [*command, *options, "--output-dir", project.root.parent], project.root.parent, cli_env
+    )
+
+    assert snapshot(project.root) == {**baked, "output": None, **added}
+
+
 def readme_commands(project: BakedProject, first_word: str) -> str:
     """The README's shell lines that start with first_word, in order, as one script."""
     readme = (project.root / "README.md").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Bake, require_program
+from conftest import Bake, require_program, task_environment
 from sge_cluster import PROGRAMS as SGE_PROGRAMS
 from sge_cluster import SgeCluster
 from slurm_cluster import PROGRAMS as SLURM_PROGRAMS
@@ -88,10 +88,13 @@ def test_grid_engine_arrays_build_and_a_resubmission_finishes_what_failed(
     failed = [path.read_text() for path in task_logs if f"{failing}: phase 2/3" in path.read_text()]
     assert len(failed) == 1 and "RuntimeError: injected" in failed[0]
 
-    # After the fix, the failures go again, from a plan of their own.
+    # After the fix, the failures go again, from a plan of their own, in tasks that ready their
+    # environment with --setup lines and run the --python those put on PATH.
     pipeline.configure(faults=[])
-    retry = write_array_file(project, env, tmp_path / "retry.sge", "--status", "fail", "--sge")
+    retrying = ("--status", "fail", "--sge", *task_environment(tmp_path))
+    retry = write_array_file(project, env, tmp_path / "retry.sge", *retrying)
     assert planned_ids(retry) == [failing]
+    assert "\n# Each task first runs:\n#   source " in retry.read_text()
     again = project.run("bash", retry, "-sync", "y", ok=False, env=env)
     assert again.returncode == 0, f"{again.stdout}\n{again.stderr}\n{sge.logs()}"
     assert all(entry["status"] == "DONE" for entry in manifest(project, env).values())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Bake, BakedProject, require_program
+from conftest import Bake, BakedProject, require_program, task_environment
 from slurm_cluster import PROGRAMS, SlurmCluster
 
 pytestmark = pytest.mark.slow
@@ -173,8 +173,13 @@ def test_each_resource_set_is_an_array_with_its_own_values(
         faults=[{"phase": pipeline.phases[0], "action": "cpus", "arg": str(cpus_log)}],
     )
     env = {**cluster.env, **pipeline.env}
-    # The three cheapest permutations: the smallest input with each parameter, a set each.
-    array_file = write_slurm_file(project, env, tmp_path / "sets.slurm", "--limit", "3")
+    # The three cheapest permutations: the smallest input with each parameter, a set each; the
+    # tasks ready their environment with --setup lines and run the --python those put on PATH.
+    environment = task_environment(tmp_path)
+    array_file = write_slurm_file(
+        project, env, tmp_path / "sets.slurm", "--limit", "3", *environment
+    )
+    assert "\n# Each task first runs:\n#   source " in array_file.read_text()
     slice_ids = planned_ids(array_file)
     assert [pid.split("_", 1)[1] for pid in slice_ids] == [half, double, triple]
 

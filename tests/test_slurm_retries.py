@@ -18,7 +18,8 @@ from conftest import Bake, require_program
 from slurm_cluster import PROGRAMS, SlurmCluster, memory_enforcement_problem
 from test_slurm import BakedTestPipeline, manifest, write_array_file
 
-pytestmark = pytest.mark.slow
+# A minute and a half of sleep past a time limit, then a retry: the longest test of all.
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 MEM = 150  # MiB: a build of the test pipeline takes about 50
 ALLOCATED = 170  # MiB, past MEM, within twice MEM with the build's own

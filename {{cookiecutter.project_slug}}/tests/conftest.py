@@ -209,14 +209,18 @@ class Project:
         document["by_id"] = {e["permutation_id"]: e for e in document["entries"]}
         return document
 
-    def block_in_phase(self, phase: str, *, input: str | None = None) -> Block:
-        """Make a phase signal that it has started, then wait until the test releases it."""
+    def block_in_phase(
+        self, phase: str, *, input: str | None = None, param: str | None = None
+    ) -> Block:
+        """Make a phase signal that it has started, then wait until the test releases it (for
+        every permutation, or for those of ``input`` and ``param``)."""
         block = Block(self.root / f"reached-{phase}", self.root / f"release-{phase}")
         self.fault(
             phase,
             "block",
             {"reached": str(block.reached), "release": str(block.release)},
             input=input,
+            param=param,
         )
         return block
 
@@ -351,6 +355,30 @@ TASK_VARIABLES = {
 }
 
 
+def task_environment(folder: Path, *, shell: str = "bash") -> tuple[str, ...]:
+    """``--setup`` and ``--python`` options naming a stand-in for a cluster's environment: an
+    interpreter, ``task-python``, that is on PATH only once the setup's activate script has run,
+    and that refuses to run unless the setup's second step has too. The activate script reads an
+    unset variable, as ``module`` and ``conda activate`` do. For bash, two ``--setup`` lines; for
+    ``sh`` (the containers'), one line of two commands, with ``.`` for ``source``."""
+    bin_dir = folder / "task-env" / "bin"
+    bin_dir.mkdir(parents=True)
+    activate = folder / "task-env" / "activate"
+    activate.write_text(f'PATH={shlex.quote(str(bin_dir))}:"$PATH"\n: "$TASK_ENV_NEVER_SET"\n')
+    python = bin_dir / "task-python"
+    ready = '[ "${TASK_ENV:-}" = ready ]'
+    refuse = '{ echo "task-python: the setup did not run" >&2; exit 97; }'
+    exec_python = f'exec {shlex.quote(sys.executable)} "$@"'
+    python.write_text(f"#!/bin/sh\n{ready} || {refuse}\n{exec_python}\n")
+    python.chmod(0o755)
+    get_ready = "export TASK_ENV=ready"
+    if shell == "bash":
+        setup: tuple[str, ...] = ("--setup", f"source {activate}", "--setup", get_ready)
+    else:
+        setup = ("--setup", f". {activate}; {get_ready}")
+    return (*setup, "--python", "task-python")
+
+
 def run_task(
     script: Path,
     project: Project,
@@ -376,15 +404,15 @@ def run_task(
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Build your own pipeline only when asked (`pytest -m pipeline_build`): until its phases are
-    written (a demo without a writer for its extension), that build cannot pass."""
-    if "pipeline_build" in (config.option.markexpr or ""):
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """A worker per core when pytest-xdist is installed and no -n was given; plain pytest runs the
+    suite in one process. (Before xdist's own hook turns ``-n auto`` into workers; an xdist worker
+    has ``workerinput`` and runs its share in one process.)"""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return
-    skip = pytest.mark.skip(reason="builds pipeline.py: run with -m pipeline_build")
-    for item in items:
-        if item.get_closest_marker("pipeline_build"):
-            item.add_marker(skip)
+    if config.option.numprocesses is None and not config.option.collectonly:
+        config.option.numprocesses = "auto"
 
 
 @pytest.fixture

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import INPUTS, PARAMS, Project, assert_valid_artifact, local_commands
+from conftest import (
+    INPUTS,
+    PARAMS,
+    Project,
+    assert_valid_artifact,
+    local_commands,
+    task_environment,
+)
 
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder.engines import aws_batch, containers
@@ -301,3 +308,41 @@ def test_a_single_task_is_a_plain_job_and_a_big_group_several_arrays(project: Pr
     offsets = [d["containerOverrides"]["environment"][0]["value"] for d in documents]
     assert sizes == [10_000, 10_000, 1] and offsets == ["0", "10000", "20000"]
     assert "${AWS_BATCH_JOB_ARRAY_INDEX:-0}" in documents[-1]["containerOverrides"]["command"][2]
+
+
+# --- Both ---------------------------------------------------------------------------------------
+
+
+def container_command(shape: tuple[str, ...], output: str) -> tuple[list[str], dict[str, str]]:
+    """The command of the one job of ``output``, and its variables with its first task's index."""
+    if shape == KUBERNETES:
+        (job,) = kubernetes_jobs(output)
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        command, variables, index = container["command"], container["env"], "JOB_COMPLETION_INDEX"
+    else:
+        (document,) = batch_jobs(output)
+        overrides = document["containerOverrides"]
+        command, variables = overrides["command"], overrides["environment"]
+        index = "AWS_BATCH_JOB_ARRAY_INDEX"
+    return command, {**{item["name"]: item["value"] for item in variables}, index: "0"}
+
+
+@pytest.mark.parametrize("shape", [KUBERNETES, AWS_BATCH], ids=["kubernetes", "aws-batch"])
+def test_a_job_runs_its_setup_line_then_the_interpreter_it_put_there(
+    project: Project, tmp_path: Path, shape: tuple[str, ...]
+) -> None:
+    environment = task_environment(tmp_path, shell="sh")
+    asked = ("plan", "--missing", "--limit", "2", *shape)
+    output = project.run(*asked, *environment).stdout
+    if shape == KUBERNETES:  # a comment shows it; AWS Batch's JSON Lines have none
+        assert f"# Each pod first runs, in sh:\n#   {environment[1]}\n" in output
+    command, variables = container_command(shape, output)
+    assert "exec task-python -m " in command[2]
+    result = run_job_command(project, command, variables)
+    assert result.returncode == 0, result.stderr
+    assert done_ids(project) == plan_lines(command)[:1]
+
+    # Without its setup, the job finds no such interpreter: the setup ran before the build.
+    bare = project.run(*asked, "--python", "task-python").stdout
+    failed = run_job_command(project, *container_command(shape, bare))
+    assert failed.returncode == 127, failed.stderr

@@ -34,8 +34,12 @@ def shown_everywhere(project: Project, reason: str) -> dict[str, str]:
     shown = project.run("show", PERMUTATION).stdout
     assert f"  reason     {reason}\n" in shown and f"  error      {entry['error']}\n" in shown
     assert f"  status     {WHERE}\n" in shown
+    # A build that ran under no scheduler has no job to show, not a "none recorded" line.
+    assert ("  SLURM job  " in shown) == (entry.get(failures.JOB_KEY) is not None), shown
     document = json.loads(project.run("show", PERMUTATION, "--json").stdout)
     assert (document["status"], document["reason"], document["provenance"]) == (WHERE, reason, None)
+    # Never built: it says so, and has no staleness (null, as in manifest --stale), not [].
+    assert (document["built"], document["stale"]) == (False, None)
     assert document["error"] == entry["error"] and document["error_log"].endswith(".error.log")
     return {"error": entry["error"], "show": shown}
 

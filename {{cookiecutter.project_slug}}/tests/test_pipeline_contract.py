@@ -1,8 +1,10 @@
 """Your pipeline.py against the builder's contract: these hold for any valid pipeline.
 
 The rest of the suite tests the machinery on the test pipeline beside this file; these are the
-only tests that run yours, so they stay green whatever your inputs, registry and phases are.
-`pytest -m pipeline_build` also builds your cheapest permutation into a temporary folder.
+only tests that run yours, so they stay green whatever your inputs, registry and phases are, and
+one of them builds your cheapest permutation into a temporary folder, so a pipeline that cannot
+build fails the suite (`pytest -m "not pipeline_build"` leaves that build out, for a pipeline too
+slow for a test).
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> N
     assert_valid_artifact(artifact)
 
     document = show(project, permutation_id)
-    assert document["stale"] == [] and document["output_path"] == str(artifact)
+    assert document["built"] is True and document["stale"] == []
+    assert document["output_path"] == str(artifact)
     recorded = document["provenance"]
     data = os.stat(project.input_file(inp))
     assert recorded["axes"] == {settings.INPUT_AXIS: inp, settings.PARAM_AXIS: param}

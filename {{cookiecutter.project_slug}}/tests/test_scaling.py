@@ -30,6 +30,7 @@ from conftest import (
     plan_of,
     run_task,
     submissions,
+    task_environment,
 )
 
 from {{ cookiecutter.package_name }} import settings
@@ -488,6 +489,62 @@ def test_pbs_and_lsf_files_submit_as_documented_and_tasks_build_their_lines(
     assert done == [plan_ids(arrays[1].plan)[task]]
     plain = run_task(script, project, arrays[0], None, engine=engine)
     assert plain.returncode == 2 and "submit this file with bash" in plain.stderr
+
+
+# The index variable's value in each engine's first array task.
+FIRST_TASK = {"slurm": 0, "sge": 1, "pbs": 0, "lsf": 1}
+
+
+@pytest.mark.parametrize("engine", list(FIRST_TASK))
+def test_a_task_runs_its_setup_lines_then_the_interpreter_they_put_there(
+    project: Project, tmp_path: Path, engine: str
+) -> None:
+    environment = task_environment(tmp_path)
+    asked = ("plan", "--missing", "--limit", "1", f"--{engine}")
+    text = project.run(*asked, *environment).stdout
+    options = zip(environment[::2], environment[1::2], strict=True)
+    setup = [value for flag, value in options if flag == "--setup"]
+    assert "\n".join(["# Each task first runs:", *(f"#   {line}" for line in setup)]) in text
+    assert "exec task-python -m " in text  # the interpreter named, not the project's runner
+    script = tmp_path / "build.sh"
+    script.write_text(text)  # as written: no runner swapped for this interpreter
+    (array,) = submissions(text)
+    result = run_task(script, project, array, FIRST_TASK[engine], engine=engine)
+    assert result.returncode == 0, result.stderr
+    built = plan_ids(array.plan)
+    assert [e["permutation_id"] for e in project.manifest("--done")["entries"]] == built
+    assert_valid_artifact(project.artifact(built[0]))
+
+    # Without its setup, the task finds no such interpreter: the setup ran before the build.
+    bare = project.run(*asked, "--python", "task-python").stdout
+    assert "Each task first runs" not in bare
+    script.write_text(bare)
+    failed = run_task(script, project, submissions(bare)[0], FIRST_TASK[engine], engine=engine)
+    assert failed.returncode == 127 and "task-python: not found" in failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        pytest.param(
+            ("--slurm", "--setup", "module load a\nrm -r b"),
+            "--setup 'module load a\\nrm -r b' holds a control character; give each line its own"
+            " --setup",
+            id="setup-of-two-lines",
+        ),
+        pytest.param(
+            ("--pbs", "--python", " "),
+            "--python ' ' names no interpreter; give its path, e.g. .venv/bin/python",
+            id="python-blank",
+        ),
+    ],
+)
+def test_a_bad_task_environment_is_one_line_and_nothing_written(
+    project: Project, options: tuple[str, ...], error: str
+) -> None:
+    refused = project.run("plan", "--missing", *options, code=2)
+    assert refused.stderr == f"error: {error}\n" and refused.stdout == ""
+    assert not (project.output / "_plans").exists()
 
 
 def test_a_packed_task_that_dies_leaves_the_rest_missing_or_failed(project: Project) -> None:

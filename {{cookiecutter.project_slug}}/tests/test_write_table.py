@@ -40,23 +40,33 @@ def estimate_cost(input_id: str) -> int:
 
 
 def write_rows(ctx: Any) -> str:
-    ctx.write_table(COLUMNS, [[0, "replaced", 0.0]], name="scores")
-    ctx.write_table(COLUMNS, ROWS, name="scores")
+    WRITE
     return "written"
 
 
 PHASES = [write_rows]
 """
+WRITE_TABLE_TWICE = """ctx.write_table(COLUMNS, [[0, "replaced", 0.0]], name="scores")
+    ctx.write_table(COLUMNS, ROWS, name="scores")"""
 PERMUTATION = "table_only"
 BUILD = ("build", "--output-folder", "output", axes.INPUT_FLAG, "table", axes.PARAM_FLAG, "only")
 KIND = "sqlite" if layout.artifact_is_sqlite() else settings.ARTIFACT_EXTENSION.lower()
 WRITES_TABLES = KIND == "sqlite" or KIND in TABLE_WRITERS
 
 
-def use_pipeline(project: Project, rows: Any) -> None:
+def use_pipeline(project: Project, rows: Any, write: str = WRITE_TABLE_TWICE) -> None:
+    """The table pipeline, its phase writing with ``write`` (by default write_table, twice)."""
+    table = f"COLUMNS = {COLUMNS!r}\nROWS = {rows!r}"
     path = project.root / "table_pipeline.py"
-    path.write_text(PIPELINE.replace("TABLE", f"COLUMNS = {COLUMNS!r}\nROWS = {rows!r}"))
+    path.write_text(PIPELINE.replace("TABLE", table).replace("WRITE", write))
     project.extra_env[layout.PIPELINE_VARIABLE] = str(path)
+
+
+def use_extension(project: Project, extension: str) -> Path:
+    """Set the project's ARTIFACT_EXTENSION as a user would, in its settings.py; the artifact."""
+    with (project.root / settings.PACKAGE / "settings.py").open("a") as module:
+        module.write(f"ARTIFACT_EXTENSION = {extension!r}\n")
+    return project.output / f"{PERMUTATION}.{extension}"
 
 
 def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
@@ -68,6 +78,11 @@ def read_table(path: Path) -> tuple[list[str], list[list[Any]]]:
     if KIND == "csv":
         header, *lines = csv.reader(path.read_text(encoding="utf-8").splitlines())
         return header, lines
+    if KIND == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        return table.column_names, [list(row.values()) for row in table.to_pylist()]
     if KIND == "jsonl":
         objects = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     else:
@@ -92,17 +107,25 @@ def test_the_table_lands_in_the_artifact_as_its_kind_holds_one(
     assert rows == (text if KIND == "csv" else ROWS)
 
 
-@pytest.mark.skipif(WRITES_TABLES, reason="write_table writes this kind")
-def test_another_kind_is_refused_with_what_to_do_instead(
-    project: Project,
-) -> None:
+def test_another_kind_is_refused_with_what_to_do_instead(project: Project) -> None:
+    artifact = use_extension(project, "npz")
     use_pipeline(project, ROWS)
     failed = project.run(*BUILD, code=1)
 
-    refusal = f"write_table cannot write .{settings.ARTIFACT_EXTENSION} artifacts"
-    assert refusal in failed.stderr
+    assert "ValueError: write_table cannot write .npz artifacts" in failed.stderr
     assert "write ctx.artifact_path with your format's library" in failed.stderr
-    assert not project.artifact(PERMUTATION).exists()
+    assert not artifact.exists()
+
+
+def test_another_kind_is_built_by_a_phase_that_writes_the_artifact(project: Project) -> None:
+    """What the README and the template's refusal of an extension say to do for another format."""
+    artifact = use_extension(project, "rows")
+    use_pipeline(project, ROWS, write="ctx.artifact_path.write_text(repr(ROWS))")
+    project.run(*BUILD)
+
+    assert artifact.read_text() == repr(ROWS)
+    assert project.manifest()["by_id"][PERMUTATION]["status"] == "DONE"
+    assert project.run("manifest", "--stale", "--commands").stdout == ""  # provenance recorded
 
 
 @pytest.mark.skipif(not WRITES_TABLES, reason="no table writer for this kind")

@@ -89,8 +89,9 @@ def fit_model(ctx: BuildContext) -> str:
 def write_artifact(ctx: BuildContext) -> str:
     """The artifact: each day's temperature, the model's prediction and the residual.
 
-    ctx.write_table stores rows in a SQLite, CSV, JSON or JSON Lines artifact; for another
-    format, write ctx.artifact_path with that format's library, imported here.
+    ctx.write_table stores rows in a SQLite, CSV, JSON, JSON Lines or Parquet (with pyarrow)
+    artifact; for another format, write ctx.artifact_path with that format's library, imported
+    here.
     """
     rows = predictions(ctx.read_json("samples.json"), ctx.read_json("model.json"))
     ctx.write_table(["day", "temperature", "predicted", "residual"], rows, name="predictions")

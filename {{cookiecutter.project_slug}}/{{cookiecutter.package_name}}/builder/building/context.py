@@ -97,7 +97,8 @@ class BuildContext:
 
         SQLite: table ``name`` in ``db``, replaced if it exists, inside the phase's transaction
         (so no commit). Files: the whole artifact (a later call replaces it): ``.csv`` a header
-        and a line per row, ``.jsonl`` an object per row, ``.json`` one ``{name: [rows]}`` object.
+        and a line per row, ``.jsonl`` an object per row, ``.json`` one ``{name: [rows]}`` object,
+        ``.parquet`` a column per name (with pyarrow, the one writer that needs a library).
         """
         table = [tuple(row) for row in rows]
         for number, row in enumerate(table, 1):
@@ -111,12 +112,12 @@ class BuildContext:
             return
         writer = TABLE_WRITERS.get(settings.ARTIFACT_EXTENSION.lower())
         if writer is None:
-            raise NotImplementedError(
+            raise ValueError(
                 f"write_table cannot write .{settings.ARTIFACT_EXTENSION} artifacts (it writes"
                 f" SQLite and .{', .'.join(TABLE_WRITERS)}): write ctx.artifact_path with your"
                 " format's library instead"
             )
-        self.write_text(self.artifact_path, writer(name, columns, table))
+        atomic_publish(self.artifact_path, writer(name, columns, table))
 
 
 def _quoted(identifier: str) -> str:
@@ -132,7 +133,7 @@ def _insert_table(
     db.executemany(f"INSERT INTO {_quoted(name)} VALUES ({marks})", rows)
 
 
-def _csv_text(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> str:
+def _csv_bytes(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> bytes:
     import csv
     import io
 
@@ -140,21 +141,40 @@ def _csv_text(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) ->
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows(rows)
-    return text.getvalue()
+    return text.getvalue().encode("utf-8")
 
 
-def _jsonl_text(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> str:
-    return "".join(json.dumps(dict(zip(columns, row, strict=True))) + "\n" for row in rows)
+def _jsonl_bytes(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> bytes:
+    lines = [json.dumps(dict(zip(columns, row, strict=True))) + "\n" for row in rows]
+    return "".join(lines).encode("utf-8")
 
 
-def _json_text(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> str:
+def _json_bytes(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> bytes:
     objects = [dict(zip(columns, row, strict=True)) for row in rows]
-    return json.dumps({name: objects}, indent=1) + "\n"
+    return (json.dumps({name: objects}, indent=1) + "\n").encode("utf-8")
 
 
-# The file kinds write_table knows, by lowercase extension: each makes the artifact's whole text.
-TABLE_WRITERS: dict[str, Callable[[str, Sequence[str], list[tuple[Any, ...]]], str]] = {
-    "csv": _csv_text,
-    "json": _json_text,
-    "jsonl": _jsonl_text,
+def _parquet_bytes(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> bytes:
+    """A Parquet file of one column per name, each typed by pyarrow from its values. pyarrow is
+    imported here only: a project baked for .parquet declares it, and no other kind needs it."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ModuleNotFoundError(
+            "write_table writes .parquet artifacts with pyarrow, which is not installed here:"
+            " pip install pyarrow (pyproject.toml declares it; uv run installs it)"
+        ) from None
+    arrays = [pa.array([row[index] for row in rows]) for index in range(len(columns))]
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+# The file kinds write_table knows, by lowercase extension: each makes the artifact's whole bytes.
+TABLE_WRITERS: dict[str, Callable[[str, Sequence[str], list[tuple[Any, ...]]], bytes]] = {
+    "csv": _csv_bytes,
+    "json": _json_bytes,
+    "jsonl": _jsonl_bytes,
+    "parquet": _parquet_bytes,
 }

@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from ... import settings
 from ..ids import UsageError
 from ..manifest.selection import positive_int
 
@@ -38,6 +39,21 @@ JOB_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
         "the cluster's cap on tasks per array: more tasks become several arrays (default: 1000;"
         " Kubernetes 100,000 and AWS Batch 10,000, which take no more)",
     ),
+}
+# How each task readies its environment, for every engine: flag -> argparse's keywords.
+TASK_ENVIRONMENT_FLAGS: dict[str, dict[str, Any]] = {
+    "--setup": {
+        "action": "append",
+        "metavar": "LINE",
+        "help": "a shell line each task runs before its build, e.g. 'module load python/3.11;"
+        " source .venv/bin/activate'; repeat it for more lines, run in order (shown in the"
+        " file's header)",
+    },
+    "--python": {
+        "metavar": "PATH",
+        "help": "the interpreter each task runs the builder with, e.g. an absolute venv python"
+        f" (default: the project's runner, {settings.COMMAND_RUNNER})",
+    },
 }
 # Resource flags: flag -> (resource key, argparse type, help). They go over the pipeline's
 # resources for every permutation; a value is checked by resources.py, the one rule for all.
@@ -115,6 +131,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for flag, (kind, text) in JOB_FLAGS.items():
         group.add_argument(flag, type=kind, help=text)
+    for flag, keywords in TASK_ENVIRONMENT_FLAGS.items():
+        group.add_argument(flag, **keywords)
     for flag, (_, kind, text) in RESOURCE_FLAGS.items():
         group.add_argument(flag, type=kind, help=f"{text} (default: the pipeline's, if any)")
     for flag, (shapes, kind, text) in ENGINE_FLAGS.items():

@@ -5,8 +5,9 @@ per ``max_array_size`` tasks (clusters cap task ids). Each submission carries it
 resource options on the submit command line, then the options given to ``bash FILE``, so those
 override the file's; and it passes the array task three arguments: its plan, its offset and its
 ``build --jobs``. Run by the engine as an array task, the file turns the engine's index variable
-into the 0-based task index ``offset + index - first`` and runs
-``build --plan PLAN --per-task K --jobs J --task-index I``.
+into the 0-based task index ``offset + index - first``, runs the engine's own setup and then the
+job's ``--setup`` lines, and runs ``build --plan PLAN --per-task K --jobs J --task-index I``
+with the project's runner or the job's ``--python``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,16 @@ exit "$status"
 """
 
 
+def setup_lines(engine: Engine, job: ArrayJob) -> list[str]:
+    """What a task runs before its build: the engine's setup, then the job's ``--setup`` lines,
+    with unset variables allowed, as in the login shell they are written for (``module`` and
+    ``conda activate`` read some); a line that fails still ends the task."""
+    lines = [engine.task_setup] if engine.task_setup else []
+    if job.setup:
+        lines += ["set +u  # the --setup lines", *job.setup, "set -u"]
+    return lines
+
+
 def described(chosen: Resources) -> str:
     """Resources as the file's comments list them: ``cpus=2 mem=4G (time, ...: the cluster's
     defaults)``."""
@@ -120,6 +131,9 @@ def format_array_file(
         " plan command writes new plan files, so it cannot change what a queued task builds.",
         f"# Task logs: {log_folder}/{engine.log_names}",
         *(f"# {note}" for note in engine.notes),
+        *(["# Each task first runs:"] if job.setup else []),
+        *(f"#   {line}" for line in job.setup),
+        *([f"# Each task's interpreter: {job.python}"] if job.python else []),
         "# Resource sets, each with its plan:",
         *(
             f"#   {plan}: {group.permutations} builds in {group.tasks} task(s):"
@@ -134,8 +148,8 @@ def format_array_file(
         _BODY.replace("@PLAIN@", plain)
         .replace("@TASK@", engine.task_variable)
         .replace("@FIRST@", shift)
-        .replace("@SETUP@", f"\n    {engine.task_setup}" if engine.task_setup else "")
-        .replace("@COMMAND@", command_head(command_folder))
+        .replace("@SETUP@", "".join(f"\n    {line}" for line in setup_lines(engine, job)))
+        .replace("@COMMAND@", command_head(command_folder, job.python))
         .replace("@PER_TASK@", str(job.per_task))
         .replace("@JOB@", engine.job_variable)
         .replace("@SUBMITTER@", engine.submitter)

@@ -73,14 +73,21 @@ def seconds(time: str | None) -> int | None:
 
 
 def task_shell(job: ArrayJob, group: ArrayGroup, command_folder: str, index: str) -> list[str]:
-    """The job's command: ``sh -c`` with the task index ``${PLAN_OFFSET} + ${<index>}``.
+    """The job's command: ``sh -c`` that goes to the project root, runs the job's ``--setup``
+    lines (a failing one ends the task) and the build with the task index
+    ``${PLAN_OFFSET} + ${<index>}``, run by the project's runner or the job's ``--python``.
 
     Kubernetes expands ``$(NAME)`` in a command itself, but only for a defined variable: the
     arithmetic ``$(( ... ))`` reaches the shell as it is written.
     """
     build = (
-        f"{command_head(command_folder)} --plan {shlex.quote(safe_path(group.plan))}"
+        f"{command_head(command_folder, job.python)}"
+        f" --plan {shlex.quote(safe_path(group.plan))}"
         f" --per-task {job.per_task} --jobs {group.jobs}"
     )
     task = f'"$(( ${{{OFFSET_VARIABLE}}} + ${{{index}}} ))"'
-    return ["sh", "-c", f"cd {shlex.quote(job.project_root)} && exec {build} --task-index {task}"]
+    go = f"cd {shlex.quote(job.project_root)}"
+    run = f"exec {build} --task-index {task}"
+    if not job.setup:
+        return ["sh", "-c", f"{go} && {run}"]
+    return ["sh", "-c", "\n".join(["set -e", go, *job.setup, run])]

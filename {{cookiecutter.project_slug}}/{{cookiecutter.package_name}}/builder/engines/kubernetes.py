@@ -62,7 +62,11 @@ def job_documents(job: ArrayJob, group: ArrayGroup, command_folder: str) -> list
     )
     labels = {"app.kubernetes.io/name": base_name()}
     folder = shared_folder(job.project_root, job.output_dir)
-    command = task_shell(job, group, command_folder, INDEX_VARIABLE)
+    # Kubernetes turns $$ into $ in a command (its escape for $(NAME)): a --setup line's $$ stays.
+    command = [
+        part.replace("$$", "$$$$")
+        for part in task_shell(job, group, command_folder, INDEX_VARIABLE)
+    ]
     pod: dict[str, Any] = {"restartPolicy": "Never"}
     deadline = seconds(group.resources.time)
     if deadline is not None:
@@ -119,6 +123,9 @@ def format_kubernetes(
         "# Submit: kubectl create -f THIS_FILE (the same Jobs twice are refused by name).\n"
         f"# A pod builds plan task {OFFSET_VARIABLE} + {INDEX_VARIABLE} (from 0); the plans:\n"
         + "".join(f"#   {group.plan}\n" for group in groups)
+        + ("# Each pod first runs, in sh:\n" if job.setup else "")
+        + "".join(f"#   {line}\n" for line in job.setup)
+        + (f"# Each pod's interpreter: {job.python}\n" if job.python else "")
         + f"# Failures: kubectl get jobs -l app.kubernetes.io/name={base_name()};"
         " then manifest --status fail\n"
     )

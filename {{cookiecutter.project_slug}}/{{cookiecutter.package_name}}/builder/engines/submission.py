@@ -47,6 +47,8 @@ class ArrayJob:
     job_queue: str | None = None  # AWS Batch's
     job_definition: str | None = None  # AWS Batch's
     overrides: dict[str, Any] = field(default_factory=dict)  # resource flags, by resource key
+    setup: tuple[str, ...] = ()  # shell lines each task runs before its build
+    python: str | None = None  # the interpreter that runs the builder; None: the project's runner
 
     def array_size(self, engine_cap: int | None = None) -> int:
         """Tasks per array: ``--max-array-size``, else SLURM's default ``MaxArraySize``; for an
@@ -75,7 +77,27 @@ def job_of(args: argparse.Namespace, output_dir: Path) -> ArrayJob:
         if given(args, flag) is not None
     }
     root, output = safe_path(str(layout.PROJECT_ROOT)), safe_path(str(output_dir))
-    return ArrayJob(root, output, **chosen, overrides=_flag_resources(args))
+    setup, python = _task_environment(args)
+    return ArrayJob(
+        root, output, **chosen, overrides=_flag_resources(args), setup=setup, python=python
+    )
+
+
+def _task_environment(args: argparse.Namespace) -> tuple[tuple[str, ...], str | None]:
+    """The --setup lines and the --python interpreter, each refused in one line if it could break
+    out of its line (a newline ends a comment in the file's header; bash runs the next line)."""
+    setup = tuple(given(args, "--setup") or ())
+    for line in setup:
+        if not line.isprintable():
+            raise UsageError(
+                f"--setup {line!r} holds a control character; give each line its own --setup"
+            )
+    python = given(args, "--python")
+    if python is not None and (not python.strip() or not python.isprintable()):
+        raise UsageError(
+            f"--python {python!r} names no interpreter; give its path, e.g. .venv/bin/python"
+        )
+    return setup, python
 
 
 def _flag_resources(args: argparse.Namespace) -> dict[str, Any]:

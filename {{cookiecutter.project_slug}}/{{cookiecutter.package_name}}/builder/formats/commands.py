@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from ... import settings
 from .. import axes
 from ..ids import UsageError
 from ..layout import SELF
@@ -23,12 +24,14 @@ def safe_path(path: str) -> str:
     return path
 
 
-def command_head(folder: str) -> str:
-    """What every self-command starts with, up to its input id flag."""
+def command_head(folder: str, python: str | None = None) -> str:
+    """What every self-command starts with, up to its input id flag: the builder run by the
+    project's runner, or by the interpreter ``python`` names (an array task's ``--python``)."""
     safe_path(folder)
     if folder.startswith("-"):  # argparse would read it as an option
         folder = f"./{folder}"
-    return f"{SELF} build --output-folder {shlex.quote(folder)}"
+    builder = SELF if python is None else f"{shlex.quote(python)} -m {settings.PACKAGE}.builder"
+    return f"{builder} build --output-folder {shlex.quote(folder)}"
 
 
 def self_commands(entries: list[Entry], context: Context) -> list[str]:

@@ -12,11 +12,12 @@ from ..manifest.recorded import Document
 
 
 def _format_stopped(document: Document) -> str:
+    job = document[failures.JOB_KEY]  # recorded only by a build that ran in a SLURM job
     fields = [
         ("status", document["status"]),
         ("reason", document["reason"]),
         ("error", document["error"]),
-        ("SLURM job", document[failures.JOB_KEY] or "none recorded"),
+        *([("SLURM job", job)] if job else []),
         ("error log", layout.display_path(Path(document["error_log"]))),
     ]
     shown = layout.display_path(Path(document["output_path"]))

@@ -44,6 +44,7 @@ def load(output_dir: Path, permutation_id: str) -> Document:
     stale = Today().reasons(recorded, inp, param)
     return {
         "permutation_id": permutation_id,
+        "built": True,
         "output_path": entry["output_path"],
         "status": status.with_staleness(entry["status"]) if stale else entry["status"],
         "error": entry["error"],
@@ -54,17 +55,19 @@ def load(output_dir: Path, permutation_id: str) -> Document:
 
 
 def _stopped(entry: Document, output_dir: Path) -> Document:
-    """A stopped build's document: where and why it stopped, and its error log; no provenance."""
+    """A stopped build's document: where and why it stopped, and its error log; no provenance,
+    and no staleness (null, as ``manifest --stale`` gives one not built), since nothing is built."""
     permutation_id = entry["permutation_id"]
     stage = layout.staging_dir(output_dir, permutation_id)
     return {
         "permutation_id": permutation_id,
+        "built": False,
         "output_path": entry["output_path"],
         "status": entry["status"],
         "error": entry["error"],
         "reason": entry["reason"],
         failures.JOB_KEY: entry.get(failures.JOB_KEY),
         "error_log": str(layout.log_file(stage, permutation_id, "error")),
-        "stale": [],
+        "stale": None,
         "provenance": None,
     }
