@@ -332,7 +332,7 @@ def plan_of(script: str) -> Path:
 def plan_ids(plan: Path) -> list[str]:
     """The permutation ids of a plan, in order, its header checked as the plan module documents."""
     header, *lines = plan.read_text(encoding="utf-8").splitlines()
-    assert re.fullmatch(rf"# {settings.PACKAGE} plan 1\tforce=[01]", header), header
+    assert re.fullmatch(rf"# {settings.PACKAGE} plan 1\tforce=[01](\tresources=\S+)?", header)
     return ["_".join(line.split("\t")) for line in lines]
 
 

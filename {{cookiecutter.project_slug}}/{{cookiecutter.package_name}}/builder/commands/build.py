@@ -87,11 +87,14 @@ def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection
         raise UsageError("--plan builds what the plan lists: drop the selectors")
     if args.task_index < 0:
         raise UsageError(f"--task-index {args.task_index} is not a whole number of at least 0")
+    from .. import scheduler
     from ..engines.plan import read_task
 
-    pairs, forced = read_task(Path(args.plan), args.task_index, args.per_task)
-    entries = pair_entries(output_dir, pairs)
-    force = args.force or forced
+    task = read_task(Path(args.plan), args.task_index, args.per_task)
+    if task.resources is not None:  # each build records what its task asked for
+        scheduler.pass_on(task.resources)
+    entries = pair_entries(output_dir, task.pairs)
+    force = args.force or task.force
     return _build(entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
 
 

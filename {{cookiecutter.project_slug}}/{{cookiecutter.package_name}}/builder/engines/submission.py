@@ -104,7 +104,8 @@ def array_groups(
     groups: list[ArrayGroup] = []
     plans: list[plan.Frozen] = []
     for chosen, members in resources.groups(entries, job.overrides, adjust):
-        frozen = plan.frozen(Path(job.output_dir), members, force=force)
+        asked = resources.asked(chosen)
+        frozen = plan.frozen(Path(job.output_dir), members, force=force, resources=asked)
         jobs = chosen.cpus if job.per_task > 1 else 1
         tasks = plan.task_count(len(members), job.per_task)
         groups.append(ArrayGroup(chosen, str(frozen.path), len(members), tasks, jobs))
