@@ -30,6 +30,7 @@ from .. import axes, failures, interrupts, layout, scheduler, status
 from ..ids import UsageError
 from ..manifest import measured
 from ..manifest.entries import Entry
+from ..manifest.history import Estimator
 from ..manifest.recorded import Document
 from ..manifest.stages import read_stage
 from ..manifest.stale import Today
@@ -302,11 +303,13 @@ def build_all(
     *,
     force: bool = False,
     verbosity: overall.Verbosity = "normal",
+    learned: Estimator | None = None,
 ) -> int:
-    """Build each entry in order, go on past failures, report them all; return the exit code."""
+    """Build each entry in order, go on past failures, report them all; return the exit code.
+    ``learned``: what earlier builds measured, for the ETA."""
     prepare_output_folder(output_dir)
     outcomes: list[Outcome] = []
-    with overall.Progress(entries, verbosity=verbosity) as shown:
+    with overall.Progress(entries, verbosity=verbosity, learned=learned) as shown:
         for entry in entries:
             outcomes.append(build_permutation(entry, output_dir, force=force))
             shown.finished(outcomes[-1])
