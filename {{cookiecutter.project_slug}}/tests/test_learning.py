@@ -1,14 +1,18 @@
 """Learning from what builds measured, through the real CLI: ``build`` goes cheapest first by the
-measured times of each parameter, and ``manifest --measured`` shows estimated against measured."""
+measured times of each parameter, ``manifest --measured`` shows estimated against measured, and
+``plan --learn`` sizes memory and time from history, capped by what the pipeline declares."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from conftest import PARAMS, PHASES, Project
+from conftest import DEFAULT_CONFIG, PARAMS, PHASES, Project, plan_ids, submissions
 
 from {{ cookiecutter.package_name }}.builder import axes
+from {{ cookiecutter.package_name }}.builder.engines import sizing
+from {{ cookiecutter.package_name }}.builder.engines.resources import mebibytes
 from {{ cookiecutter.package_name }}.builder.manifest.history import Estimator, Fit
 
 HALF, DOUBLE, TRIPLE = PARAMS  # the registry's costs: 1, 2, 3
@@ -89,3 +93,65 @@ def test_the_estimate_of_what_is_left_is_the_sum_of_each_estimate() -> None:
     expected = sum(learned.seconds(item) or 0.0 for item in left)
     assert learned.total(sums) == pytest.approx(expected)
     assert json.dumps(Estimator().total(sums)) == "null"  # nothing measured: no estimate
+
+
+def learned_sets(project: Project, *flags: str) -> dict[str, tuple[list[str], str]]:
+    """``plan --slurm`` with ``flags``: per parameter, its set's sbatch options and header note
+    (parameters may share a set)."""
+    text = project.run("plan", "--slurm", *flags).stdout
+    notes = dict(re.findall(r"^#   (plan\d+): .*?(?: \[(.*)\])?$", text, re.MULTILINE))
+    plans = {path: name for name, path in re.findall(r"^(plan\d+)=(.+)$", text, re.MULTILINE)}
+    found: dict[str, set[tuple[tuple[str, ...], str]]] = {}
+    for array in submissions(text):
+        note = notes[plans[str(array.plan)]]
+        for pid in plan_ids(array.plan):
+            found.setdefault(pid.split("_", 1)[1], set()).add((tuple(array.options), note))
+    assert all(len(sets) == 1 for sets in found.values()), found
+    return {param: (list(options), note) for param, ((options, note),) in found.items()}
+
+
+def test_plan_learn_sizes_memory_and_time_from_history_under_the_declared_cap(
+    project: Project,
+) -> None:
+    """DOUBLE's builds hold 200 MiB; HALF declares far more than it needs, DOUBLE less."""
+    registry = {**DEFAULT_CONFIG["registry"]}
+    registry[HALF] = {**registry[HALF], "resources": {"mem": "2G", "time": "1:00:00"}}
+    registry[DOUBLE] = {**registry[DOUBLE], "resources": {"mem": "160M"}}
+    project.configure(registry=registry)
+    project.fault(PHASES[1], "allocate", [200, 0.1], param=DOUBLE)
+    project.run("build", "--output-folder", "output")
+
+    declared = learned_sets(project)
+    assert "--mem=2G" in declared[HALF][0] and declared[HALF][1] == ""
+    learned = learned_sets(project, "--learn")
+    half, double, triple = (learned[param] for param in PARAMS)
+    assert "--mem=64M" in half[0] and "--time=0:01:00" in half[0], half
+    assert half[1] == "mem and time learned"
+    assert "--mem=160M" in double[0], double  # learned, 256M or so, is more: the cap holds
+    assert double[1] == "mem declared, the cap (learned is more); time learned", double
+    assert "--mem=64M" in triple[0] and triple[1] == "mem and time learned"
+    flagged = learned_sets(project, "--learn", "--mem", "3G")
+    assert all("--mem=3G" in options for options, _ in flagged.values())
+    assert flagged[HALF][1] == "mem given by a flag; time learned"
+
+    registry[DOUBLE] = {**registry[DOUBLE], "resources": {"mem": "1G"}}
+    project.configure(registry=registry)
+    options, note = learned_sets(project, "--learn")[DOUBLE]
+    mem = next(option for option in options if option.startswith("--mem="))
+    assert 200 < mebibytes(mem[len("--mem=") :]) < 400 and note == "mem and time learned"
+
+
+def test_an_under_estimate_grows_the_headroom_and_the_ladder_rounds_up() -> None:
+    points = [(cost, 100.0 + cost) for cost in (10.0, 20.0, 40.0)]
+    once, twice = sizing.learn(points, 0), sizing.learn(points, 1)
+    assert once is not None and twice is not None
+    assert once.at(20) == pytest.approx(120 * 1.1) and twice.at(20) == pytest.approx(120 * 1.65)
+    assert sizing.learn(points[:2], 0) is None  # too few builds: the declared value stands
+    ladder = [sizing.memory_text(mib) for mib in (1, 65, 100, 129, 1000, 1025, 5000)]
+    assert ladder == ["64M", "80M", "112M", "160M", "1G", "1280M", "5G"]
+    assert [sizing.time_text(s) for s in (1, 61, 400, 5000)] == [
+        "0:01:00",
+        "0:02:00",
+        "0:10:00",
+        "1:30:00",
+    ]

@@ -39,6 +39,10 @@ JOB_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
         " Kubernetes 100,000 and AWS Batch 10,000, which take no more)",
     ),
 }
+LEARN_HELP = (
+    "size each task's memory and time from what built permutations of its parameter measured,"
+    " scaled by cost, with headroom; the pipeline's resources are the fallback and the cap"
+)
 # Resource flags: flag -> (resource key, argparse type, help). They go over the pipeline's
 # resources for every permutation; a value is checked by resources.py, the one rule for all.
 RESOURCE_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
@@ -115,6 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for flag, (kind, text) in JOB_FLAGS.items():
         group.add_argument(flag, type=kind, help=text)
+    group.add_argument("--learn", action="store_true", help=LEARN_HELP)
     for flag, (_, kind, text) in RESOURCE_FLAGS.items():
         group.add_argument(flag, type=kind, help=f"{text} (default: the pipeline's, if any)")
     for flag, (shapes, kind, text) in ENGINE_FLAGS.items():
