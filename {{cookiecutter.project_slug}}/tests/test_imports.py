@@ -25,6 +25,7 @@ INFO_COMMANDS = [
     ("plan", "--status", "fail", "--slurm", "--retry-scale", "mem=2"),
     ("plan", "--kubernetes", "--image", "i", "--volume-claim", "c", "--mem", "1G"),
     ("plan", "--aws-batch", "--job-queue", "q", "--job-definition", "d", "--gpus", "1"),
+    ("report", "--to", "report.html"),
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
 ]
