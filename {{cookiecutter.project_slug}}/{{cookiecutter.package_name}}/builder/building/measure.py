@@ -30,37 +30,48 @@ complete, so a build that fails or is killed keeps what was measured up to its s
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-import re
+import os
 import resource
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 
 SAMPLE_SECONDS = 0.5
 NOTED_STEP = 1 << 20  # the sampler notes a peak that grew by at least 1 MiB since it last did
-_HWM = re.compile(rb"VmHWM:\s+(\d+) kB")
 # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
 _MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
 
 
 class ProcPeak:
-    """Linux: the peak resident set since the last reset, which ``/proc/self/clear_refs`` does."""
+    """Linux: the peak resident set since the last reset, which ``/proc/self/clear_refs`` does.
+
+    Both files stay open (a lap is then a write and a ``pread``, some 5 microseconds); they name
+    the process that opened them, so ``probe`` opens them again in a forked child.
+    """
 
     method = "VmHWM, reset through /proc/self/clear_refs before each phase"
 
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.status = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self.clear_refs = os.open("/proc/self/clear_refs", os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            os.close(self.status)
+            raise
+
     def reset(self) -> None:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
+        os.write(self.clear_refs, b"5")
 
     def peak(self) -> int | None:
-        with open("/proc/self/status", "rb") as handle:
-            found = _HWM.search(handle.read())
-        return int(found[1]) * 1024 if found else None
+        status = os.pread(self.status, 4096, 0)
+        start = status.find(b"VmHWM:")
+        if start < 0:
+            return None
+        return int(status[start + 6 : status.index(b"kB", start)]) * 1024
 
 
 class RusagePeak:
@@ -83,10 +94,23 @@ def _maxrss(who: int) -> int:
     return resource.getrusage(who).ru_maxrss * _MAXRSS_UNIT
 
 
-@functools.cache
+_probes: dict[int, ProcPeak | RusagePeak] = {}
+
+
 def probe() -> ProcPeak | RusagePeak:
     """This process's way to a segment's peak: ``clear_refs`` if the kernel takes it."""
-    linux = ProcPeak()
+    pid = os.getpid()
+    if pid not in _probes:
+        _probes.clear()  # a forked child's: its parent's files name the parent
+        _probes[pid] = _new_probe()
+    return _probes[pid]
+
+
+def _new_probe() -> ProcPeak | RusagePeak:
+    try:
+        linux = ProcPeak()
+    except OSError:
+        return RusagePeak()
     try:
         linux.reset()
         if linux.peak() is not None:
@@ -114,8 +138,7 @@ def snapshot() -> Snapshot:
     )
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     """What a segment (or the whole build) took."""
 
     seconds: float
@@ -133,13 +156,19 @@ class Usage:
         }
 
 
-def _highest(*values: int | None) -> int | None:
-    known = [value for value in values if value is not None]
-    return max(known) if known else None
+def _highest(one: int | None, other: int | None) -> int | None:
+    if one is None or other is None:
+        return other if one is None else one
+    return max(one, other)
 
 
 class Meter:
-    """One build's clock: ``lap()`` ends a segment (its usage) and starts the next."""
+    """One build's clock: ``lap()`` ends a segment (its usage) and starts the next.
+
+    A build's segments are its setup, closed as its first phase begins, and then each phase,
+    from the end of the one before (the builder's notes between two phases, a few microseconds,
+    go to the next phase's CPU and peak; its ``seconds`` are its own): two laps fewer a phase.
+    """
 
     def __init__(self) -> None:
         self.probe = probe()
@@ -149,6 +178,9 @@ class Meter:
         self.peak_rss: int | None = None  # the highest of the laps so far
         self.peak_rss_children: int | None = None
         self.completed: list[tuple[int, str, Usage]] = []  # each measured phase, in order
+        self._rows: list[str] = []  # each completed phase's row of ``record``, as JSON
+        self._setup_done = False
+        self._phase_started = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -176,25 +208,33 @@ class Meter:
         self.peak_rss_children = _highest(self.peak_rss_children, children)
         return used
 
+    def phase_begins(self) -> None:
+        """A phase begins: the setup's segment ends if it has not, the phase's clock starts."""
+        if not self._setup_done:
+            self._setup_done = True
+            self.lap()
+        self._phase_started = time.monotonic()
+
     def phase_done(self, number: int, name: str) -> Usage:
-        """End a phase's segment (begun by ``lap``) and keep its usage."""
-        used = self.lap()
+        """End a phase's segment and keep its usage (its seconds: its own, from its start)."""
+        used = self.lap()._replace(seconds=time.monotonic() - self._phase_started)
         self.completed.append((number, name, used))
+        self._rows.append(_compact([number, name, *_row(used)]))
         return used
 
     def record(self, stopped: str | None = None) -> str:
         """What the lock notes (``measured``): the start, each completed phase's ``[number, name,
         seconds, cpu, peak_rss]`` and, for a build that stopped, ``[where, seconds, cpu,
         peak_rss]`` of the segment it stopped in. Compact JSON, one line."""
-        phases = [[n, name, *_row(used)] for n, name, used in self.completed]
-        record: dict[str, object] = {"start": round(self.started_at, 3), "phases": phases}
+        record = f'{{"start":{round(self.started_at, 3)},"phases":[{",".join(self._rows)}]'
         if stopped is not None:
-            record["stopped"] = [stopped, *_row(self.lap())]
-        return json.dumps(record, separators=(",", ":"))
+            record += f',"stopped":{_compact([stopped, *_row(self.lap())])}'
+        return record + "}"
 
     def total(self) -> Usage:
-        """The whole build so far, its last segment closed."""
-        self.lap()
+        """The whole build up to its last lap (its last phase's end, if a phase ran)."""
+        if not self.completed:
+            self.lap()
         now = self._mark
         first = self._first
         return Usage(
@@ -207,6 +247,10 @@ class Meter:
     def running_peak(self) -> int | None:
         """The build's peak so far, the running segment's included (the sampler asks)."""
         return _highest(self.peak_rss, self._peak())
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _row(used: Usage) -> list[float | int | None]:

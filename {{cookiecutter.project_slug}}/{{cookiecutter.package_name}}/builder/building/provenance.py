@@ -86,7 +86,7 @@ class Recorder:
     @contextmanager
     def timing(self, number: int, name: str) -> Iterator[None]:
         """Measure a phase; recorded only if it completes."""
-        self.meter.lap()  # what ran before it (the setup, or the builder between two phases)
+        self.meter.phase_begins()
         yield
         used = self.meter.phase_done(number, name)
         self.phases.append({"phase": number, "name": name, **used.fields(), "completed_at": now()})
