@@ -68,17 +68,17 @@ MIB = 2**20
 
 def pack(values: list[Any]) -> dict[str, Any]:
     """One column: ``dict`` (few distinct texts), ``sparse`` (mostly null) or ``list``."""
-    present = [(row, value) for row, value in enumerate(values) if value is not None]
-    if len(present) * 3 < len(values):
-        return {"t": "sparse", "i": [row for row, _ in present], "v": [v for _, v in present]}
-    if all(isinstance(value, str) for _, value in present):
-        texts: dict[str, int] = {}
-        for _, value in present:
-            texts.setdefault(value, len(texts))
-        if len(texts) * 2 <= len(present):
-            indexes = [None if value is None else texts[value] for value in values]
-            return {"t": "dict", "s": list(texts), "v": indexes}
-    if all(isinstance(value, bool) for _, value in present):
+    present = len(values) - values.count(None)
+    if present * 3 < len(values):
+        rows = [row for row, value in enumerate(values) if value is not None]
+        return {"t": "sparse", "i": rows, "v": [values[row] for row in rows]}
+    kinds = set(map(type, values)) - {type(None)}
+    if kinds == {str}:
+        distinct = [text for text in dict.fromkeys(values) if text is not None]
+        texts = {text: index for index, text in enumerate(distinct)}
+        if len(texts) * 2 <= present:
+            return {"t": "dict", "s": list(texts), "v": [texts.get(value) for value in values]}
+    if kinds == {bool}:
         return {"t": "bool", "v": [None if value is None else int(value) for value in values]}
     return {"t": "list", "v": values}
 
@@ -105,13 +105,13 @@ def trace_columns(traces: list[dict[str, Any] | None]) -> dict[str, Any]:
     phases = []
     for trace in traces:
         rows = None
-        if trace and trace.get("phases"):
+        if trace and trace.get("phases"):  # numbers as the trace rounded them, memory in MiB
             rows = [
                 [
-                    names.setdefault(str(phase.get("name")), len(names)),
-                    _rounded(phase.get("seconds"), 3),
-                    _rounded(phase.get("cpu"), 3),
-                    _mebibytes(phase.get("peak_rss")),
+                    names.setdefault(str(phase["name"]), len(names)),
+                    phase["seconds"],
+                    phase["cpu"],
+                    None if phase["peak_rss"] is None else round(phase["peak_rss"] / MIB, 1),
                 ]
                 for phase in trace["phases"]
             ]

@@ -19,6 +19,7 @@ one by one (``add``), so ``build``'s ETA refines the history's estimate as build
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -76,7 +77,14 @@ class HistoryCache(ProvenanceCache):
         except MissingProvenance:
             return None
         trace = json.loads(own)
-        return None if trace is None else {**trace, **json.loads(shared)}
+        return None if trace is None else {**trace, **_shared(shared)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared(text: str) -> dict[str, Any]:
+    """A shared part, parsed once however many traces share it (read, never changed)."""
+    parsed: dict[str, Any] = json.loads(text)
+    return parsed
 
 
 def sample(entries: Iterable[Entry], size: int = SAMPLE) -> list[Entry]:

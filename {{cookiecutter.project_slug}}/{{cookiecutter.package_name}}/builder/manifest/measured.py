@@ -90,7 +90,13 @@ def of_record(record: Mapping[str, str]) -> Trace | None:
         return None
     measured = measured if isinstance(measured, Mapping) else {}
     phases = [
-        {"phase": row[0], "name": str(row[1]), "seconds": row[2], "cpu": row[3], "peak_rss": row[4]}
+        {
+            "phase": row[0],
+            "name": str(row[1]),
+            "seconds": _number(row[2]),
+            "cpu": _number(row[3]),
+            "peak_rss": _whole(row[4]),
+        }
         for row in measured.get("phases") or []
         if isinstance(row, list) and len(row) == 5
     ]
