@@ -25,12 +25,12 @@ def cheapest_input(project: Project) -> str:
 
 def test_measured_times_reorder_a_build_and_show_beside_the_estimates(project: Project) -> None:
     """The registry says HALF is the cheapest parameter; its builds measure the slowest."""
-    project.fault(PHASES[1], "sleep", 0.3, param=HALF)
+    project.fault(PHASES[1], "sleep", 0.2, param=HALF)
     first = cheapest_input(project)
     project.run("build", "--output-folder", "output", axes.INPUT_FLAG, first)
 
     estimated = project.manifest("--measured")["by_id"]
-    assert estimated[f"{first}_{HALF}"]["measured"]["seconds"] >= 0.3
+    assert estimated[f"{first}_{HALF}"]["measured"]["seconds"] >= 0.2
     missing = [pid for pid, entry in estimated.items() if not entry["done"]]
     slow = [pid for pid in missing if pid.endswith(f"_{HALF}")]
     assert min(estimated[pid]["estimated"] for pid in slow) > max(
@@ -46,11 +46,6 @@ def test_measured_times_reorder_a_build_and_show_beside_the_estimates(project: P
     assert sorted(built) == sorted(missing)
     assert built[-len(slow) :] == sorted(slow, key=built.index)  # the slow parameter last
     assert [pid.endswith(f"_{HALF}") for pid in built] == [False] * 4 + [True] * 2
-
-    # Unmeasured, the registry's costs order it: HALF first for each input.
-    fresh = project.manifest("--measured", "--output-folder", "elsewhere")["entries"]
-    assert all(entry["estimated"] is None for entry in fresh)
-    assert [e[axes.PARAM_KEY] for e in fresh][: len(PARAMS)] == PARAMS
 
 
 def test_a_fit_is_a_fixed_time_plus_a_time_per_unit_with_guards() -> None:
@@ -113,12 +108,14 @@ def learned_sets(project: Project, *flags: str) -> dict[str, tuple[list[str], st
 def test_plan_learn_sizes_memory_and_time_from_history_under_the_declared_cap(
     project: Project,
 ) -> None:
-    """DOUBLE's builds hold 200 MiB; HALF declares far more than it needs, DOUBLE less."""
+    """DOUBLE's and TRIPLE's builds hold 200 MiB; HALF declares far more than it needs, DOUBLE
+    less, TRIPLE nothing."""
     registry = {**DEFAULT_CONFIG["registry"]}
     registry[HALF] = {**registry[HALF], "resources": {"mem": "2G", "time": "1:00:00"}}
     registry[DOUBLE] = {**registry[DOUBLE], "resources": {"mem": "160M"}}
     project.configure(registry=registry)
-    project.fault(PHASES[1], "allocate", [200, 0.1], param=DOUBLE)
+    for heavy in (DOUBLE, TRIPLE):
+        project.fault(PHASES[1], "allocate", [200, 0.1], param=heavy)
     project.run("build", "--output-folder", "output")
 
     declared = learned_sets(project)
@@ -129,16 +126,11 @@ def test_plan_learn_sizes_memory_and_time_from_history_under_the_declared_cap(
     assert half[1] == "mem and time learned"
     assert "--mem=160M" in double[0], double  # learned, 256M or so, is more: the cap holds
     assert double[1] == "mem declared, the cap (learned is more); time learned", double
-    assert "--mem=64M" in triple[0] and triple[1] == "mem and time learned"
+    mem = next(option for option in triple[0] if option.startswith("--mem="))
+    assert 200 < mebibytes(mem[len("--mem=") :]) < 400 and triple[1] == "mem and time learned"
     flagged = learned_sets(project, "--learn", "--mem", "3G")
     assert all("--mem=3G" in options for options, _ in flagged.values())
     assert flagged[HALF][1] == "mem given by a flag; time learned"
-
-    registry[DOUBLE] = {**registry[DOUBLE], "resources": {"mem": "1G"}}
-    project.configure(registry=registry)
-    options, note = learned_sets(project, "--learn")[DOUBLE]
-    mem = next(option for option in options if option.startswith("--mem="))
-    assert 200 < mebibytes(mem[len("--mem=") :]) < 400 and note == "mem and time learned"
 
 
 def test_an_under_estimate_grows_the_headroom_and_the_ladder_rounds_up() -> None:

@@ -35,7 +35,7 @@ def shown(project: Project, permutation_id: str) -> dict[str, Any]:
 def test_a_build_measures_its_phases_and_never_an_earlier_builds_peak(project: Project) -> None:
     """Three builds in one process: one allocates, the next spins a cpu, the last runs a child;
     each records its own peak, however high the one before it went."""
-    project.fault(PHASES[1], "allocate", 150, param=HALF)
+    project.fault(PHASES[1], "allocate", [150, 0.2], param=HALF)
     project.fault(PHASES[0], "spin", 0.3, param=DOUBLE)
     project.fault(PHASES[2], "child", 100, param=TRIPLE)
     project.run("build", "--output-folder", "output", axes.INPUT_FLAG, INPUT)
@@ -44,7 +44,7 @@ def test_a_build_measures_its_phases_and_never_an_earlier_builds_peak(project: P
     phases = allocating["provenance"]["phases"]
     assert [phase["peak_rss"] >= 150 * MIB for phase in phases] == [False, True, False]
     trace = allocating["provenance"]["trace"]
-    assert trace["peak_rss"] >= 150 * MIB and trace["realtime"] >= 1  # it holds the MiB 1 s
+    assert trace["peak_rss"] >= 150 * MIB and trace["realtime"] >= 0.2  # it holds them 0.2 s
     assert trace["start"] > time.time() - 600 and "engine" not in trace
 
     spinning = shown(project, f"{INPUT}_{DOUBLE}")["provenance"]
@@ -77,19 +77,18 @@ def test_a_failed_or_killed_build_keeps_what_it_measured(project: Project) -> No
     assert f"    1 {PHASES[0]}" in text
 
     # Killed outright after it allocated: the sampler noted how high it got.
-    project.fault(PHASES[1], "allocate", 150, param=DOUBLE)
+    project.fault(PHASES[1], "allocate", [150, 0], param=DOUBLE)
     block = project.block_in_phase(PHASES[1])
     builder = project.start(
         "build", "--output-folder", "output", axes.INPUT_FLAG, INPUT, axes.PARAM_FLAG, DOUBLE
     )
     block.wait_until_reached(builder)
-    time.sleep(0.8)  # a sample or more
+    time.sleep(0.6)  # a sample or more (one each 0.5 s)
     builder.send_signal(signal.SIGKILL)
     project.finish(builder, code=-signal.SIGKILL)
     trace = shown(project, killed)["trace"]
     assert trace["peak_rss"] >= 150 * MIB, trace
     assert [phase["name"] for phase in trace["phases"]] == PHASES[:1]
-    assert "peak 1" in project.run("show", killed).stdout
 
 
 def test_an_array_task_records_what_its_engine_gave_it(project: Project, tmp_path: Path) -> None:
