@@ -90,6 +90,14 @@ def test_a_failed_or_killed_build_keeps_what_it_measured(project: Project) -> No
     assert trace["peak_rss"] >= 150 * MIB, trace
     assert [phase["name"] for phase in trace["phases"]] == PHASES[:1]
 
+    # Rebuilt, it records the attempt it follows: what learning counts as an under-estimate.
+    project.clear_faults()
+    pair = (axes.INPUT_FLAG, INPUT, axes.PARAM_FLAG, DOUBLE)
+    project.run("build", "--output-folder", "output", *pair)
+    before = shown(project, killed)["provenance"]["trace"]["previous"]
+    assert (before["reason"], before["attempt"]) == ("killed", 1)
+    assert before["peak_rss"] >= 150 * MIB
+
 
 def test_an_array_task_records_what_its_engine_gave_it(project: Project, tmp_path: Path) -> None:
     """The plan names its resource set; SLURM's environment goes over it (``bash FILE

@@ -86,7 +86,7 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
             lock.note(**{measured.ENGINE: json.dumps(engine, separators=(",", ":"))})
         now = _stage_under_lock(stage, lock, before)
         previous = {} if now is None else now.record
-        if "holder" in previous:  # this build follows one that stopped
+        if measured.stopped(previous):  # this build follows one that stopped
             lock.note(**{measured.ATTEMPT: str(measured.attempt_of(previous) + 1)})
         state, _ = status.classify(final.exists(), now, len(pipeline.PHASES))
         if state == status.DONE and not force:  # a stage left, if any, holds nothing to keep

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .. import failures
+from .. import failures, status
 
 # The lock record's keys of a build's measurements (see the module's docstring).
 MEASURED, PEAK, ENGINE, ATTEMPT = "measured", "peak_rss", "engine", "attempt"
@@ -122,10 +122,15 @@ def of_record(record: Mapping[str, str]) -> Trace | None:
     }
 
 
+def stopped(record: Mapping[str, str]) -> bool:
+    """A stage's record is of a build that stopped (not of one that published its artifact)."""
+    return "holder" in record and not record.get("phase", "").endswith(status.PUBLISHED)
+
+
 def previous_attempt(record: Mapping[str, str]) -> dict[str, Any] | None:
     """What a build records of the stopped attempt it follows (its stage's record when it took the
     lock): why it stopped, what it was given and how high its memory got; None if none stopped."""
-    if "holder" not in record:
+    if not stopped(record):
         return None
     measured = of_record(record) or {}
     return {
