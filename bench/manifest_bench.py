@@ -294,9 +294,10 @@ def cookiecutter_command(workdir: Path) -> list[str]:
 # --- the project under test ---
 
 
-def bake(workdir: Path, inputs: int, params: int) -> Path:
-    """A fresh bake with ``params`` parameter values, ``inputs`` synthetic CSVs and no output."""
-    folder = workdir / f"{inputs}x{params}"
+def bake(workdir: Path, inputs: int, params: int, extension: str = EXTENSION) -> Path:
+    """A fresh bake with ``params`` parameter values, ``inputs`` synthetic CSVs and no output,
+    in ``<workdir>/<inputs>x<params>`` (``-<extension>`` after it, for another extension)."""
+    folder = workdir / (f"{inputs}x{params}" + ("" if extension == EXTENSION else f"-{extension}"))
     shutil.rmtree(folder, ignore_errors=True)
     names = ",".join(param_names(params))
     subprocess.run(
@@ -308,7 +309,7 @@ def bake(workdir: Path, inputs: int, params: int) -> Path:
             str(folder),
             f"project_name={SLUG}",
             f"param_values={names}",
-            f"artifact_extension={EXTENSION}",
+            f"artifact_extension={extension}",
             "command_runner=python",
         ],
         check=True,

@@ -24,15 +24,21 @@ PROGRAMS = [
 ]
 
 
-def test_bench_prints_one_table_of_every_program(tmp_path: Path) -> None:
-    tiny = ["--sizes", "10x2", "--repeats", "1", "--workdir", str(tmp_path)]
-    result = subprocess.run(
-        [sys.executable, "bench/manifest_bench.py", *tiny],
+def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of bench/'s scripts from the template's root."""
+    return subprocess.run(
+        [sys.executable, f"bench/{script}", *args],
         cwd=TEMPLATE,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+    )
+
+
+def test_bench_prints_one_table_of_every_program(tmp_path: Path) -> None:
+    result = bench(
+        "manifest_bench.py", "--sizes", "10x2", "--repeats", "1", "--workdir", str(tmp_path)
     )
     # The bench itself refuses to time a builder that disagrees with the floor on what is missing.
     assert result.returncode == 0, result.stderr
@@ -46,3 +52,18 @@ def test_bench_prints_one_table_of_every_program(tmp_path: Path) -> None:
     assert f"Every Python program ran on {tmp_path / 'venv' / 'bin' / 'python'}," in result.stdout
     assert "none outside the standard library" in result.stdout
     assert "target < 150 MB: met" in result.stdout  # 20 permutations fit in any machine
+
+
+def test_the_measure_bench_prints_its_three_tables(tmp_path: Path) -> None:
+    tiny = ["--sizes", "10x5", "--repeats", "3", "--opens", "1", "--workdir", str(tmp_path)]
+    result = bench("measure_bench.py", *tiny)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert sum(row.startswith("| demo's cheapest (") for row in rows) == 2
+    assert any(row.startswith("| trivial (three empty phases) |") for row in rows)
+    waste = {row.split(" | ")[0][2:]: row.split(" | ") for row in rows if "GiB" not in row}
+    wasted = [float(waste[name][3].replace(",", "")) for name in
+              ("declared only", "max of history", "learned (plan --learn)")]  # fmt: skip
+    assert wasted == sorted(wasted, reverse=True), wasted  # learning wastes least
+    report = [row for row in rows if row.startswith("| 50 |")]
+    assert report or "not timed (no chromium" in result.stdout

@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -198,6 +199,7 @@ def test_each_resource_set_is_an_array_with_its_own_values(
     assert {job["JobState"] for job in shown} == {"PENDING"} and shown[0]["Reason"] == "JobHeldUser"
 
     # Released, they run to the end; each build saw its set's cpus.
+    time.sleep(1.1)  # held a second at least: the queue wait each build records
     cluster.run("scontrol", "release", ",".join(job_ids))
     queued = ("squeue", "--noheader", "--jobs", ",".join(job_ids))
     cluster.wait_for(lambda: not cluster.run(*queued).stdout.strip(), "the arrays to end", 120)
@@ -205,3 +207,11 @@ def test_each_resource_set_is_an_array_with_its_own_values(
     assert {pid for pid, entry in entries.items() if entry["done"]} == set(slice_ids)
     seen = dict(line.split() for line in cpus_log.read_text().splitlines())
     assert seen == {slice_ids[0]: "1", slice_ids[1]: "2", slice_ids[2]: "1"}
+
+    # Each build recorded what SLURM gave its task and how long the task waited, held, to start.
+    builder = ("-m", f"{project.package}.builder")
+    recorded = project.python(*builder, "show", slice_ids[1], "--json", env=env).stdout
+    engine = json.loads(recorded)["provenance"]["trace"]["engine"]
+    assert engine["name"] == "slurm" and re.fullmatch(r"\d+_0", engine["job"]), engine
+    assert engine["requested"] == {"cpus": 2, "mem": "200M", "time": "00:07:00"}, engine
+    assert engine["started"] - engine["submitted"] == engine["queue_wait"] >= 1, engine

@@ -336,7 +336,7 @@ def plan_of(script: str) -> Path:
 def plan_ids(plan: Path) -> list[str]:
     """The permutation ids of a plan, in order, its header checked as the plan module documents."""
     header, *lines = plan.read_text(encoding="utf-8").splitlines()
-    assert re.fullmatch(rf"# {settings.PACKAGE} plan 1\tforce=[01]", header), header
+    assert re.fullmatch(rf"# {settings.PACKAGE} plan 1\tforce=[01](\tresources=\S+)?", header)
     return ["_".join(line.split("\t")) for line in lines]
 
 
@@ -470,6 +470,46 @@ def parse_grid(text: str) -> Grid:
     grid.columns = [name for _, name, _ in keys]
     grid.column_totals = {name: total for _, name, total in keys}
     return grid
+
+
+_REPORT_DATA = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
+
+
+def report_rows(page: str) -> list[dict[str, Any]]:
+    """The rows of a report's data (see formats/report.py), read back as the page reads them:
+    each row's JSON fields, its permutation id rebuilt, its ``trace`` and ``error_tail``."""
+    found = _REPORT_DATA.search(page)
+    assert found, "no report data in the page"
+    data = json.loads(found[1])
+
+    def column(spec: dict[str, Any]) -> list[Any]:
+        if spec["t"] == "dict":
+            return [None if value is None else spec["s"][value] for value in spec["v"]]
+        if spec["t"] == "sparse":
+            values: list[Any] = [None] * data["n"]
+            for row, value in zip(spec["i"], spec["v"], strict=True):
+                values[row] = value
+            return values
+        if spec["t"] == "bool":
+            return [None if value is None else bool(value) for value in spec["v"]]
+        return list(spec["v"])
+
+    fields = {key: column(data["columns"][key]) for key in data["keys"]}
+    traces = {key: column(spec) for key, spec in data["trace"]["columns"].items()}
+    tails = column(data["error_tail"])
+    rows = []
+    for row in range(data["n"]):
+        found_row = {key: values[row] for key, values in fields.items()}
+        if found_row.get("permutation_id") is None:
+            found_row["permutation_id"] = f"{found_row[axes.INPUT_KEY]}_{found_row[axes.PARAM_KEY]}"
+        if found_row.get("output_path") is None:
+            found_row["output_path"] = (
+                f"{data['folder']}/{found_row['permutation_id']}.{data['extension']}"
+            )
+        found_row["trace"] = {key: values[row] for key, values in traces.items()}
+        found_row["error_tail"] = tails[row]
+        rows.append(found_row)
+    return rows
 
 
 def assert_valid_artifact(path: Path) -> int:

@@ -123,10 +123,12 @@ def inject(ctx: BuildContext, phase: str) -> None:
     RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``sleep``
     (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run
     the statement ``arg`` on the staged database), ``allocate`` (hold ``arg`` MiB, every page
-    touched, for a second: past a memory limit, a MemoryError or the OOM killer), ``block``
+    touched, for a second, or ``[MiB, seconds]``: past a memory limit, a MemoryError or the OOM
+    killer), ``block``
     (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to exist), ``handles``
     (append the numbers of open file descriptors and of logging handlers to the file ``arg``),
-    ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``).
+    ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``), ``spin`` (keep a cpu busy for ``arg``
+    seconds), ``child`` (run a child process that holds ``arg`` MiB, and wait for it).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -156,13 +158,23 @@ def inject(ctx: BuildContext, phase: str) -> None:
         elif action == "cpus":
             with open(arg, "a", encoding="utf-8") as out:
                 out.write(f"{ctx.permutation_id} {ctx.cpus}\n")
+        elif action == "spin":
+            until = time.process_time() + arg
+            while time.process_time() < until:
+                pass
+        elif action == "child":
+            import subprocess
+
+            touched = f"n = {arg} << 20; b = bytearray(n); b[::4096] = bytes(n >> 12)"
+            subprocess.run([sys.executable, "-c", touched], check=True)
 
 
-def _allocate(mebibytes: int) -> None:
-    held = bytearray(mebibytes * 1024 * 1024)
+def _allocate(arg: int | list[float]) -> None:
+    mebibytes, seconds = (arg, 1.0) if isinstance(arg, int) else arg
+    held = bytearray(int(mebibytes) * 1024 * 1024)
     for page in range(0, len(held), 4096):
         held[page] = 1
-    time.sleep(1)
+    time.sleep(seconds)
 
 
 def _block(reached: Path, release: Path) -> None:

@@ -22,9 +22,11 @@ INFO_COMMANDS = [
     ("manifest", "--missing", "--commands", "--shard", "1/2"),
     ("manifest", "--status", "fail", "--status", "build", axes.PARAM_FLAG, "*", "--json"),
     ("plan", "--slurm", "--time", "1:00:00"),
+    ("plan", "--slurm", "--learn", "--per-task", "2"),
     ("plan", "--status", "fail", "--slurm", "--retry-scale", "mem=2"),
     ("plan", "--kubernetes", "--image", "i", "--volume-claim", "c", "--mem", "1G"),
     ("plan", "--aws-batch", "--job-queue", "q", "--job-definition", "d", "--gpus", "1"),
+    ("report", "--to", "report.html"),
     (axes.LIST_INPUTS,),
     (axes.LIST_PARAMS,),
 ]

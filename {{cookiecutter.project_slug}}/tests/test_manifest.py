@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import parse_grid
+from conftest import parse_grid, report_rows
 
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes, cli, layout
@@ -422,6 +422,11 @@ def test_each_format_writes_the_selected_entries(
     pod = kubernetes["spec"]["template"]["spec"]["containers"][0]
     for command in (pod["command"], batch["containerOverrides"]["command"]):
         assert " --output-folder 'my out' --plan /out/_plans/x.plan --per-task 1 " in command[2]
+    # report: every entry in its data, with its status and the fields of the JSON document
+    packed = report_rows(write["report"])
+    assert [row["permutation_id"] for row in packed] == ids
+    for unpacked, listed in zip(packed, document["entries"], strict=True):
+        assert {key: unpacked[key] for key in JSON_KEYS} == {key: listed[key] for key in JSON_KEYS}
     header, *lines = plan.text_of(chosen, force=force).splitlines()
     assert ["_".join(line.split("\t")) for line in lines] == ids
     assert header.endswith(f"\tforce={int(force)}")

@@ -11,4 +11,6 @@ this level are the ground they share.
 # sort_key and label, without spaces.
 # 3.0.0: the engines' files come from `plan --slurm` (--sge, --pbs, --lsf, --kubernetes,
 # --aws-batch), no longer from `manifest`, which only reads.
-BUILDER_VERSION = "3.0.0"
+# 3.1.0: builds record what they measured (provenance's trace); plan headers name their tasks'
+# resources (a third field, resources=JSON, which a 3.0 builder refuses); report, --learn.
+BUILDER_VERSION = "3.1.0"

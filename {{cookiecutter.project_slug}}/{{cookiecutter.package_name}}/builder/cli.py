@@ -41,6 +41,9 @@ COMMANDS = {
     "plan": Command(
         "plan", "write plan files and print the file that submits them to SLURM, Grid Engine, ..."
     ),
+    "report": Command(
+        "report", "write one HTML file: the grid, each permutation's detail, time and memory"
+    ),
 }
 
 

@@ -108,15 +108,15 @@ def job_states(jobs: Iterable[str]) -> dict[str, str]:
     # One job (a stopping build's own) is asked by its id; many by their arrays, or all at once.
     one = sorted(wanted) if len(wanted) == 1 else []
     arrays = one or sorted({job.split("_", 1)[0] for job in wanted})
-    accounted = _run("sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(arrays))
+    accounted = slurm_output("sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(arrays))
     states = dict(_sacct_line(line) for line in accounted.splitlines() if "|" in line)
     if not states:
-        listed = _run("scontrol", "show", "job", "-o", *one)
+        listed = slurm_output("scontrol", "show", "job", "-o", *one)
         states = dict(_scontrol_line(line) for line in listed.splitlines() if "JobState=" in line)
     return {job: states[job] for job in wanted if job in states}
 
 
-def _run(*command: str) -> str:
+def slurm_output(*command: str) -> str:
     """A SLURM command's output, or nothing if it is absent, fails or takes too long.
 
     Only a stopping build and a reader asked to learn run one: the manifest, which reads reasons,

@@ -5,6 +5,7 @@ Every path the builder reads or writes is made here, and nowhere else:
     <output>/<id>.<ext>                    the finished artifact
     <output>/_provenance/<id>.<ext>.json   its provenance, for non-SQLite kinds
     <output>/_provenance_cache             what ``manifest --stale`` read of provenance
+    <output>/_history_cache                what learning and the report read of measurements
     <output>/_plans/<hash>.plan            a selection frozen for array tasks (``plan``)
     <output>/_build/<id>/                  a permutation's stage while it is built:
         <id>.<ext>                         the staged artifact
@@ -89,6 +90,11 @@ def provenance_cache_path(output_dir: Path) -> Path:
     """The provenance cache (see provenance_cache): no artifact has this name, as ids start with
     a letter or a digit, and no dot, so it never ends with an artifact's extension."""
     return output_dir / "_provenance_cache"
+
+
+def history_cache_path(output_dir: Path) -> Path:
+    """The measurements' cache (see manifest/history), named like the provenance cache."""
+    return output_dir / "_history_cache"
 
 
 def plan_path(output_dir: Path, digest: str) -> Path:

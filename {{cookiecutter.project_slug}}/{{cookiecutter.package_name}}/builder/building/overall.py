@@ -12,12 +12,14 @@ Phase lines show for a single permutation (as they always have) and with ``--ver
 over many permutations shows the lines above instead, and ``--quiet`` only warnings, errors and the
 final summary (``outcome.report``).
 
-The ETA: a permutation's estimated work is ``shard.estimated_work`` (input cost x parameter cost).
-Each build that succeeds is a measurement of its seconds against its work, and a straight line
-through them (least squares: a fixed cost per build, which dominates small builds, plus a cost per
-unit of work) prices the permutations not finished yet, spread over the workers; so the estimate
-sharpens as builds finish. From one measurement, or builds all of one work, the seconds are taken
-as proportional to the work. Until a first build succeeds there is no ETA.
+The ETA: each build that succeeds is a measurement of its seconds against its cost, which
+``history.Estimator`` turns into lines (least squares: a fixed time per build, which dominates
+small builds, plus a time per unit of cost): per parameter in its cost, once the parameter has
+builds of two costs, else one line for all in estimated work (``shard.estimated_work``: input cost
+x parameter cost). They price the permutations not finished yet, spread over the workers, so the
+estimate sharpens as builds finish. A build starts from what earlier builds of the output folder
+measured (``history.learned``), so it has an ETA from its start; without any, from its first
+successful build.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import os
 import sys
 import threading
 import time
-from statistics import StatisticsError, fmean, linear_regression
 from typing import Literal
 
+from .. import axes
 from ..manifest.entries import Entry
+from ..manifest.history import Estimator
 from ..manifest.shard import estimated_work
 from ..terminal import CLEAR_LINE, can_redraw, terminal_style
 from . import logs
@@ -54,29 +57,18 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
-def _weights(entries: list[Entry]) -> dict[str, float]:
-    return {entry["permutation_id"]: estimated_work(entry) for entry in entries}
-
-
-def seconds_per_build_and_unit(measured: list[tuple[float, float]]) -> tuple[float, float]:
-    """``(a, b)`` in ``seconds = a + b * work``, fitted to the (work, seconds) of built ones."""
-    works, seconds = [w for w, _ in measured], [s for _, s in measured]
-    try:
-        b, a = linear_regression(works, seconds)
-    except StatisticsError:  # fewer than two builds, or all of one work: as the costs say
-        a, b = (0.0, sum(seconds) / sum(works)) if sum(works) > 0 else (fmean(seconds), 0.0)
-    else:
-        if b < 0:  # builds do not take longer with more work: a fixed time each
-            a, b = fmean(seconds), 0.0
-        elif a < 0:  # no fixed cost to speak of: proportional
-            a, b = 0.0, sum(seconds) / sum(works)
-    return a, b
-
-
 class Progress:
-    """What a build over ``entries`` shows on stderr; call ``finished`` once per permutation."""
+    """What a build over ``entries`` shows on stderr; call ``finished`` once per permutation.
+    ``learned``: what earlier builds measured, which the ETA starts from."""
 
-    def __init__(self, entries: list[Entry], *, verbosity: Verbosity, jobs: int = 1) -> None:
+    def __init__(
+        self,
+        entries: list[Entry],
+        *,
+        verbosity: Verbosity,
+        jobs: int = 1,
+        learned: Estimator | None = None,
+    ) -> None:
         self.total = len(entries)
         self.quiet = verbosity == "quiet"
         self.jobs = jobs
@@ -85,12 +77,15 @@ class Progress:
         self.lines = many and not self.quiet  # a line per finished permutation
         self.live = self.lines and can_redraw(sys.stderr)
         self.width, self.colour = terminal_style(sys.stderr)
-        self.work = _weights(entries)
-        self.work_left = sum(self.work.values())
+        self.entries = {entry["permutation_id"]: entry for entry in entries}
+        # Per parameter, the permutations not finished yet: (count, costs, estimated works).
+        self.left: dict[str, tuple[int, float, float]] = {}
+        for entry in entries:
+            self._count(entry, 1)
         self.counts = dict.fromkeys(RESULTS, 0)
-        self.measured: list[tuple[float, float]] = []  # (work, seconds) of each successful build
+        self.learned = learned or Estimator()
         self.started = self.estimated_at = time.monotonic()
-        self.eta: float | None = None  # seconds left, as estimated at ``estimated_at``
+        self.eta: float | None = self._estimate()  # seconds left, as estimated at ``estimated_at``
         self._saved_console: str | None = None
         self._stop_drawing = threading.Event()
         self._writing = threading.Lock()
@@ -132,10 +127,10 @@ class Progress:
     def finished(self, outcome: Outcome) -> None:
         """Count a permutation's outcome, sharpen the ETA, and show the line it earns."""
         self.counts[outcome.result] += 1
-        work = self.work[outcome.permutation_id]
-        self.work_left -= work
+        entry = self.entries[outcome.permutation_id]
+        self._count(entry, -1)
         if outcome.result == "built" and outcome.seconds is not None:
-            self.measured.append((work, outcome.seconds))
+            self.learned.add(entry, outcome.seconds)
         self.estimated_at = time.monotonic()
         self.eta = self._estimate()
         if not self.lines:
@@ -147,12 +142,17 @@ class Progress:
         else:
             self._write(f"{line}; {self._status()}\n")
 
+    def _count(self, entry: Entry, step: int) -> None:
+        """Add a permutation to those left (``step`` 1), or take one away (-1)."""
+        param = entry[axes.PARAM_KEY]
+        count, costs, works = self.left.get(param, (0, 0.0, 0.0))
+        cost, work = float(entry["sort_key"][0]), estimated_work(entry)
+        self.left[param] = (count + step, costs + step * cost, works + step * work)
+
     def _estimate(self) -> float | None:
         left = self.total - self.finished_count
-        if not left or not self.measured:
-            return None
-        per_build, per_unit = seconds_per_build_and_unit(self.measured)
-        return (per_build * left + per_unit * self.work_left) / min(self.jobs, left)
+        seconds = self.learned.total(self.left) if left else None
+        return None if seconds is None else seconds / min(self.jobs, left)
 
     def _what(self, outcome: Outcome) -> str:
         """``built in 1.2s``, ``failed after 0.3s``, ``skipped``; coloured on a terminal."""

@@ -33,6 +33,7 @@ from types import FrameType
 
 from .. import interrupts, layout
 from ..manifest.entries import Entry
+from ..manifest.history import Estimator
 from . import context, overall, runner
 from .outcome import FAILED, Outcome, report
 
@@ -129,11 +130,12 @@ def build_in_pool(
     force: bool,
     jobs: int,
     verbosity: overall.Verbosity = "normal",
+    learned: Estimator | None = None,
 ) -> int:
     """Build ``entries`` (cheapest first) on ``jobs`` workers; report as ``build_all`` does."""
     runner.prepare_output_folder(output_dir)
     # Started before the workers are: they inherit its choice of console lines.
-    shown = overall.Progress(entries, verbosity=verbosity, jobs=jobs).start()
+    shown = overall.Progress(entries, verbosity=verbosity, jobs=jobs, learned=learned).start()
     spawning = multiprocessing.get_context("spawn")  # no fork of a threaded process
     began_queue: SimpleQueue[str] = spawning.SimpleQueue()
     began: set[str] = set()

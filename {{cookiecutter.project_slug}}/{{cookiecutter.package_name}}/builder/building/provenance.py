@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import os
 import platform
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import BUILDER_VERSION, axes, layout
+from .. import BUILDER_VERSION, axes, layout, scheduler
 from ..manifest.fingerprints import (
     code_fingerprint,
     fingerprint_inputs,
     fingerprint_mode,
     registry_entry,
 )
+from ..manifest.measured import previous_attempt
 from ..manifest.recorded import Document
 from ..pipeline_module import PIPELINE_FILE
+from .measure import Meter
 
 
 def now() -> str:
@@ -51,9 +52,16 @@ def begin(entry: dict[str, Any]) -> Document:
 
 
 class Recorder:
-    """Collects one build's provenance from the fingerprint its stage was begun with."""
+    """Collects one build's provenance from the fingerprint its stage was begun with, and what it
+    measured: the ``trace`` (``measure``) and each phase's time, CPU and peak memory."""
 
-    def __init__(self, entry: dict[str, Any], begun: Document) -> None:
+    def __init__(
+        self,
+        entry: dict[str, Any],
+        begun: Document,
+        meter: Meter | None = None,
+        previous: Mapping[str, str] | None = None,
+    ) -> None:
         input_id, param = entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]
         self.document: Document = {
             "permutation_id": entry["permutation_id"],
@@ -65,6 +73,9 @@ class Recorder:
             "pid": os.getpid(),
         }
         self.phases: list[Document] = []
+        self.meter = meter or Meter()
+        # The stopped attempt this build follows (its stage's record), if any.
+        self.previous = previous_attempt(previous or {})
 
     def resumed(self, number: int, name: str, completed_at: str) -> None:
         """A phase an earlier, interrupted run completed: its time is not known, its end is."""
@@ -74,13 +85,35 @@ class Recorder:
 
     @contextmanager
     def timing(self, number: int, name: str) -> Iterator[None]:
-        """Time a phase; recorded only if it completes."""
-        started = time.monotonic()
+        """Measure a phase; recorded only if it completes."""
+        self.meter.phase_begins()
         yield
-        seconds = round(time.monotonic() - started, 3)
-        self.phases.append(
-            {"phase": number, "name": name, "seconds": seconds, "completed_at": now()}
-        )
+        used = self.meter.phase_done(number, name)
+        self.phases.append({"phase": number, "name": name, **used.fields(), "completed_at": now()})
+
+    def trace(self) -> Document:
+        """The whole build's measurements, Nextflow's trace fields among them."""
+        total = self.meter.total()
+        trace: Document = {
+            "start": round(self.meter.started_at, 3),
+            "realtime": round(total.seconds, 3),
+            "cpu": round(total.cpu, 3),
+            "%cpu": round(100 * total.cpu / total.seconds, 1) if total.seconds > 0 else None,
+            "peak_rss": total.peak_rss,
+            "peak_rss_children": total.peak_rss_children,
+            "memory": self.meter.method,
+        }
+        engine = scheduler.describe()
+        if engine is not None:
+            trace["engine"] = engine
+        if self.previous is not None:
+            trace["previous"] = self.previous
+        return trace
 
     def finished(self) -> Document:
-        return {**self.document, "phases": list(self.phases), "finished_at": now()}
+        return {
+            **self.document,
+            "phases": list(self.phases),
+            "trace": self.trace(),
+            "finished_at": now(),
+        }

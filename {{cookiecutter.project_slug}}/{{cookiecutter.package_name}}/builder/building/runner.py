@@ -17,6 +17,7 @@ Only ``build`` imports this module: the info subcommands never pay for logging o
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import sys
@@ -25,14 +26,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import axes, failures, interrupts, layout, status
+from .. import axes, failures, interrupts, layout, scheduler, status
 from ..ids import UsageError
+from ..manifest import measured
 from ..manifest.entries import Entry
+from ..manifest.history import Estimator
 from ..manifest.recorded import Document
 from ..manifest.stages import read_stage
 from ..manifest.stale import Today
 from ..pipeline_module import pipeline
-from . import overall, progress, provenance, staging
+from . import measure, overall, progress, provenance, staging
 from .context import BuildContext, cpus_per_build
 from .kinds import KIND
 from .logs import PROGRESS, BuildLogs
@@ -78,7 +81,13 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
         job = failures.this_job()
         if job is not None:  # a killed build's reader may learn its fate from SLURM
             lock.note(**{failures.JOB_KEY: job})
+        engine = scheduler.describe()
+        if engine is not None:  # what its engine gave it, for a reader of an OOM or a timeout
+            lock.note(**{measured.ENGINE: json.dumps(engine, separators=(",", ":"))})
         now = _stage_under_lock(stage, lock, before)
+        previous = {} if now is None else now.record
+        if measured.stopped(previous):  # this build follows one that stopped
+            lock.note(**{measured.ATTEMPT: str(measured.attempt_of(previous) + 1)})
         state, _ = status.classify(final.exists(), now, len(pipeline.PHASES))
         if state == status.DONE and not force:  # a stage left, if any, holds nothing to keep
             staging.discard(stage)
@@ -86,7 +95,7 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
         if force:
             staging.clear(stage, keep=[lock.path])
         staging.check_same_file_system(stage, output_dir)
-        return _build_staged(entry, stage, final, lock)
+        return _build_staged(entry, stage, final, lock, previous)
     except staging.UnsafeStage as problem:
         return Outcome(permutation_id, "failed", str(problem), FAILED)
     except KeyboardInterrupt as stop:  # taking the lock, clearing or discarding the stage
@@ -116,15 +125,23 @@ def _interrupted(
     return Outcome(permutation_id, "interrupted", message, interrupts.exit_code(stop), error_log)
 
 
-def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLock) -> Outcome:
-    """Run the phases not yet recorded, then finish; the logs and the lock say how it went."""
+def _build_staged(
+    entry: Entry, stage: Path, final: Path, lock: staging.BuildLock, previous: dict[str, str]
+) -> Outcome:
+    """Run the phases not yet recorded, then finish; the logs and the lock say how it went, and
+    what it measured (``previous``: the record of a stopped build this one follows)."""
     permutation_id = entry["permutation_id"]
     phases: list[Phase] = list(pipeline.PHASES)
     total = len(phases)
     started = time.monotonic()
     error_log = layout.log_file(stage, permutation_id, "error")
     where = "setup"
-    with BuildLogs(stage, permutation_id) as log:
+    meter = measure.Meter()
+
+    def note_peak(peak: int) -> None:
+        lock.note(**{measured.PEAK: str(peak)})
+
+    with BuildLogs(stage, permutation_id) as log, measure.sampling(meter, note_peak):
         conn = sqlite3.connect(KIND.progress_file(stage, permutation_id), isolation_level=None)
         try:
             log.info(f"build {permutation_id} ({entry['label']}): {total} phases in {stage}")
@@ -143,7 +160,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                 connection=conn if KIND.holds_progress else None,
                 cpus=cpus_per_build(),
             )
-            record = provenance.Recorder(entry, begun)
+            record = provenance.Recorder(entry, begun, meter, previous)
             for number, phase in enumerate(phases, 1):
                 where = f"phase {number}/{total} {phase.__name__}"
                 if number <= len(completed):
@@ -155,6 +172,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                 lock.note(phase=f"[{number}/{total}] {phase.__name__}")
                 with record.timing(number, phase.__name__):
                     _run_phase(phase, where, number, context, conn)
+                lock.note(**{measured.MEASURED: meter.record()})
             where = "finishing"
             lock.note(phase=f"[{total}/{total}] finishing")
             log.debug(f"finish {context.artifact_path} into {final}")
@@ -162,13 +180,25 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
             lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")  # a kill now leaves it DONE
         except KeyboardInterrupt as stop:
             outcome = _interrupted(permutation_id, stop, f"in {where}", error_log)
-            lock.note(error=outcome.message, **{failures.REASON_KEY: failures.of_stop(stop)})
+            lock.note(
+                error=outcome.message,
+                **{
+                    failures.REASON_KEY: failures.of_stop(stop),
+                    measured.MEASURED: meter.record(where),
+                },
+            )
             log.error(f"{outcome.message}; staging kept, rerun to resume: {stage}")
             return outcome
         except BaseException as error:  # SystemExit too: a phase that exits has failed
             user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
             message = str(error) if user_error else f"{type(error).__name__}: {error}"
-            lock.note(error=message[:500], **{failures.REASON_KEY: failures.of_error(error)})
+            lock.note(
+                error=message[:500],
+                **{
+                    failures.REASON_KEY: failures.of_error(error),
+                    measured.MEASURED: meter.record(where),
+                },
+            )
             log.error(f"{where} failed: {message}", exc_info=None if user_error else error)
             return Outcome(
                 permutation_id, "failed", f"{where} failed: {message}", FAILED, error_log
@@ -273,11 +303,13 @@ def build_all(
     *,
     force: bool = False,
     verbosity: overall.Verbosity = "normal",
+    learned: Estimator | None = None,
 ) -> int:
-    """Build each entry in order, go on past failures, report them all; return the exit code."""
+    """Build each entry in order, go on past failures, report them all; return the exit code.
+    ``learned``: what earlier builds measured, for the ETA."""
     prepare_output_folder(output_dir)
     outcomes: list[Outcome] = []
-    with overall.Progress(entries, verbosity=verbosity) as shown:
+    with overall.Progress(entries, verbosity=verbosity, learned=learned) as shown:
         for entry in entries:
             outcomes.append(build_permutation(entry, output_dir, force=force))
             shown.finished(outcomes[-1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +105,7 @@ class BuildLock:
         self.holder = "another builder"  # after a failed acquire: who holds the lock
         self._fd: int | None = None
         self._fields: dict[str, str] = {}
+        self._writing = threading.Lock()  # the build and its peak sampler both note
 
     def acquire(self) -> bool:
         """Take the lock and record our pid and host in it; False if a live builder holds it."""
@@ -151,15 +153,17 @@ class BuildLock:
         New text is written over the old from the start, then cut to length, so a reader never
         sees an empty record; values are kept to one line.
         """
-        if self._fd is None:
-            return
-        self._fields.update({key: " ".join(value.split()) for key, value in fields.items()})
-        text = "".join(f"{key}: {value}\n" for key, value in self._fields.items()).encode()
-        with contextlib.suppress(OSError):  # a full disk: the record is news, not the build
-            os.pwrite(self._fd, text, 0)
-            os.ftruncate(self._fd, len(text))
+        with self._writing:
+            if self._fd is None:
+                return
+            self._fields.update({key: " ".join(value.split()) for key, value in fields.items()})
+            text = "".join(f"{key}: {value}\n" for key, value in self._fields.items()).encode()
+            with contextlib.suppress(OSError):  # a full disk: the record is news, not the build
+                os.pwrite(self._fd, text, 0)
+                os.ftruncate(self._fd, len(text))
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._writing:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

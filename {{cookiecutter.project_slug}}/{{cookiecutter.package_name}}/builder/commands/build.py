@@ -21,6 +21,7 @@ from .shared import nothing
 
 if TYPE_CHECKING:
     from ..building.overall import Verbosity
+    from ..manifest.history import Estimator
 
 # What it tells on stderr beyond its progress (neither flag: "normal").
 VERBOSITY = {
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return _build_planned(args, output_dir, chosen)
     force = args.force or chosen.stale  # a stale artifact is done: rebuilding it is forcing it
     pair = chosen.single_pair()
+    learned: Estimator | None = None
     if pair is not None:  # one permutation: answered without listing the output folder
         # (a done one with a leftover stage goes to the runner, which clears it)
         entry = permutation_entry(output_dir, *pair)
@@ -73,10 +75,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not chosen.statuses and not force:
             chosen = chosen._replace(statuses=NEEDS_BUILD)
-        entries = selection.select(selection.matrix(output_dir, chosen, sizes=False), chosen)
+        everything = selection.matrix(output_dir, chosen, sizes=False)
+        entries = selection.select(everything, chosen._replace(limit=None))
         if not entries:
             return nothing("build: no selected permutation needs a build (--force rebuilds)")
-    return _build(entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
+        if len(entries) > 1:  # learned from earlier builds: the ETA, and cheapest first
+            from ..manifest import history
+
+            learned = history.learned(output_dir, everything)
+            if chosen.sort == "size":
+                entries = history.cheapest_first(entries, learned)
+        entries = entries[: chosen.limit]
+    return _build(
+        entries,
+        output_dir,
+        force=force,
+        jobs=args.jobs,
+        verbosity=args.verbosity,
+        learned=learned,
+    )
 
 
 def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection) -> int:
@@ -87,26 +104,38 @@ def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection
         raise UsageError("--plan builds what the plan lists: drop the selectors")
     if args.task_index < 0:
         raise UsageError(f"--task-index {args.task_index} is not a whole number of at least 0")
+    from .. import scheduler
     from ..engines.plan import read_task
 
-    pairs, forced = read_task(Path(args.plan), args.task_index, args.per_task)
-    entries = pair_entries(output_dir, pairs)
-    force = args.force or forced
+    task = read_task(Path(args.plan), args.task_index, args.per_task)
+    if task.resources is not None:  # each build records what its task asked for
+        scheduler.pass_on(task.resources)
+    entries = pair_entries(output_dir, task.pairs)
+    force = args.force or task.force
     return _build(entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
 
 
 def _build(
-    entries: list[Entry], output_dir: Path, *, force: bool, jobs: int, verbosity: Verbosity
+    entries: list[Entry],
+    output_dir: Path,
+    *,
+    force: bool,
+    jobs: int,
+    verbosity: Verbosity,
+    learned: Estimator | None = None,
 ) -> int:
     """On a pool of ``jobs`` workers, or in this process; from here on, a scheduler's SIGTERM
-    unwinds the build like Ctrl-C (before, it stops a process that has written nothing)."""
+    unwinds the build like Ctrl-C (before, it stops a process that has written nothing).
+    ``learned``: what earlier builds measured, which the ETA starts from."""
     from .. import interrupts
 
     interrupts.handle_sigterm()
     if jobs > 1 and len(entries) > 1:
         from ..building.pool import build_in_pool
 
-        return build_in_pool(entries, output_dir, force=force, jobs=jobs, verbosity=verbosity)
+        return build_in_pool(
+            entries, output_dir, force=force, jobs=jobs, verbosity=verbosity, learned=learned
+        )
     from ..building.runner import build_all
 
-    return build_all(entries, output_dir, force=force, verbosity=verbosity)
+    return build_all(entries, output_dir, force=force, verbosity=verbosity, learned=learned)

@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="with --commands or --json: add --force"
     )
+    parser.add_argument(
+        "--measured",
+        action="store_true",
+        help="each permutation's estimated seconds, learned from what built ones measured, and"
+        " what it measured once built: cheapest first by the estimate (reads their provenance)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,9 +49,14 @@ def run(args: argparse.Namespace) -> int:
     chosen = selection.from_args(args)
     output_dir = layout.output_folder(args.output_folder)
     entries = selection.matrix(output_dir, chosen, sizes=args.shape == "json")  # JSON shows sizes
-    selected = selection.select(entries, chosen)
+    selected = selection.select(entries, chosen._replace(limit=None) if args.measured else chosen)
     if not selected:
         return nothing("manifest: no permutation matches the selection; nothing written")
+    if args.measured:
+        from ..manifest import history
+
+        selected = history.with_measurements(output_dir, selected, sort=chosen.sort)
+        selected = selected[: chosen.limit]
     width, colour = 80, False
     if args.shape == "grid":
         from ..terminal import terminal_style

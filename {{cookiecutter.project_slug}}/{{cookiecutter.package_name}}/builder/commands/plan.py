@@ -31,9 +31,18 @@ def run(args: argparse.Namespace) -> int:
     # Checked before the listing, so a mistake costs nothing.
     job = submission.job_of(args, output_dir)
     retrying = retry.from_args(args, chosen.statuses)
-    selected = selection.select(selection.matrix(output_dir, chosen, sizes=False), chosen)
+    everything = selection.matrix(output_dir, chosen, sizes=False)
+    selected = selection.select(everything, chosen)
     if not selected:
         return nothing("plan: no permutation matches the selection; nothing written")
+    learned = None
+    if args.learn:
+        from ..engines import sizing
+
+        flagged = job.overrides.keys()
+        learned = sizing.from_history(
+            output_dir, everything, flagged=flagged, per_task=job.per_task
+        )
     pieces = submission.write(
         args.engine,
         job,
@@ -41,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         retrying=retrying,
         command_folder=layout.command_folder(output_dir),
+        sizing=learned,
     )
     if not pieces:
         return nothing("plan: no failure is worth retrying; nothing written")

@@ -55,6 +55,10 @@ TASK_ENVIRONMENT_FLAGS: dict[str, dict[str, Any]] = {
         f" (default: the project's runner, {settings.COMMAND_RUNNER})",
     },
 }
+LEARN_HELP = (
+    "size each task's memory and time from what built permutations of its parameter measured,"
+    " scaled by cost, with headroom; the pipeline's resources are the fallback and the cap"
+)
 # Resource flags: flag -> (resource key, argparse type, help). They go over the pipeline's
 # resources for every permutation; a value is checked by resources.py, the one rule for all.
 RESOURCE_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
@@ -133,6 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument(flag, type=kind, help=text)
     for flag, keywords in TASK_ENVIRONMENT_FLAGS.items():
         group.add_argument(flag, **keywords)
+    group.add_argument("--learn", action="store_true", help=LEARN_HELP)
     for flag, (_, kind, text) in RESOURCE_FLAGS.items():
         group.add_argument(flag, type=kind, help=f"{text} (default: the pipeline's, if any)")
     for flag, (shapes, kind, text) in ENGINE_FLAGS.items():

@@ -137,7 +137,7 @@ def format_array_file(
         "# Resource sets, each with its plan:",
         *(
             f"#   {plan}: {group.permutations} builds in {group.tasks} task(s):"
-            f" {described(group.resources)}"
+            f" {described(group.resources)}" + (f" [{group.sources}]" if group.sources else "")
             for plan, group in named
         ),
         "set -euo pipefail",

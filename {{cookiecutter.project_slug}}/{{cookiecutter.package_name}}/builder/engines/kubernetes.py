@@ -122,7 +122,10 @@ def format_kubernetes(
         f" as {len(documents)} Kubernetes Indexed Job(s), one per resource set.\n"
         "# Submit: kubectl create -f THIS_FILE (the same Jobs twice are refused by name).\n"
         f"# A pod builds plan task {OFFSET_VARIABLE} + {INDEX_VARIABLE} (from 0); the plans:\n"
-        + "".join(f"#   {group.plan}\n" for group in groups)
+        + "".join(
+            f"#   {group.plan}" + (f" [{group.sources}]\n" if group.sources else "\n")
+            for group in groups
+        )
         + ("# Each pod first runs, in sh:\n" if job.setup else "")
         + "".join(f"#   {line}\n" for line in job.setup)
         + (f"# Each pod's interpreter: {job.python}\n" if job.python else "")

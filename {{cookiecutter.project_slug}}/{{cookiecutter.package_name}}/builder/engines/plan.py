@@ -4,7 +4,10 @@
 every engine runs ``build --plan FILE --task-index I --per-task K``. The format (UTF-8 text,
 tab-separated):
 
-    # <package> plan 1<TAB>force=0|1           the header: what wrote it, and whether to rebuild
+    # <package> plan 1<TAB>force=0|1[<TAB>resources=JSON]
+                                               the header: what wrote it, whether to rebuild, and
+                                               the resources its tasks ask for (a JSON object of
+                                               resource keys), which each build records
     <input id><TAB><param name>                one line per permutation, in build order
 
 Task I (0-based) builds the lines I*K to I*K+K-1 after the header, in order. A plan is named
@@ -15,8 +18,10 @@ new plan, so it cannot change what a queued task builds.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ... import settings
 from .. import axes, layout
@@ -25,12 +30,28 @@ from ..ids import UsageError
 from ..manifest.entries import Entry
 
 HEADER = f"# {settings.PACKAGE} plan 1"
+RESOURCES = "resources="
 Pair = tuple[str, str]
 
 
-def text_of(entries: list[Entry], *, force: bool) -> str:
-    """The plan of these entries, in their order."""
-    lines = [f"{HEADER}\tforce={int(force)}"]
+class Task(NamedTuple):
+    """What one array task builds, and how its plan asks for it."""
+
+    pairs: list[Pair]
+    force: bool
+    resources: dict[str, Any] | None  # what the plan's tasks ask for; None in an older plan
+
+
+def text_of(
+    entries: list[Entry], *, force: bool, resources: Mapping[str, Any] | None = None
+) -> str:
+    """The plan of these entries, in their order, with the resources its tasks ask for."""
+    asked = (
+        ""
+        if resources is None
+        else "\t" + RESOURCES + json.dumps(dict(resources), separators=(",", ":"))
+    )
+    lines = [f"{HEADER}\tforce={int(force)}{asked}"]
     lines += [f"{e[axes.INPUT_KEY]}\t{e[axes.PARAM_KEY]}" for e in entries]
     return "\n".join(lines) + "\n"
 
@@ -42,9 +63,15 @@ class Frozen(NamedTuple):
     text: str
 
 
-def frozen(output_dir: Path, entries: list[Entry], *, force: bool) -> Frozen:
+def frozen(
+    output_dir: Path,
+    entries: list[Entry],
+    *,
+    force: bool,
+    resources: Mapping[str, Any] | None = None,
+) -> Frozen:
     """The plan of these entries and its path under the output folder, not yet written."""
-    text = text_of(entries, force=force)
+    text = text_of(entries, force=force, resources=resources)
     return Frozen(
         layout.plan_path(output_dir, hashlib.sha256(text.encode()).hexdigest()[:16]), text
     )
@@ -67,16 +94,23 @@ def task_count(permutations: int, per_task: int) -> int:
     return -(-permutations // per_task)
 
 
-def read_task(path: Path, index: int, per_task: int) -> tuple[list[Pair], bool]:
-    """The (input id, param name) pairs of task ``index``, and whether the plan forces rebuilds."""
+def read_task(path: Path, index: int, per_task: int) -> Task:
+    """The (input id, param name) pairs of task ``index``, whether the plan forces rebuilds, and
+    the resources it asks for."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
         raise UsageError(f"cannot read the plan file '{path}': {reason}") from None
     header = lines[0].split("\t") if lines else []
-    if len(header) != 2 or header[0] != HEADER or header[1] not in ("force=0", "force=1"):
-        first = f"{HEADER}<TAB>force=0|1"
+    resources = _resources(header[2]) if len(header) == 3 else None
+    if (
+        len(header) not in (2, 3)
+        or header[0] != HEADER
+        or header[1] not in ("force=0", "force=1")
+        or (len(header) == 3 and resources is None)
+    ):
+        first = f"{HEADER}<TAB>force=0|1[<TAB>resources=JSON]"
         raise UsageError(f"'{path}' is not a plan file: its first line is not '{first}'")
     count = len(lines) - 1
     tasks = task_count(count, per_task)
@@ -94,4 +128,15 @@ def read_task(path: Path, index: int, per_task: int) -> tuple[list[Pair], bool]:
                 f" <{axes.INPUT_AXIS} id><TAB><{axes.PARAM_AXIS} name>"
             )
         pairs.append((fields[0], fields[1]))
-    return pairs, header[1] == "force=1"
+    return Task(pairs, header[1] == "force=1", resources)
+
+
+def _resources(field: str) -> dict[str, Any] | None:
+    """A header's ``resources=JSON`` as a dict, or None if it is not one."""
+    if not field.startswith(RESOURCES):
+        return None
+    try:
+        value = json.loads(field[len(RESOURCES) :])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

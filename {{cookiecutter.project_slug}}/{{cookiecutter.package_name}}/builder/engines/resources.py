@@ -69,6 +69,11 @@ class Resources:
 KEYS = tuple(field.name for field in fields(Resources))
 
 
+def asked(chosen: Resources) -> dict[str, Any]:
+    """The resources a task asks for, by key (those left to the cluster's default left out)."""
+    return {key: getattr(chosen, key) for key in KEYS if getattr(chosen, key) is not None}
+
+
 def check(values: Any, where: str) -> dict[str, Any]:
     """``values`` as resource keys, or one line naming ``where``, the value and the rule."""
     if not isinstance(values, Mapping):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import layout
 from ..formats.commands import safe_path
@@ -26,6 +26,9 @@ from . import plan, resources
 from .array_options import ENGINE_FLAGS, ENGINES, JOB_FLAGS, RESOURCE_FLAGS, given
 from .resources import Resources
 from .retry import Retry
+
+if TYPE_CHECKING:
+    from .sizing import Sizing
 
 # Tasks per array unless told: SLURM's default MaxArraySize (task ids up to 1000), which also fits
 # Grid Engine's max_aj_tasks default (75,000).
@@ -67,6 +70,7 @@ class ArrayGroup:
     permutations: int
     tasks: int  # plan.task_count(permutations, per_task)
     jobs: int  # the task's `build --jobs`: its cpus when it builds several permutations
+    sources: str = ""  # with --learn: which values were learned, which declared (``sizing``)
 
 
 def job_of(args: argparse.Namespace, output_dir: Path) -> ArrayJob:
@@ -115,23 +119,42 @@ def _flag_resources(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def array_groups(
-    job: ArrayJob, entries: list[Entry], *, force: bool, adjust: resources.Adjust | None = None
+    job: ArrayJob,
+    entries: list[Entry],
+    *,
+    force: bool,
+    adjust: resources.Adjust | None = None,
+    sizing: Sizing | None = None,
 ) -> tuple[list[ArrayGroup], list[plan.Frozen]]:
     """One group per resource set, in order of first appearance, and their plans (unwritten).
 
     The CLI writes the plans only once the format has taken the groups, so a format that refuses
-    a group's resources leaves nothing behind. ``adjust`` (a retry's) changes an entry's
-    resources or leaves it out.
+    a group's resources leaves nothing behind. ``sizing`` (``plan --learn``) learns an entry's
+    memory and time; ``adjust`` (a retry's) then changes its resources or leaves it out.
     """
     groups: list[ArrayGroup] = []
     plans: list[plan.Frozen] = []
-    for chosen, members in resources.groups(entries, job.overrides, adjust):
-        frozen = plan.frozen(Path(job.output_dir), members, force=force)
+    for chosen, members in resources.groups(entries, job.overrides, _then(sizing, adjust)):
+        asked = resources.asked(chosen)
+        frozen = plan.frozen(Path(job.output_dir), members, force=force, resources=asked)
         jobs = chosen.cpus if job.per_task > 1 else 1
         tasks = plan.task_count(len(members), job.per_task)
-        groups.append(ArrayGroup(chosen, str(frozen.path), len(members), tasks, jobs))
+        sources = "" if sizing is None else sizing.note(members)
+        groups.append(ArrayGroup(chosen, str(frozen.path), len(members), tasks, jobs, sources))
         plans.append(frozen)
     return groups, plans
+
+
+def _then(sizing: Sizing | None, adjust: resources.Adjust | None) -> resources.Adjust | None:
+    """The learned resources, then the retry's adjustment of them."""
+    if sizing is None:
+        return adjust
+
+    def both(entry: Entry, chosen: Resources) -> Resources | None:
+        learned = sizing(entry, chosen)
+        return learned if adjust is None else adjust(entry, learned)
+
+    return both
 
 
 # An engine's file: (the job, its groups, the output folder as commands name it) -> its text.
@@ -153,6 +176,7 @@ def write(
     force: bool,
     retrying: Retry | None,
     command_folder: str,
+    sizing: Sizing | None = None,
 ) -> list[str]:
     """The engine's file over the selected entries, after writing their plans; empty if a retry
     leaves every failure out (nothing written then).
@@ -165,7 +189,7 @@ def write(
 
         learn(selected)
     force = force or any(entry["status"] == STALE for entry in selected)
-    groups, plans = array_groups(job, selected, force=force, adjust=retrying)
+    groups, plans = array_groups(job, selected, force=force, adjust=retrying, sizing=sizing)
     if retrying is not None:
         retrying.report()
     if not groups:

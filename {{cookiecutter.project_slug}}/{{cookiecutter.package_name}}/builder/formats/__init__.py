@@ -28,6 +28,7 @@ class Context(NamedTuple):
     stale: bool = False  # the entries were checked for staleness (``--stale``)
     width: int = 80  # of the terminal, for the grid
     colour: bool = False
+    generated: str | None = None  # when the output was made, for those that say it (the report)
 
 
 Format = Callable[[list[Entry], Selection, Context], Iterable[str]]
@@ -40,6 +41,7 @@ FORMATS = {
     "commands": ("commands", "format_commands"),
     "json": ("document", "format_json"),
     "grid": ("grid", "format_grid"),
+    "report": ("report", "format_report"),
 }
 
 

@@ -11,8 +11,50 @@ from .. import axes, failures, layout, status
 from ..manifest.recorded import Document
 
 
+def mebibytes(size: int | None) -> str:
+    return "?" if size is None else f"{size / 2**20:.1f} MiB"
+
+
+def _took(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds:.3f} s"
+
+
+def _measured(trace: Document) -> str:
+    """``0.061 s, 0.052 s CPU (85%), peak 27.3 MiB (children 3.1 MiB)``."""
+    seconds, cpu = trace.get("seconds"), trace.get("cpu")
+    share = f" ({100 * cpu / seconds:.0f}%)" if seconds and cpu is not None else ""
+    text = f"{_took(seconds)}, {_took(cpu)} CPU{share}, peak {mebibytes(trace.get('peak_rss'))}"
+    children = trace.get("peak_rss_children")
+    return text + (f" (children {mebibytes(children)})" if children else "")
+
+
+def _engine(trace: Document) -> str | None:
+    """``slurm job 12_3, asked cpus=1 mem=150M time=0:01:00, waited 4 s in the queue``."""
+    asked = trace.get("requested") or {}
+    if trace.get("engine") is None and not asked:
+        return None
+    parts = [f"{trace.get('engine') or 'a plan'} job {trace.get('job') or '?'}"]
+    if asked:
+        parts.append("asked " + " ".join(f"{key}={value}" for key, value in asked.items()))
+    if trace.get("queue_wait") is not None:
+        parts.append(f"waited {trace['queue_wait']:.0f} s in the queue")
+    return ", ".join(parts)
+
+
+def _previous(trace: Document) -> str | None:
+    """``attempt 1 stopped (oom), asked mem=150M, reached 170.2 MiB``."""
+    before = trace.get("previous")
+    if not before:
+        return None
+    asked = " ".join(f"{key}={value}" for key, value in (before.get("requested") or {}).items())
+    text = f"attempt {before.get('attempt')} stopped ({before.get('reason')})"
+    text += f", asked {asked}" if asked else ""
+    return text + f", reached {mebibytes(before.get('peak_rss'))}"
+
+
 def _format_stopped(document: Document) -> str:
     job = document[failures.JOB_KEY]  # recorded only by a build that ran in a SLURM job
+    trace = document.get("trace") or {}
     fields = [
         ("status", document["status"]),
         ("reason", document["reason"]),
@@ -20,9 +62,18 @@ def _format_stopped(document: Document) -> str:
         *([("SLURM job", job)] if job else []),
         ("error log", layout.display_path(Path(document["error_log"]))),
     ]
+    if trace:
+        stop = trace.get("stopped") or {}
+        where = f", stopped in {stop['where']}" if stop else ""
+        fields.append(("measured", f"{_measured(trace)}{where}"))
+        if _engine(trace):
+            fields.append(("engine", _engine(trace)))
     shown = layout.display_path(Path(document["output_path"]))
     lines = [f"{document['permutation_id']}: {shown} (not built)"]
     lines += [f"  {label:<9}  {value}" for label, value in fields]
+    phases = trace.get("phases") or []
+    width = max((len(f"{p['phase']} {p['name']}") for p in phases), default=0)
+    lines += [_phase_line(phase, width) for phase in phases]
     return "\n".join(lines) + "\n"
 
 
@@ -42,10 +93,15 @@ def _input_line(record: Document) -> str:
 
 
 def _phase_line(record: Document, width: int) -> str:
+    """A phase's time, CPU time and peak memory, and when it completed (if recorded)."""
     seconds = record.get("seconds")
     took = "resumed" if seconds is None else f"{seconds:.3f} s"
     name = f"{record.get('phase')} {record.get('name')}"
-    return f"    {name:<{width}}  {took:>9}  completed {record.get('completed_at')}"
+    line = f"    {name:<{width}}  {took:>9}"
+    if record.get("cpu") is not None:
+        line += f"  {record['cpu']:.3f} s CPU  peak {mebibytes(record.get('peak_rss')):>10}"
+    completed = record.get("completed_at")
+    return line + (f"  completed {completed}" if completed else "")
 
 
 def format_show(document: Document) -> str:
@@ -67,6 +123,14 @@ def format_show(document: Document) -> str:
         ("started", recorded.get("started_at")),
         ("finished", recorded.get("finished_at")),
     ]
+    trace = document.get("trace")
+    if trace is not None:
+        fields.append(("measured", _measured(trace)))
+        fields += [
+            (label, text)
+            for label, text in (("engine", _engine(trace)), ("after", _previous(trace)))
+            if text
+        ]
     stale = document["stale"]
     state = "STALE: " + "; ".join(stale) if stale else "up to date"
     if status.state_of(document["status"]) == status.REDO:  # the same words as the table's row

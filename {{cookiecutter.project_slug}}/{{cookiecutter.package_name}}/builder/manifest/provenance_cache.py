@@ -70,9 +70,10 @@ class ProvenanceCache:
 
     In memory as in the file, the cache is columns: row ``r`` of ``identities`` (``width``
     numbers: the STAT_FIELDS of each file an artifact's provenance is read from, one file after
-    the other) and of ``refs`` (three indexes into ``parts``, its Recorded's texts) belongs to the
-    permutation id that ``rows`` maps to ``r``. Loading is then a JSON parse and one dict, with
-    no object per artifact.
+    the other) and of ``refs`` (``parts_per_row`` indexes into ``parts``, the texts ``extract``
+    made of its provenance: here its Recorded) belongs to the permutation id that ``rows`` maps to
+    ``r``. Loading is then a JSON parse and one dict, with no object per artifact. A subclass
+    keeps other parts of the provenance in a file of its own (``history.HistoryCache``).
 
     Files are ``stat``-ed through the folder's descriptor, each a name to resolve rather than a
     whole path, as ``manifest`` lists the folder: the ``stat`` is most of an answer's cost.
@@ -109,7 +110,9 @@ class ProvenanceCache:
             with open(self.path, "rb") as handle:
                 written = os.fstat(handle.fileno()).st_mtime_ns
                 document = json.loads(handle.read())
-            ids, self.identities, self.refs, self.parts = columns_of(document, self.width)
+            ids, self.identities, self.refs, self.parts = columns_of(
+                document, self.width, self.parts_per_row
+            )
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             ids, self.identities, self.refs, self.parts = [], [], [], []
         else:
@@ -129,8 +132,19 @@ class ProvenanceCache:
                 return None
         return fields
 
+    parts_per_row = RECORDED_PARTS
+
+    def extract(self, document: Document) -> tuple[str, ...]:
+        """The texts a row keeps of a provenance document."""
+        return recorded_parts(document)
+
     def recorded(self, permutation_id: str) -> Recorded:
         """What the artifact's provenance says; MissingProvenance if it has none to trust."""
+        inputs, param, code = self.parts_of(permutation_id)
+        return inputs, param, code
+
+    def parts_of(self, permutation_id: str) -> tuple[str, ...]:
+        """The artifact's row of parts; MissingProvenance if it has no provenance to trust."""
         self.asked.add(permutation_id)
         now = self.identity(permutation_id)
         row = self.rows.get(permutation_id)
@@ -142,11 +156,10 @@ class ProvenanceCache:
             and self.identities[row_of(row, self.width)] == now
             and max(now[CTIME :: len(STAT_FIELDS)]) < self.written
         ):
-            inputs, param, code = self.refs[row_of(row, RECORDED_PARTS)]
-            return self.parts[inputs], self.parts[param], self.parts[code]
+            return tuple(self.parts[ref] for ref in self.refs[row_of(row, self.parts_per_row)])
         # Read after the stat: a file changed in between has another identity next time.
         artifact = layout.artifact_path(self.output_dir, permutation_id)
-        recorded = recorded_parts(RECORDED.read(artifact))
+        recorded = self.extract(RECORDED.read(artifact))
         if now is not None:
             self.keep(permutation_id, now, [self.part(text) for text in recorded])
         return recorded
@@ -159,7 +172,7 @@ class ProvenanceCache:
             self.refs += refs
         else:
             self.identities[row_of(row, self.width)] = identity
-            self.refs[row_of(row, RECORDED_PARTS)] = refs
+            self.refs[row_of(row, self.parts_per_row)] = refs
         self.changed = True
 
     def part(self, text: str) -> int:
@@ -190,12 +203,12 @@ class ProvenanceCache:
         """Remove the rows of these permutation ids, renumbering the others in order."""
         kept = [(pid, row) for pid, row in self.rows.items() if pid not in gone]
         self.identities = [n for _, row in kept for n in self.identities[row_of(row, self.width)]]
-        self.refs = [i for _, row in kept for i in self.refs[row_of(row, RECORDED_PARTS)]]
+        self.refs = [i for _, row in kept for i in self.refs[row_of(row, self.parts_per_row)]]
         self.rows = {pid: new_row for new_row, (pid, _) in enumerate(kept)}
 
 
 def columns_of(
-    document: dict[str, Any], width: int
+    document: dict[str, Any], width: int, parts_per_row: int = RECORDED_PARTS
 ) -> tuple[list[str], list[int], list[int], list[str]]:
     """The ids, identities, refs and parts of a cache document, refusing (ValueError) one that
     does not add up or was written for another artifact kind (another width)."""
@@ -206,7 +219,7 @@ def columns_of(
     if (
         document["width"] != width
         or len(identities) != width * len(ids)
-        or len(refs) != RECORDED_PARTS * len(ids)
+        or len(refs) != parts_per_row * len(ids)
         or len(set(ids)) != len(ids)
         or not all(isinstance(part, str) for part in parts)
         or (refs and (set(map(type, refs)) != {int} or min(refs) < 0 or max(refs) >= len(parts)))

@@ -1,6 +1,6 @@
 """``show <permutation_id>``: a built artifact's provenance, and whether it is stale today; or,
-for a build that stopped, why (``failures``: SLURM is asked about a job it may know more of).
-``formats/show`` writes the document this makes."""
+for a build that stopped, why (``failures``: SLURM is asked about a job it may know more of);
+either way what it measured (``measured``). ``formats/show`` writes the document this makes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 from .. import failures, layout, status
 from ..ids import UsageError, check_safe_stem
+from . import measured
 from .entries import discover_inputs, param_names, permutation_entry
 from .recorded import RECORDED, Document, MissingProvenance
+from .stages import read_stage
 from .stale import Today
 
 
@@ -51,6 +53,7 @@ def load(output_dir: Path, permutation_id: str) -> Document:
         "reason": entry.get("reason"),  # a rebuild that stopped (REDO)
         "stale": stale,
         "provenance": recorded,
+        "trace": measured.of_provenance(recorded),
     }
 
 
@@ -70,4 +73,5 @@ def _stopped(entry: Document, output_dir: Path) -> Document:
         "error_log": str(layout.log_file(stage, permutation_id, "error")),
         "stale": None,
         "provenance": None,
+        "trace": measured.of_record(read_stage(output_dir, permutation_id).record),
     }

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from .. import layout, status
 
+# A record's size at most: its measurements (``measured``) grow with the pipeline's phases.
+RECORD_BYTES = 1 << 16
+
 
 def read_lock(lock_path: Path) -> tuple[bool, dict[str, str]]:
     """Whether a live builder holds the lock, and the status record in it (empty if none)."""
@@ -35,7 +38,7 @@ def read_lock(lock_path: Path) -> tuple[bool, dict[str, str]]:
 
 
 def record_of(fd: int) -> dict[str, str]:
-    text = os.pread(fd, 8192, 0).decode(errors="replace")
+    text = os.pread(fd, RECORD_BYTES, 0).decode(errors="replace")
     fields = (line.partition(": ") for line in text.splitlines())
     return {key: value for key, sep, value in fields if sep}
 
