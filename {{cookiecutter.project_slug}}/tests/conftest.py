@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -92,6 +92,12 @@ class Project:
         """Change the test pipeline's configuration (inputs, registry, faults) and write it out."""
         self.config.update(changes, data=str(self.root / "fixture_data"))
         fixture_pipeline.write_config(self.config, self.config_file)
+
+    def edit_pipeline(self, old: str, new: str) -> None:
+        """Replace the one occurrence of ``old`` in the test pipeline's copy, as a user's edit."""
+        source = self.pipeline.read_text()
+        assert source.count(old) == 1, old
+        self.pipeline.write_text(source.replace(old, new))
 
     def input_file(self, input_id: str) -> Path:
         return Path(self.config["data"]) / f"{input_id}.txt"
@@ -205,7 +211,8 @@ class Project:
     def manifest(self, *args: str) -> dict[str, Any]:
         """The manifest as JSON, with entries by permutation id."""
         out = self.run("manifest", "--json", *args).stdout  # empty: nothing selected
-        document: dict[str, Any] = json.loads(out or '{"total": 0, "done": 0, "entries": []}')
+        empty = {"total": 0, "done": 0, "entries": [], "gathers": [], "orphans": [], "excluded": []}
+        document: dict[str, Any] = json.loads(out) if out else empty
         document["by_id"] = {e["permutation_id"]: e for e in document["entries"]}
         return document
 
@@ -407,6 +414,30 @@ def sidecar(artifact: Path) -> Path:
     return layout.sidecar_path(artifact)
 
 
+def provenance_file(artifact: Path) -> Path:
+    """The file that an artifact's provenance is read from: itself, or its sidecar."""
+    return artifact if layout.artifact_is_sqlite() else sidecar(artifact)
+
+
+def edit_provenance(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to the provenance in ``path`` (an artifact or a sidecar), as a hand would:
+    in place, the artifact's identity as the sidecar names it left as it was."""
+    if layout.artifact_is_sqlite():
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            rows = conn.execute("SELECT key, value FROM _provenance").fetchall()
+            document = {key: json.loads(value) for key, value in rows}
+            change(document)
+            conn.execute("DELETE FROM _provenance")
+            values = [(key, json.dumps(value)) for key, value in document.items()]
+            conn.executemany("INSERT INTO _provenance VALUES (?, ?)", values)
+    else:
+        document = json.loads(path.read_text())
+        change(document)
+        path.write_text(json.dumps(document))
+
+
 @dataclass
 class Grid:
     """``manifest --grid`` read back: each row's cells (gaps removed) and total, each column's."""
@@ -422,7 +453,7 @@ class Grid:
         return self.rows[row][self.columns.index(column)]
 
 
-_GRID_ROW = re.compile(r"  (\S+) +([#.BFRS]+(?: [#.BFRS]+)*) +(\d+/\d+)")
+_GRID_ROW = re.compile(r"  (\S+) +([-#.BFRS]+(?: [-#.BFRS]+)*) +(\d+/\d+)")
 _GRID_KEY = re.compile(r"(\d+) (\S+) +(\d+/\d+)")
 _GRID_PAGE = re.compile(r"  \S+ (\d+)-(\d+) of \d+")
 

@@ -11,4 +11,7 @@ this level are the ground they share.
 # sort_key and label, without spaces.
 # 3.0.0: the engines' files come from `plan --slurm` (--sge, --pbs, --lsf, --kubernetes,
 # --aws-batch), no longer from `manifest`, which only reads.
-BUILDER_VERSION = "3.0.0"
+# 4.0.0: provenance records the code each build ran, per function (``code``), and the libraries
+# it imported, instead of one sha256 of pipeline.py; gathers, excluded pairs, orphans, and the
+# commands accept and clean.
+BUILDER_VERSION = "4.0.0"

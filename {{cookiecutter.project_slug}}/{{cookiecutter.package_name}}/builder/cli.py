@@ -19,7 +19,7 @@ from typing import NamedTuple
 from .. import settings
 from . import axes
 from .ids import UsageError
-from .layout import SELF
+from .layout import SELF, TRACING_VARIABLE
 
 
 class Command(NamedTuple):
@@ -39,6 +39,13 @@ COMMANDS = {
     ),
     "plan": Command(
         "plan", "write plan files and print the file that submits them to SLURM, Grid Engine, ..."
+    ),
+    "accept": Command(
+        "accept", "record today's inputs, parameter, code and libraries as built artifacts' own"
+    ),
+    "clean": Command(
+        "clean",
+        "remove orphans (and failed stages, plans); shows what it would remove unless --yes",
     ),
 }
 
@@ -66,6 +73,8 @@ def build_parser(asked: str | None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     asked = next((word for word in argv if not word.startswith("-")), None)
+    if asked == "build":  # it, its workers and its array tasks record the code they run
+        os.environ[TRACING_VARIABLE] = "1"
     args = build_parser(asked).parse_args(argv)
     try:
         code: int = args.run(args)

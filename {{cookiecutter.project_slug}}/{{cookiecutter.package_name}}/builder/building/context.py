@@ -3,15 +3,18 @@ and how many cpus it may use."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ... import settings
+from .. import layout
 from ..atomic import atomic_publish
+from ..manifest.gathers import Member
 
 if TYPE_CHECKING:
     import logging
@@ -54,7 +57,9 @@ class BuildContext:
     keeps for a later one belong in ``staging_dir``, written with ``write_json``/``write_text`` so
     that a phase killed half-way never leaves a half-written file that a resumed build would trust.
     ``cpus`` is this build's share of its job's cpus (see ``cpus_per_build``), to size a phase's
-    thread pool or a library's threads.
+    thread pool or a library's threads. A gather's function gets ``members``: the done artifacts
+    it is built from (``manifest/gathers.Member``: permutation id, both ids, path), which
+    ``read_table`` reads whatever their kind.
     """
 
     permutation_id: str
@@ -66,6 +71,7 @@ class BuildContext:
     log: logging.Logger
     connection: sqlite3.Connection | None = None
     cpus: int = 1
+    members: list[Member] = field(default_factory=list)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -118,6 +124,28 @@ class BuildContext:
             )
         self.write_text(self.artifact_path, writer(name, columns, table))
 
+    def read_table(
+        self, path: Path, *, name: str = "results"
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The columns and rows of a table ``write_table`` wrote in an artifact of this project's
+        kind (a gather reads its ``members`` so); CSV gives its values as text."""
+        if layout.artifact_is_sqlite():
+            import sqlite3
+            from urllib.parse import quote
+
+            with contextlib.closing(
+                sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+            ) as conn:
+                cursor = conn.execute(f"SELECT * FROM {_quoted(name)}")
+                return [column[0] for column in cursor.description], cursor.fetchall()
+        reader = TABLE_READERS.get(settings.ARTIFACT_EXTENSION.lower())
+        if reader is None:
+            raise NotImplementedError(
+                f"read_table cannot read .{settings.ARTIFACT_EXTENSION} artifacts: read the"
+                " member's path with your format's library instead"
+            )
+        return reader(name, path.read_text(encoding="utf-8"))
+
 
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
@@ -151,6 +179,34 @@ def _json_text(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -
     objects = [dict(zip(columns, row, strict=True)) for row in rows]
     return json.dumps({name: objects}, indent=1) + "\n"
 
+
+def _csv_table(name: str, text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    import csv
+    import io
+
+    header, *rows = csv.reader(io.StringIO(text))
+    return header, [tuple(row) for row in rows]
+
+
+def _objects_table(objects: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    columns = list(objects[0]) if objects else []
+    return columns, [tuple(item[column] for column in columns) for item in objects]
+
+
+def _jsonl_table(name: str, text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    return _objects_table([json.loads(line) for line in text.splitlines() if line.strip()])
+
+
+def _json_table(name: str, text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    return _objects_table(json.loads(text)[name])
+
+
+# The file kinds read_table knows, by lowercase extension: each reads the artifact's whole text.
+TABLE_READERS: dict[str, Callable[[str, str], tuple[list[str], list[tuple[Any, ...]]]]] = {
+    "csv": _csv_table,
+    "json": _json_table,
+    "jsonl": _jsonl_table,
+}
 
 # The file kinds write_table knows, by lowercase extension: each makes the artifact's whole text.
 TABLE_WRITERS: dict[str, Callable[[str, Sequence[str], list[tuple[Any, ...]]], str]] = {

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     # Checked before the listing, so a mistake costs nothing.
     job = submission.job_of(args, output_dir)
     retrying = retry.from_args(args, chosen.statuses)
-    selected = selection.select(selection.matrix(output_dir, chosen, sizes=False), chosen)
+    selected = selection.select(selection.matrix(output_dir, chosen, sizes=False).entries, chosen)
     if not selected:
         return nothing("plan: no permutation matches the selection; nothing written")
     pieces = submission.write(
