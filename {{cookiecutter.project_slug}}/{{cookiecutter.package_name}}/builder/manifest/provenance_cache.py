@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -176,23 +177,52 @@ class ProvenanceCache:
 
     def recorded(self, permutation_id: str) -> Recorded:
         """What the artifact's provenance says; MissingProvenance if it has none to trust."""
-        self.asked.add(permutation_id)
-        now = self.identity(permutation_id)
-        row = None if now is None else self.rows.get(permutation_id)
-        if now is not None and self.stats is not None:
-            self.stats[permutation_id] = (now[SIZE], now[MTIME])
-        # Like git's index: a file changed no earlier than the cache was written may have been
-        # changed again within one tick of the file system's clock, its times left as they were.
-        width = self.width
-        if (
-            row is not None
-            and self.identities[row * width : row * width + width] == now
-            and max(now[CTIME::NUMBERS]) < self.written
-        ):
-            parts, at = self.parts, row * RECORDED_PARTS
-            inputs, param, code, found, members = self.refs[at : at + RECORDED_PARTS]
-            return parts[inputs], parts[param], parts[code], parts[found], parts[members]
-        # Read after the stat: a file changed in between has another identity next time.
+        (found,) = self.each([permutation_id])
+        if isinstance(found, MissingProvenance):
+            raise found
+        return found
+
+    def each(self, permutation_ids: Iterable[str]) -> Iterator[Recorded | MissingProvenance]:
+        """What each artifact's provenance says, in order (a MissingProvenance given, not
+        raised): the loop of ``manifest --stale``, with what it asks of the cache looked up once
+        rather than once per artifact."""
+        rows, identities, refs, parts = self.rows.get, self.identities, self.refs, self.parts
+        width, written, asked, stats = self.width, self.written, self.asked.add, self.stats
+        single = self.folder is not None and width == NUMBERS  # the artifact alone holds it
+        folder, suffix, stat = self.folder, self.suffix, os.stat
+        for permutation_id in permutation_ids:
+            asked(permutation_id)
+            now: list[int] | None
+            if single:
+                try:
+                    now = list(stat_fields(stat(permutation_id + suffix, dir_fd=folder)))
+                except OSError:
+                    now = None
+            else:
+                now = self.identity(permutation_id)
+            row = None if now is None else rows(permutation_id)
+            if now is not None and stats is not None:
+                stats[permutation_id] = (now[SIZE], now[MTIME])
+            # Like git's index: a file changed no earlier than the cache was written may have
+            # been changed again within one tick of the file system's clock, its times as they
+            # were.
+            if (
+                row is not None
+                and identities[row * width : row * width + width] == now
+                and max(now[CTIME::NUMBERS]) < written
+            ):
+                at = row * RECORDED_PARTS
+                inputs, param, code, found, members = refs[at : at + RECORDED_PARTS]
+                yield parts[inputs], parts[param], parts[code], parts[found], parts[members]
+                continue
+            try:
+                yield self._read(permutation_id, now)
+            except MissingProvenance as why:
+                yield why
+
+    def _read(self, permutation_id: str, now: list[int] | None) -> Recorded:
+        """Read the artifact's provenance (after its stat: a file changed in between has another
+        identity next time) and keep what it says."""
         artifact = layout.artifact_path(self.output_dir, permutation_id)
         recorded = recorded_parts(RECORDED.read(artifact))
         if now is not None:

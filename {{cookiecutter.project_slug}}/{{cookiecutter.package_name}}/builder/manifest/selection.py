@@ -9,7 +9,6 @@ function that does.
 from __future__ import annotations
 
 import argparse
-import gc
 import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
@@ -154,9 +153,6 @@ def matrix(output_dir: Path, chosen: Selection, *, sizes: bool) -> Survey:
     """The whole matrix (and its gathers), checked against the axis values asked for, marked
     stale if asked: what ``select`` picks from (``sizes``: see ``entries.survey``)."""
     found = survey(output_dir, sizes=sizes)
-    # The entries live until the command ends: the collector need not walk them again each time
-    # it runs (a full collection walks 100,000 entry dicts; --stale makes many new objects).
-    gc.freeze()
     check_axis_values(chosen, found.entries)
     if chosen.stale:  # the only listing that reads artifacts: their provenance
         from .stale import mark_stale

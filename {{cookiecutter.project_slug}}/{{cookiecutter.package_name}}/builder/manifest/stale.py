@@ -229,17 +229,15 @@ def mark_stale(entries: list[Entry], output_dir: Path, gathered: list[Entry] | N
     """
     today = Today()
     input_key, param_key = axes.INPUT_KEY, axes.PARAM_KEY
+    built = [entry for entry in entries if entry["done"]]
     with ProvenanceCache(output_dir, stats=bool(gathered)) as cache:
-        # At 100,000 entries each step counts: one loop, the methods it calls looked up once.
-        read, judge, staleness = cache.recorded, today.recorded_reasons, status.with_staleness
-        for entry in entries:
-            if not entry["done"]:
-                continue
+        # At 100,000 entries each step counts: one loop, what it calls looked up once.
+        judge, staleness = today.recorded_reasons, status.with_staleness
+        ids = (entry["permutation_id"] for entry in built)
+        for entry, recorded in zip(built, cache.each(ids), strict=True):
             reasons: Reasons
-            try:
-                recorded = read(entry["permutation_id"])
-            except MissingProvenance as why:
-                reasons = (f"{NO_PROVENANCE}: {why}",)
+            if isinstance(recorded, MissingProvenance):
+                reasons = (f"{NO_PROVENANCE}: {recorded}",)
             else:
                 reasons = judge(recorded, entry[input_key], entry[param_key])
             if reasons:
