@@ -130,3 +130,6 @@ def test_an_excluded_pair_is_never_built_and_counted_nowhere(project: Project) -
     )
     project.run("build", "--output-folder", "output")
     assert json.loads(project.run("manifest", "--json").stdout)["done"] == total
+    # An input whose every pair is excluded is no typo: it selects nothing.
+    project.configure(exclude=[{"input": inp, "reason": "too few rows"}])
+    assert "no permutation matches" in project.run("manifest", axes.INPUT_FLAG, inp).stderr

@@ -14,10 +14,14 @@ EVERY = "*"
 
 @functools.cache
 def _providers() -> Mapping[str, list[str]]:
-    """Top-level module -> the distributions that install it, read once: it lists every one."""
+    """Top-level module -> the distributions that install it, read once: it lists every one.
+    A distribution whose metadata cannot be read is left out, never a build's failure."""
     from importlib.metadata import packages_distributions
 
-    return packages_distributions()
+    try:
+        return packages_distributions()
+    except Exception:  # a broken *.dist-info elsewhere on the path
+        return {}
 
 
 @functools.cache
@@ -28,7 +32,7 @@ def version(distribution: str) -> str | None:
 
     try:
         return installed(distribution)
-    except PackageNotFoundError:
+    except (PackageNotFoundError, ValueError, OSError):  # gone, or its metadata unreadable
         return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 from operator import itemgetter
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from .. import axes, status
 from ..ids import UsageError, check_safe_stem
-from .entries import Entry, Survey, survey
+from .entries import Entry, Excluded, Survey, survey
 
 _SHARD = re.compile(r"([0-9]+)/([0-9]+)")  # ASCII digits: str.isdigit() also accepts '²'
 _PATTERN = re.compile(r"[*?[]")
@@ -133,17 +133,22 @@ def from_args(args: argparse.Namespace) -> Selection:
     )
 
 
-def check_axis_values(selection: Selection, entries: list[Entry]) -> None:
+def check_axis_values(
+    selection: Selection, entries: list[Entry], excluded: Iterable[Excluded] = ()
+) -> None:
     """An exact id the matrix lacks is a typo: name it and the valid ones (a pattern may match
-    nothing)."""
-    for given, key, what in (
-        (selection.inputs, axes.INPUT_KEY, f"{axes.INPUT_AXIS} id"),
-        (selection.params, axes.PARAM_KEY, f"{axes.PARAM_AXIS} name"),
+    nothing); a value whose every pair is excluded is no typo."""
+    left_out = list(excluded)
+    for given, key, what, at in (
+        (selection.inputs, axes.INPUT_KEY, f"{axes.INPUT_AXIS} id", 0),
+        (selection.params, axes.PARAM_KEY, f"{axes.PARAM_AXIS} name", 1),
     ):
         exact = [check_safe_stem(v, what) for v in given if not _PATTERN.search(v)]
         if not exact:
             continue
-        valid = list(dict.fromkeys(entry[key] for entry in entries))
+        valid = list(
+            dict.fromkeys([*(entry[key] for entry in entries), *(e[at] for e in left_out)])
+        )
         for value in exact:
             if value not in valid:
                 raise UsageError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
@@ -153,7 +158,7 @@ def matrix(output_dir: Path, chosen: Selection, *, sizes: bool) -> Survey:
     """The whole matrix (and its gathers), checked against the axis values asked for, marked
     stale if asked: what ``select`` picks from (``sizes``: see ``entries.survey``)."""
     found = survey(output_dir, sizes=sizes)
-    check_axis_values(chosen, found.entries)
+    check_axis_values(chosen, found.entries, found.excluded.values())
     if chosen.stale:  # the only listing that reads artifacts: their provenance
         from .stale import mark_stale
 
