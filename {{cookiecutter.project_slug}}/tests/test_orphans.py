@@ -10,8 +10,8 @@ from {{ cookiecutter.package_name }}.builder import axes, layout
 
 
 def test_orphans_are_counted_listed_and_cleaned(project: Project) -> None:
-    project.run("build", "--output-folder", "output")
     gone = INPUTS[-1]
+    project.run("build", "--output-folder", "output", axes.INPUT_FLAG, gone)
     inputs = {inp: rows for inp, rows in project.config["inputs"].items() if inp != gone}
     project.configure(inputs=inputs)
     orphans = sorted(f"{gone}_{param}" for param in PARAMS)

@@ -73,8 +73,19 @@ def build_parser(asked: str | None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     asked = next((word for word in argv if not word.startswith("-")), None)
-    if asked == "build":  # it, its workers and its array tasks record the code they run
+    # A build, its workers and its array tasks record the code they run; the variable is set for
+    # the command's length only, so that a caller of main() (a test) keeps its environment.
+    traced = asked == "build" and TRACING_VARIABLE not in os.environ
+    if traced:
         os.environ[TRACING_VARIABLE] = "1"
+    try:
+        return _run(argv, asked)
+    finally:
+        if traced:
+            os.environ.pop(TRACING_VARIABLE, None)
+
+
+def _run(argv: list[str], asked: str | None) -> int:
     args = build_parser(asked).parse_args(argv)
     try:
         code: int = args.run(args)
