@@ -291,9 +291,8 @@ def run_commands_through_a_shell(project: Project, commands: str) -> None:
 
 def clean_env() -> dict[str, str]:
     """The environment minus what would make a child Python see another project."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    return {k: v for k, v in os.environ.items() if k not in dropped}
 
 
 def local_commands(commands: str) -> str:
@@ -394,11 +393,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    root = tmp_path / "project"
+@pytest.fixture(scope="session")
+def compiled_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package, copied and compiled once per test process: every project starts from this
+    copy, so that the commands a test runs read bytecode rather than compile the builder."""
+    import compileall
+
+    package = tmp_path_factory.mktemp("compiled") / settings.PACKAGE
     ignore = shutil.ignore_patterns("__pycache__", settings.DEFAULT_OUTPUT_FOLDER, "_build")
-    shutil.copytree(ROOT / settings.PACKAGE, root / settings.PACKAGE, ignore=ignore)
+    shutil.copytree(ROOT / settings.PACKAGE, package, ignore=ignore)
+    compileall.compile_dir(package, quiet=1)
+    return package
+
+
+@pytest.fixture
+def project(tmp_path: Path, compiled_package: Path) -> Iterator[Project]:
+    root = tmp_path / "project"
+    shutil.copytree(compiled_package, root / settings.PACKAGE)  # copy2: the sources' mtimes kept
     shutil.copy(FIXTURE_PIPELINE, root / FIXTURE_PIPELINE.name)
     project = Project(root)
     project.configure()
