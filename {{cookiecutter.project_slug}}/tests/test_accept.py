@@ -7,15 +7,15 @@ import json
 
 from conftest import BUILD_ONE, INPUTS, PARAMS, PERMUTATION, PHASES, Project
 
-from {{ cookiecutter.package_name }}.builder import axes
-
 
 def stale(project: Project) -> dict[str, list[str]]:
     return {e["permutation_id"]: e["stale"] for e in project.manifest("--stale")["entries"]}
 
 
 def test_accept_records_today_and_what_each_artifact_was_stale_for(project: Project) -> None:
-    project.run("build", "--output-folder", "output", axes.INPUT_FLAG, INPUTS[0])
+    one_input = {INPUTS[0]: project.config["inputs"][INPUTS[0]]}
+    project.configure(gathers={"total": "all"}, inputs=one_input)
+    project.run("build", "--output-folder", "output")  # its permutations, then the gather
     built = [f"{INPUTS[0]}_{param}" for param in PARAMS]
     with project.input_file(INPUTS[0]).open("a") as data:
         data.write("999\n")
@@ -25,12 +25,13 @@ def test_accept_records_today_and_what_each_artifact_was_stale_for(project: Proj
 
     result = project.run("accept", "--stale")
     assert f"{PERMUTATION}: accepted, stale for {'; '.join(reasons)}" in result.stderr
-    assert f"accept: {len(built)} accepted" in result.stderr
+    assert f"accept: {len(built) + 1} accepted" in result.stderr  # and the gather of them
     assert stale(project) == {}
     recorded = json.loads(project.run("show", PERMUTATION, "--json").stdout)["provenance"]
     (line,) = recorded["accepted"]
     assert line.endswith(f": accepted; it was stale for {'; '.join(reasons)}")
     assert "accepted" in project.run("show", PERMUTATION).stdout
+    assert project.manifest("--stale")["gathers"] == []  # up to date before: accepted too
     nothing = project.run("accept", "--stale")
     assert "nothing written" in nothing.stderr
 

@@ -4,7 +4,8 @@ libraries as their provenance without rebuilding them; ``accept --stale`` is the
 It refuses, in one line and before touching anything, a selection holding anything not done or
 with a rebuild pending (REDO); an artifact a builder locks meanwhile is reported busy (exit 3).
 Artifacts up to date are left as they are. The gathers are accepted after their members, whose
-provenance (and so whose fingerprint, for a SQLite artifact) accepting changed.
+provenance (and so whose fingerprint, for a SQLite artifact) accepting changed: a gather up to
+date before is accepted too, so that accepting never leaves one stale.
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
     gathered = selection.select_gathers(found.gathers, chosen)
     _refuse_unaccepted([*entries, *gathered])
     outcomes = [accept(entry, output_dir, entry["stale"]) for entry in entries if "stale" in entry]
-    if gathered:
-        outcomes += _accept_gathers(output_dir, {e["permutation_id"] for e in gathered})
+    # Accepting a member rewrites it: a gather fresh before is accepted too, never left stale.
+    fresh = {e["permutation_id"] for e in found.gathers if e["done"] and "stale" not in e}
+    wanted = {e["permutation_id"] for e in gathered} | (fresh if outcomes else set())
+    if wanted:
+        outcomes += _accept_gathers(output_dir, wanted)
     if not outcomes:
         return nothing("accept: every selected artifact is up to date; nothing written")
     for outcome in outcomes:
