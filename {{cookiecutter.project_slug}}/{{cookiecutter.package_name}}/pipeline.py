@@ -36,15 +36,15 @@ INPUT_SUFFIX = ".csv"
 COST_UNIT = "bytes"
 
 # Name -> settings. "cost" orders the manifest after the input's own cost (cheapest first); the
-# rest is for the phases: here the model (a key of FITTERS) and the polynomial's degree. An entry
-# may also say what
+# rest is for the phases: here the polynomial's degree, and "model", a key of FITTERS (default
+# "polynomial"). An entry may also say what
 # its builds ask a cluster for: "resources": {"mem": "4G", "time": "1:00:00", "cpus": 2} (keys
 # cpus, mem, time, partition, gpus). To decide per pair instead, define
 # `def resources(input_id: str, param_name: str, cost: float) -> dict[str, Any]`; its answer goes
 # over the entry's. Neither makes an artifact stale; `plan --slurm --mem 8G` goes over both.
 PARAM_REGISTRY: dict[str, dict[str, Any]] = {
 {%- for name in cookiecutter.param_values.split(",") %}
-    {{ name.strip() | tojson }}: {"cost": {{ loop.index }}, "model": "polynomial", "degree": {{ loop.index }}},
+    {{ name.strip() | tojson }}: {"cost": {{ loop.index }}, "degree": {{ loop.index }}},
 {%- endfor %}
 }
 
@@ -105,7 +105,8 @@ def load_samples(ctx: BuildContext) -> str:
 
 def fit_model(ctx: BuildContext) -> str:
     """Fit the parameter's model (a key of FITTERS) into model.json."""
-    model = FITTERS[ctx.params["model"]](ctx.read_json("samples.json"), ctx.params)
+    fit = FITTERS[ctx.params.get("model", "polynomial")]
+    model = fit(ctx.read_json("samples.json"), ctx.params)
     ctx.write_json("model.json", model)
     return f"degree {model['degree']}"
 

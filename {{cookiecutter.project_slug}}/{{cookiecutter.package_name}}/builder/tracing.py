@@ -79,10 +79,6 @@ class Traced:
 MODULES: dict[str, Traced] = {}
 
 
-def enabled() -> bool:
-    return bool(os.environ.get(layout.TRACING_VARIABLE))
-
-
 def cache_path(path: str) -> Path:
     return Path(cache_from_source(path)).with_suffix(f".{TAG}.pyc")
 
@@ -291,7 +287,7 @@ def collect(
     closure = _Closure(static=static or not MODULES)
     if closure.static:
         for function in fallback:
-            start(closure, function)
+            _start(closure, function)
     else:
         for path, traced in MODULES.items():
             for name in traced.names_run():
@@ -309,7 +305,7 @@ def _file_of(function: Callable[..., Any]) -> str | None:
     return os.path.abspath(found) if found else None
 
 
-def start(closure: _Closure, function: Callable[..., Any]) -> None:
+def _start(closure: _Closure, function: Callable[..., Any]) -> None:
     """Start a static closure from a function: its item, or its whole module if it has none."""
     path = _file_of(function)
     if path is None or not code.is_project_file(path):
