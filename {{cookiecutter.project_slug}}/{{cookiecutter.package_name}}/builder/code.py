@@ -12,10 +12,12 @@ A module is read into ``Definitions``: one ``Item`` per name a build can depend 
 
 An item's digest is a sha256 of its syntax tree in a normal form: without docstrings, comments,
 blank lines or formatting, without the type annotations of functions (a dataclass keeps its
-fields), dumped field by field leaving out empty ones and the fields Python versions disagree on,
-so that one source gives one digest on Python 3.10 to 3.12. Each item also names what it refers to:
-module-level names (``refs``), names of other modules (``foreign``: a project module's are
-followed, a library's recorded by ``libraries``) and the libraries it imports itself.
+fields), dumped field by field leaving out empty ones and what Python versions disagree on (the
+fields of 3.12 and 3.13's type parameters, an f-string's empty text in 3.12), so that one source
+gives one digest on Python 3.10 to 3.13 (the template's ``test_code_digests.py`` compares them).
+Each item also names what it refers to: module-level names (``refs``), names of other modules
+(``foreign``: a project module's are followed, a library's recorded by ``libraries``) and the
+libraries it imports itself.
 
 A dispatch table is a module-level dict display with constant keys and at least one value that is
 code (a name, a call, a lambda), bound by that one statement: ``FITTERS = {"median": fit_median}``.
@@ -125,10 +127,27 @@ def dump(node: object, in_function: bool = False) -> str:
         value = getattr(node, field, None)
         if field == "body" and isinstance(value, list):
             value = _body(node, value)
+        elif field == "values" and isinstance(node, ast.JoinedStr):
+            value = _f_string_parts(node.values)
         if value is None or value == []:
             continue
         fields.append(f"{field}={dump(value, inner)}")
     return f"{type(node).__name__}({','.join(fields)})"
+
+
+def _f_string_parts(values: list[ast.expr]) -> list[ast.expr]:
+    """An f-string's parts with its text in one piece between fields and no empty text: Python
+    3.12 parses ``f"{a:<{w}}"`` with an empty text after ``{w}`` that 3.11 has not."""
+    parts: list[ast.expr] = []
+    for value in values:
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            if not value.value:
+                continue
+            if parts and isinstance(parts[-1], ast.Constant) and isinstance(parts[-1].value, str):
+                parts[-1] = ast.Constant(parts[-1].value + value.value)
+                continue
+        parts.append(value)
+    return parts
 
 
 def dump_class(node: ast.ClassDef) -> str:
