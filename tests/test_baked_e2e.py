@@ -90,7 +90,16 @@ def command_pattern(project: BakedProject) -> re.Pattern[str]:
 
 
 def manifest_rows(table: str) -> list[str]:
-    return [line for line in table.splitlines() if line.startswith("  [")]
+    """The permutations' rows, without the gathers' after them."""
+    permutations = table.split("=== Gathers")[0]
+    return [line for line in permutations.splitlines() if line.startswith("  [")]
+
+
+def assert_gathers_built(project: BakedProject) -> None:
+    """`build` after the generated commands builds the demo's gather from their artifacts."""
+    project.builder("build", "--output-folder", "output")
+    table = project.builder("manifest").stdout
+    assert "=== Gathers (1/1) ===" in table and "  [DONE] leaderboard" in table, table
 
 
 # The machinery bake's suite runs as a user with plain pip runs it: in a fresh virtualenv that has
@@ -158,6 +167,7 @@ def test_missing_commands_piped_to_an_engine_build_everything_with_the_real_runn
     assert all(row.startswith("  [DONE] ") for row in rows), rows
     for permutation_id in project.permutation_ids:
         CHECK_ARTIFACT[project.kind](project.artifact(permutation_id))
+    assert_gathers_built(project)
 
 
 @pytest.mark.parametrize("answers", SUPPORTED)
@@ -188,3 +198,4 @@ def test_generated_commands_build_everything(
     # Each artifact records what it was built from, and nothing has changed since.
     assert f"=== Grid ({total}/{total} done)" in project.builder("manifest", "--grid").stdout
     assert project.builder("manifest", "--stale", "--commands").stdout == ""
+    assert_gathers_built(project)

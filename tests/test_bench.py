@@ -21,6 +21,10 @@ PROGRAMS = [
     "`build` of a done permutation",
     "`manifest --stale`, cold (no provenance cache)",
     "`manifest --stale`, warm (cache of the run before)",
+    "`manifest`, with the demo's exclude() and gather",
+    "`manifest --stale`, warm, with the demo's exclude() and gather",
+    "heavy pure-Python phase, plain",
+    "heavy pure-Python phase, as `build` runs it (code recorded)",
 ]
 
 

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -92,6 +92,12 @@ class Project:
         """Change the test pipeline's configuration (inputs, registry, faults) and write it out."""
         self.config.update(changes, data=str(self.root / "fixture_data"))
         fixture_pipeline.write_config(self.config, self.config_file)
+
+    def edit_pipeline(self, old: str, new: str) -> None:
+        """Replace the one occurrence of ``old`` in the test pipeline's copy, as a user's edit."""
+        source = self.pipeline.read_text()
+        assert source.count(old) == 1, old
+        self.pipeline.write_text(source.replace(old, new))
 
     def input_file(self, input_id: str) -> Path:
         return Path(self.config["data"]) / f"{input_id}.txt"
@@ -205,7 +211,8 @@ class Project:
     def manifest(self, *args: str) -> dict[str, Any]:
         """The manifest as JSON, with entries by permutation id."""
         out = self.run("manifest", "--json", *args).stdout  # empty: nothing selected
-        document: dict[str, Any] = json.loads(out or '{"total": 0, "done": 0, "entries": []}')
+        empty = {"total": 0, "done": 0, "entries": [], "gathers": [], "orphans": [], "excluded": []}
+        document: dict[str, Any] = json.loads(out) if out else empty
         document["by_id"] = {e["permutation_id"]: e for e in document["entries"]}
         return document
 
@@ -288,9 +295,8 @@ def run_commands_through_a_shell(project: Project, commands: str) -> None:
 
 def clean_env() -> dict[str, str]:
     """The environment minus what would make a child Python see another project."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    return {k: v for k, v in os.environ.items() if k not in dropped}
 
 
 def local_commands(commands: str) -> str:
@@ -415,11 +421,23 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         config.option.numprocesses = "auto"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    root = tmp_path / "project"
+@pytest.fixture(scope="session")
+def compiled_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package, copied and compiled once per test process: every project starts from this
+    copy, so that the commands a test runs read bytecode rather than compile the builder."""
+    import compileall
+
+    package = tmp_path_factory.mktemp("compiled") / settings.PACKAGE
     ignore = shutil.ignore_patterns("__pycache__", settings.DEFAULT_OUTPUT_FOLDER, "_build")
-    shutil.copytree(ROOT / settings.PACKAGE, root / settings.PACKAGE, ignore=ignore)
+    shutil.copytree(ROOT / settings.PACKAGE, package, ignore=ignore)
+    compileall.compile_dir(package, quiet=1)
+    return package
+
+
+@pytest.fixture
+def project(tmp_path: Path, compiled_package: Path) -> Iterator[Project]:
+    root = tmp_path / "project"
+    shutil.copytree(compiled_package, root / settings.PACKAGE)  # copy2: the sources' mtimes kept
     shutil.copy(FIXTURE_PIPELINE, root / FIXTURE_PIPELINE.name)
     project = Project(root)
     project.configure()
@@ -433,6 +451,30 @@ def project(tmp_path: Path) -> Iterator[Project]:
 def sidecar(artifact: Path) -> Path:
     """Where provenance of a non-SQLite artifact lives."""
     return layout.sidecar_path(artifact)
+
+
+def provenance_file(artifact: Path) -> Path:
+    """The file that an artifact's provenance is read from: itself, or its sidecar."""
+    return artifact if layout.artifact_is_sqlite() else sidecar(artifact)
+
+
+def edit_provenance(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to the provenance in ``path`` (an artifact or a sidecar), as a hand would:
+    in place, the artifact's identity as the sidecar names it left as it was."""
+    if layout.artifact_is_sqlite():
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            rows = conn.execute("SELECT key, value FROM _provenance").fetchall()
+            document = {key: json.loads(value) for key, value in rows}
+            change(document)
+            conn.execute("DELETE FROM _provenance")
+            values = [(key, json.dumps(value)) for key, value in document.items()]
+            conn.executemany("INSERT INTO _provenance VALUES (?, ?)", values)
+    else:
+        document = json.loads(path.read_text())
+        change(document)
+        path.write_text(json.dumps(document))
 
 
 @dataclass
@@ -450,7 +492,7 @@ class Grid:
         return self.rows[row][self.columns.index(column)]
 
 
-_GRID_ROW = re.compile(r"  (\S+) +([#.BFRS]+(?: [#.BFRS]+)*) +(\d+/\d+)")
+_GRID_ROW = re.compile(r"  (\S+) +([-#.BFRS]+(?: [-#.BFRS]+)*) +(\d+/\d+)")
 _GRID_KEY = re.compile(r"(\d+) (\S+) +(\d+/\d+)")
 _GRID_PAGE = re.compile(r"  \S+ (\d+)-(\d+) of \d+")
 

@@ -9,10 +9,15 @@ test varies comes from the JSON file named by ``FIXTURE_PIPELINE_CONFIG`` (``DEF
   test gives them, its ``resources``);
 - ``pair_resources``: what ``resources(input_id, param_name, cost)`` answers, as rules
   ``{"input"?, "param"?, "resources"}``: the last rule that matches the pair (none: ``{}``);
-- ``faults``: what to do at the start of a phase, for every permutation or only some (``inject``).
+- ``faults``: what to do at the start of a phase, for every permutation or only some (``inject``);
+- ``exclude``: rules ``{"input"?, "param"?, "reason"}``: ``exclude`` answers the last that matches;
+- ``gathers``: name -> ``over`` ("all" or an axis name), each built by ``count_rows``;
+- ``ignore_libraries``: ``IGNORE_LIBRARIES``.
 
 Its three phases keep their work in the stage, and the last writes the artifact: a ``rows`` table
-for SQLite kinds, the rows as JSON for every other extension.
+for SQLite kinds, the rows as JSON for every other extension. ``transform`` scales each number by
+the function ``TRANSFORMS`` names in the entry's ``transform`` (default ``scale``): a dispatch
+table, whose entries the tests edit one by one.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ CONFIG: dict[str, Any] = (
 COST_UNIT = "rows"
 PARAM_REGISTRY: dict[str, dict[str, Any]] = CONFIG["registry"]
 FINGERPRINT = CONFIG.get("fingerprint", "stat")
+IGNORE_LIBRARIES = CONFIG.get("ignore_libraries", [])
 DATA = Path(CONFIG["data"])
 
 
@@ -92,12 +98,29 @@ def load_rows(ctx: BuildContext) -> str:
     return f"{len(numbers)} rows"
 
 
+def exclude(input_id: str, param_name: str) -> Any:
+    """The reason of the last ``exclude`` rule matching the pair, or None."""
+    found = None
+    for rule in CONFIG.get("exclude", []):
+        if rule.get("input", input_id) == input_id and rule.get("param", param_name) == param_name:
+            found = rule["reason"]
+    return found
+
+
+def scale(value: float, factor: float) -> float:
+    return value * factor
+
+
 def transform(ctx: BuildContext) -> str:
-    """Scale each number by the parameter's ``scale``."""
+    """Scale each number by the parameter's ``scale``, with the function it names."""
     inject(ctx, "transform")
-    scaled = [value * ctx.params["scale"] for value in ctx.read_json("numbers.json")]
+    function = TRANSFORMS[ctx.params.get("transform", "scale")]
+    scaled = [function(value, ctx.params["scale"]) for value in ctx.read_json("numbers.json")]
     ctx.write_json("scaled.json", scaled)
     return f"scaled by {ctx.params['scale']}"
+
+
+TRANSFORMS = {"scale": scale}
 
 
 def write_artifact(ctx: BuildContext) -> str:
@@ -106,6 +129,7 @@ def write_artifact(ctx: BuildContext) -> str:
     pairs = zip(ctx.read_json("numbers.json"), ctx.read_json("scaled.json"), strict=True)
     rows = [(position, value, scaled) for position, (value, scaled) in enumerate(pairs)]
     if ctx.connection is not None:
+        ctx.db.execute("DROP TABLE IF EXISTS rows")  # a phase may run again over its stage
         ctx.db.execute("CREATE TABLE rows (position INTEGER PRIMARY KEY, value REAL, scaled REAL)")
         ctx.db.executemany("INSERT INTO rows VALUES (?, ?, ?)", rows)
     else:
@@ -114,6 +138,34 @@ def write_artifact(ctx: BuildContext) -> str:
 
 
 PHASES = [load_rows, transform, write_artifact]
+
+
+def count_rows(ctx: BuildContext) -> str:
+    """A gather: each member's number of rows."""
+    counts = []
+    for member in ctx.members:
+        if ctx.connection is not None:
+            import sqlite3
+
+            conn = sqlite3.connect(member.path)
+            try:
+                (rows,) = conn.execute("SELECT count(*) FROM rows").fetchone()
+            finally:
+                conn.close()
+        else:
+            rows = len(json.loads(member.path.read_text())["rows"])
+        counts.append((member.permutation_id, rows))
+    if ctx.connection is not None:
+        ctx.db.execute("CREATE TABLE IF NOT EXISTS counts (permutation_id TEXT, rows INTEGER)")
+        ctx.db.executemany("INSERT INTO counts VALUES (?, ?)", counts)
+    else:
+        ctx.write_json(ctx.artifact_path, {"permutation_id": ctx.permutation_id, "rows": counts})
+    return f"{len(counts)} members"
+
+
+GATHERS = {
+    name: {"over": over, "function": count_rows} for name, over in CONFIG.get("gathers", {}).items()
+}
 
 
 def inject(ctx: BuildContext, phase: str) -> None:
@@ -128,7 +180,9 @@ def inject(ctx: BuildContext, phase: str) -> None:
     (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to exist), ``handles``
     (append the numbers of open file descriptors and of logging handlers to the file ``arg``),
     ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``), ``spin`` (keep a cpu busy for ``arg``
-    seconds), ``child`` (run a child process that holds ``arg`` MiB, and wait for it).
+    seconds), ``child`` (run a child process that holds ``arg`` MiB, and wait for it), ``call``
+    (call ``function(ctx)`` of the project module ``arg``, ``"module:function"``: code outside
+    this file).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -167,6 +221,11 @@ def inject(ctx: BuildContext, phase: str) -> None:
 
             touched = f"n = {arg} << 20; b = bytearray(n); b[::4096] = bytes(n >> 12)"
             subprocess.run([sys.executable, "-c", touched], check=True)
+        elif action == "call":
+            import importlib
+
+            module, function = arg.split(":")
+            getattr(importlib.import_module(module), function)(ctx)
 
 
 def _allocate(arg: int | list[float]) -> None:

@@ -101,7 +101,7 @@ def test_a_failure_does_not_stop_the_other_builds(project: Project) -> None:
     assert f"{len(failed)} failed" in result.stderr
 
 
-def test_resume_after_the_pipeline_code_changed_starts_over(project: Project) -> None:
+def test_resume_after_the_phases_changed_starts_over(project: Project) -> None:
     project.fault(PHASES[-1], "raise", "late failure")
     project.run(*BUILD_ONE, code=1)
     project.clear_faults()
@@ -109,6 +109,9 @@ def test_resume_after_the_pipeline_code_changed_starts_over(project: Project) ->
     source = project.pipeline.read_text().replace(f"def {PHASES[0]}(", "def renamed_phase(")
     project.pipeline.write_text(source.replace(f"[{PHASES[0]},", "[renamed_phase,"))
     result = project.run(*BUILD_ONE)
-    assert "pipeline code changed): starting over" in result.stderr
+    # The list of phases changed, which every phase's build depends on: all run again.
+    assert f"phase 1/3 {PHASES[0]} ran other code (code changed:" in result.stderr
+    assert f"{PHASES[0]} ({project.pipeline.name}, gone)" in result.stderr
+    assert "running again from it" in result.stderr
     assert "skipped" not in result.stderr  # no phase of the old code is trusted
     assert_valid_artifact(project.artifact(PERMUTATION))

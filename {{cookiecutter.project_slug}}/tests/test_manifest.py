@@ -450,6 +450,9 @@ def test_json_document_is_exactly_what_json_dumps_writes(
             "total": len(entries),
             "done": sum(e["done"] for e in entries),
             "entries": [json_fields(e, c) for e, c in zip(entries, commands, strict=True)],
+            "gathers": [],
+            "orphans": [],
+            "excluded": [],
         }
         document = "".join(formats()["json"](entries, Selection(), shown))
         assert document == json.dumps(expected, separators=(",", ":")) + "\n"

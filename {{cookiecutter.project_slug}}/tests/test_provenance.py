@@ -22,7 +22,9 @@ from conftest import (
     PHASES,
     Project,
     assert_valid_artifact,
+    edit_provenance,
     parse_grid,
+    provenance_file,
     read_only,
     run_commands_through_a_shell,
     sidecar,
@@ -59,6 +61,12 @@ def append_to_pipeline(project: Project, *statements: str) -> None:
         source.write("".join(f"{statement}\n" for statement in statements))
 
 
+def edit_scale(project: Project) -> str:
+    """Change the code every build runs (``scale``); the reason ``--stale`` then gives."""
+    project.edit_pipeline("return value * factor", "return factor * value")
+    return f"code changed: scale ({project.pipeline.name})"
+
+
 def show(project: Project, permutation_id: str) -> dict[str, Any]:
     return dict(json.loads(project.run("show", permutation_id, "--json").stdout))
 
@@ -81,8 +89,11 @@ def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> N
     ]
     assert recorded["fingerprint"] == "stat"
     assert recorded["param"] == DEFAULT_CONFIG["registry"][param]
-    assert recorded["pipeline"]["path"] == project.pipeline.name
-    assert len(recorded["pipeline"]["sha256"]) == 64
+    assert recorded["pipeline"] == {"path": project.pipeline.name}
+    ran = recorded["code"][project.pipeline.name]  # the code the build ran, by function
+    assert {*PHASES, "scale", "TRANSFORMS['scale']", "PHASES"} <= set(ran)
+    assert all(len(digest) == 16 for digest in ran.values())
+    assert recorded["libraries"] == {}
     assert recorded["builder_version"] == BUILDER_VERSION
     assert recorded["host"] == os.uname().nodename
     assert [p["name"] for p in recorded["phases"]] == PHASES
@@ -107,7 +118,8 @@ def test_show_reads_back_what_the_artifact_was_built_from(project: Project) -> N
     for expected in (
         permutation_id,
         f"fixture_data/{inp}.txt",
-        recorded["pipeline"]["sha256"],
+        f"  {project.pipeline.name}: ",  # what the build ran, by file
+        "TRANSFORMS['scale']",
         BUILDER_VERSION,
         *PHASES,
         "up to date",
@@ -215,11 +227,11 @@ def test_a_resources_change_makes_nothing_stale(project: Project) -> None:
     assert stale(project) == {}
 
 
-def test_a_code_change_makes_every_artifact_stale(project: Project) -> None:
+def test_a_change_to_code_every_build_ran_makes_every_artifact_stale(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
-    append_to_pipeline(project, "# a changed line of code")
+    reason = edit_scale(project)
     built = [f"{INPUTS[0]}_{param}" for param in PARAMS]
-    assert stale(project) == {permutation_id: ["pipeline code changed"] for permutation_id in built}
+    assert stale(project) == {permutation_id: [reason] for permutation_id in built}
     assert len(rebuild_stale(project)) == len(PARAMS)
     assert stale(project) == {}
     for permutation_id in built:
@@ -312,12 +324,6 @@ def provenance_reads(project: Project, *args: str, folder: Path | None = None) -
     return [path for path in opened_in_output(project, *args, folder=folder) if cache not in path]
 
 
-def provenance_file(project: Project, permutation_id: str) -> Path:
-    """The file that an artifact's provenance is read from."""
-    artifact = project.artifact(permutation_id)
-    return artifact if IS_SQLITE else sidecar(artifact)
-
-
 def test_only_stale_reads_artifacts(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
     for args in (("manifest",), ("manifest", "--json"), ("manifest", "--grid")):
@@ -347,16 +353,7 @@ def test_stale_reads_an_unchanged_artifact_once(project: Project) -> None:
 
 def record_param_note(path: Path) -> None:
     """Give the provenance in ``path`` (an artifact or a sidecar) a registry entry with a note."""
-    if IS_SQLITE:
-        with closing(sqlite3.connect(path)) as conn, conn:
-            (value,) = conn.execute("SELECT value FROM _provenance WHERE key = 'param'").fetchone()
-            param = {**json.loads(value), "note": "edited"}
-            update = "UPDATE _provenance SET value = ? WHERE key = 'param'"
-            conn.execute(update, [json.dumps(param)])
-    else:
-        document = json.loads(path.read_text())
-        document["param"]["note"] = "edited"
-        path.write_text(json.dumps(document))
+    edit_provenance(path, lambda document: document["param"].update(note="edited"))
 
 
 @pytest.mark.parametrize("change", ["rewritten", "replaced", "copied-folder", "racy"])
@@ -365,7 +362,7 @@ def test_stale_reads_a_changed_artifact_again(project: Project, change: str) -> 
     build(project, axes.INPUT_FLAG, INPUTS[0])
     assert stale(project) == {}
     permutation_id = f"{INPUTS[0]}_{PARAMS[0]}"
-    changed = provenance_file(project, permutation_id)
+    changed = provenance_file(project.artifact(permutation_id))
     before = changed.stat()
     folder = project.output
     if change == "rewritten":  # the same bytes written again: a new mtime
@@ -424,7 +421,7 @@ def test_stale_reads_a_changed_artifact_again(project: Project, change: str) -> 
 )
 def test_a_corrupt_cache_is_ignored_and_rebuilt(project: Project, text: str) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
-    append_to_pipeline(project, "# a changed line of code")
+    edit_scale(project)
     expected = project.run("manifest", "--stale").stdout
     cache = layout.provenance_cache_path(project.output)
     cache.write_text(text)
@@ -435,7 +432,7 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(project: Project, text: str) -> 
 
 def test_stale_answers_from_a_read_only_folder(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
-    append_to_pipeline(project, "# a changed line of code")
+    edit_scale(project)
     expected = project.run("manifest", "--stale").stdout
     cache = layout.provenance_cache_path(project.output)
     cache.unlink()

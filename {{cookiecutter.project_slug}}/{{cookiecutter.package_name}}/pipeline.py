@@ -10,11 +10,17 @@ what is here and nothing else:
   and how `manifest --stale` tells whether they changed since.
 - resources (optional): what a build asks a cluster for in the array files of
   `plan --slurm` (and --sge, --pbs, --lsf); see the comment above PARAM_REGISTRY.
-Import heavy libraries inside your phases: every builder command imports this module.
+- exclude() (optional): the pairs that do not apply, each with its reason: never built.
+- GATHERS (optional): aggregates over the done artifacts, built after them (a leaderboard here).
+- IGNORE_LIBRARIES (optional): libraries whose version changes make nothing stale ("*": all).
+Import heavy libraries inside your phases: every builder command imports this module. Each build
+records the code it runs, function by function, so an edit makes stale only the artifacts whose
+builds ran what changed (README: "Provenance and staleness").
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +36,8 @@ INPUT_SUFFIX = ".csv"
 COST_UNIT = "bytes"
 
 # Name -> settings. "cost" orders the manifest after the input's own cost (cheapest first); the
-# rest is for the phases: here the degree of the fitted polynomial. An entry may also say what
+# rest is for the phases: here the polynomial's degree, and "model", a key of FITTERS (default
+# "polynomial"). An entry may also say what
 # its builds ask a cluster for: "resources": {"mem": "4G", "time": "1:00:00", "cpus": 2} (keys
 # cpus, mem, time, partition, gpus). To decide per pair instead, define
 # `def resources(input_id: str, param_name: str, cost: float) -> dict[str, Any]`; its answer goes
@@ -58,6 +65,23 @@ def input_path(input_id: str) -> Path:
     return INPUT_FOLDER / f"{input_id}{INPUT_SUFFIX}"
 
 
+def exclude(input_id: str, param_name: str) -> str | None:
+    """Why a pair does not apply, or None: a polynomial needs more days than its degree."""
+    degree = PARAM_REGISTRY[param_name].get("degree", 0)
+    days = days_recorded(input_id)
+    if days > degree:
+        return None
+    return f"a degree-{degree} fit needs {degree + 1} days; {input_id} has {days}"
+
+
+@functools.cache
+def days_recorded(input_id: str) -> int:
+    """The days in an input's CSV (a line each, after the header), counted once per command
+    however many pairs ask: exclude() runs for every pair in every command."""
+    with open(input_path(input_id), "rb") as handle:
+        return sum(1 for _ in handle) - 1
+
+
 # How input files are fingerprinted in each artifact's provenance: "stat" (size and mtime: free,
 # but a copy or checkout that changes mtimes makes artifacts stale) or "content" (sha256: reads
 # every input file once per run of `build` or `manifest --stale`).
@@ -80,8 +104,9 @@ def load_samples(ctx: BuildContext) -> str:
 
 
 def fit_model(ctx: BuildContext) -> str:
-    """Fit the polynomial of the parameter's degree into model.json."""
-    model = fit_polynomial(ctx.read_json("samples.json"), ctx.params["degree"])
+    """Fit the parameter's model (a key of FITTERS) into model.json."""
+    fit = FITTERS[ctx.params.get("model", "polynomial")]
+    model = fit(ctx.read_json("samples.json"), ctx.params)
     ctx.write_json("model.json", model)
     return f"degree {model['degree']}"
 
@@ -99,6 +124,29 @@ def write_artifact(ctx: BuildContext) -> str:
 
 
 PHASES = [load_samples, fit_model, write_artifact]
+
+
+def leaderboard(ctx: BuildContext) -> str:
+    """Every fit's rmse, ranked within its station: read from the done artifacts (ctx.members)."""
+    scores = []
+    for member in ctx.members:
+        columns, rows = ctx.read_table(member.path, name="predictions")
+        residual = columns.index("residual")
+        errors = [float(row[residual]) for row in rows]
+        rmse = (sum(error * error for error in errors) / len(errors)) ** 0.5
+        scores.append((member.input_id, member.param_name, round(rmse, 4)))
+    scores.sort(key=lambda score: (score[0], score[2]))
+    ranked = [
+        (*score, 1 + sum(other[0] == score[0] for other in scores[:place]))
+        for place, score in enumerate(scores)
+    ]
+    ctx.write_table(["input", "param", "rmse", "rank"], ranked, name="leaderboard")
+    return f"{len(ranked)} fits ranked"
+
+
+# Aggregates over the done artifacts, each built after them by `build`: "over" is "all" (one for
+# the matrix), "{{ cookiecutter.input_axis }}" (one per {{ cookiecutter.input_axis }}) or "{{ cookiecutter.param_axis }}" (one per {{ cookiecutter.param_axis }}).
+GATHERS = {"leaderboard": {"over": "all", "function": leaderboard}}
 
 
 # --- the demo's arithmetic: plain Python, so the demo needs nothing installed ---
@@ -119,8 +167,9 @@ def read_samples(path: Path) -> list[tuple[int, float]]:
     return samples
 
 
-def fit_polynomial(samples: list[tuple[int, float]], degree: int) -> dict[str, Any]:
+def fit_polynomial(samples: list[tuple[int, float]], params: dict[str, Any]) -> dict[str, Any]:
     """Least-squares polynomial in the day scaled to [-1, 1], keeping the fit well-conditioned."""
+    degree = params["degree"]
     days = [day for day, _ in samples]
     day_min, day_max = min(days), max(days)
     scaled = [(_scale(day, day_min, day_max), value) for day, value in samples]
@@ -133,6 +182,11 @@ def fit_polynomial(samples: list[tuple[int, float]], degree: int) -> dict[str, A
         "day_max": day_max,
         "coefficients": _solve(normal, target, degree),
     }
+
+
+# Model name -> the function that fits it: a build depends only on the entry its parameter reads,
+# so a model added here (with its function and registry entries) makes no other artifact stale.
+FITTERS = {"polynomial": fit_polynomial}
 
 
 def predictions(

@@ -13,4 +13,7 @@ this level are the ground they share.
 # --aws-batch), no longer from `manifest`, which only reads.
 # 3.1.0: builds record what they measured (provenance's trace); plan headers name their tasks'
 # resources (a third field, resources=JSON, which a 3.0 builder refuses); report, --learn.
-BUILDER_VERSION = "3.1.0"
+# 4.0.0: provenance records the code each build ran, per function (``code``), and the libraries
+# it imported, instead of one sha256 of pipeline.py; gathers, excluded pairs, orphans, and the
+# commands accept and clean.
+BUILDER_VERSION = "4.0.0"

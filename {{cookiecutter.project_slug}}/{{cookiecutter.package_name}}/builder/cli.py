@@ -20,7 +20,7 @@ from typing import NamedTuple
 from .. import settings
 from . import axes
 from .ids import UsageError
-from .layout import SELF
+from .layout import SELF, TRACING_VARIABLE
 
 
 class Command(NamedTuple):
@@ -43,6 +43,13 @@ COMMANDS = {
     ),
     "report": Command(
         "report", "write one HTML file: the grid, each permutation's detail, time and memory"
+    ),
+    "accept": Command(
+        "accept", "record today's inputs, parameter, code and libraries as built artifacts' own"
+    ),
+    "clean": Command(
+        "clean",
+        "remove orphans (and failed stages, plans); shows what it would remove unless --yes",
     ),
 }
 
@@ -76,8 +83,22 @@ def overview() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in COMMANDS:
-        args = command_parser(argv[0]).parse_args(argv[1:])
+    asked = argv[0] if argv and argv[0] in COMMANDS else None
+    # A build, its workers and its array tasks record the code they run; the variable is set for
+    # the command's length only, so that a caller of main() (a test) keeps its environment.
+    traced = asked == "build" and TRACING_VARIABLE not in os.environ
+    if traced:
+        os.environ[TRACING_VARIABLE] = "1"
+    try:
+        return _run(argv, asked)
+    finally:
+        if traced:
+            os.environ.pop(TRACING_VARIABLE, None)
+
+
+def _run(argv: list[str], asked: str | None) -> int:
+    if asked is not None:
+        args = command_parser(asked).parse_args(argv[1:])
     else:  # --help, or no command: the overview prints it, or says what is wrong, and exits
         args = overview().parse_args(argv)
     try:

@@ -7,6 +7,8 @@ Every path the builder reads or writes is made here, and nowhere else:
     <output>/_provenance_cache             what ``manifest --stale`` read of provenance
     <output>/_history_cache                what learning and the report read of measurements
     <output>/_plans/<hash>.plan            a selection frozen for array tasks (``plan``)
+    <output>/_gathers/                     the gathers' artifacts, laid out as here: an output
+                                           folder of their own (``manifest/gathers``)
     <output>/_build/<id>/                  a permutation's stage while it is built:
         <id>.<ext>                         the staged artifact
         <id>.progress.sqlite               progress, for non-SQLite kinds
@@ -29,13 +31,20 @@ from .ids import UsageError
 
 # The folder holding the package: self-commands run from here, recorded paths are relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The builder's own files and the settings: never the project's code (``code.is_project_file``).
+BUILDER_FOLDER = Path(__file__).resolve().parent
+SETTINGS_FILE = BUILDER_FOLDER.parent / "settings.py"
+_ROOT_PREFIX = str(PROJECT_ROOT) + os.sep
 # The builder as a command: the CLI's name for itself, and the start of every self-command.
 SELF = f"{settings.COMMAND_RUNNER} -m {settings.PACKAGE}.builder"
 # Names another pipeline file to run instead of <package>/pipeline.py (see pipeline_module).
 PIPELINE_VARIABLE = f"{settings.PACKAGE.upper()}_PIPELINE"
+# Set by `build` (and inherited by its workers): the project's modules load instrumented (tracing).
+TRACING_VARIABLE = f"{settings.PACKAGE.upper()}_TRACING"
 BUILD_FOLDER = "_build"
 PROVENANCE_FOLDER = "_provenance"
 PLAN_FOLDER = "_plans"
+GATHER_FOLDER = "_gathers"
 SQLITE_EXTENSIONS = frozenset({"db", "sqlite", "sqlite3", "db3"})
 LOG_LEVELS = ("debug", "info", "error")
 
@@ -61,11 +70,15 @@ def command_folder(output_dir: Path) -> str:
 
 def display_path(path: Path) -> str:
     """A path as records show it: relative to the project root when inside it."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(PROJECT_ROOT).as_posix()
-    except ValueError:
-        return str(absolute)
+    absolute = os.path.abspath(path)  # text, not Path: asked once per input file by --stale
+    if absolute.startswith(_ROOT_PREFIX):
+        return absolute[len(_ROOT_PREFIX) :]  # POSIX paths: the builder locks with fcntl
+    return "." if absolute == str(PROJECT_ROOT) else absolute
+
+
+def recorded_path(shown: str) -> Path:
+    """The file a record names by ``display_path``."""
+    return Path(shown) if os.path.isabs(shown) else PROJECT_ROOT / shown
 
 
 def artifact_name(permutation_id: str) -> str:
@@ -101,6 +114,12 @@ def plan_path(output_dir: Path, digest: str) -> Path:
     """A plan file, named after its content: like ``_build``, the folder's name starts with '_',
     which no permutation id does, so no artifact can have it."""
     return output_dir / PLAN_FOLDER / f"{digest}.plan"
+
+
+def gathers_folder(output_dir: Path) -> Path:
+    """Where the gathers' artifacts, stages and provenance live: apart from the permutations', so
+    that a glob over the output folder's artifacts never takes a gather for one."""
+    return output_dir / GATHER_FOLDER
 
 
 def staging_root(output_dir: Path) -> Path:

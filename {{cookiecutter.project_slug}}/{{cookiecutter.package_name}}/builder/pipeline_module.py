@@ -4,6 +4,9 @@
 own: the project's tests run the machinery against a test pipeline that way, and a user can try a
 variant of theirs. Every process the builder starts inherits the variable (``build --jobs``
 workers, GNU parallel, a SLURM task), so they all run the same pipeline.
+
+Under ``build`` (``layout.TRACING_VARIABLE``) the pipeline and the project's other modules load
+instrumented, so that each build records the code it ran (``tracing``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from .. import settings
-from .layout import PIPELINE_VARIABLE
+from .layout import PIPELINE_VARIABLE, TRACING_VARIABLE
 
 # The optional name of the pipeline's resources: a key of a registry entry, and a function.
 RESOURCES = "resources"
@@ -31,7 +34,12 @@ def _load_file(path: Path) -> ModuleType:
         )
         raise SystemExit(2)
     name = f"{settings.PACKAGE}_pipeline_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    loader = None
+    if os.environ.get(TRACING_VARIABLE):
+        from .tracing import TracingLoader
+
+        loader = TracingLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     assert spec is not None and spec.loader is not None  # a .py file always has both
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look a module up by its name
@@ -40,6 +48,10 @@ def _load_file(path: Path) -> ModuleType:
 
 
 def _load() -> ModuleType:
+    if os.environ.get(TRACING_VARIABLE):
+        from . import tracing
+
+        tracing.install()
     chosen = os.environ.get(PIPELINE_VARIABLE)
     if chosen:
         return _load_file(Path(chosen).resolve())

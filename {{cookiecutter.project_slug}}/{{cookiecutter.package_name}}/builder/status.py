@@ -11,7 +11,12 @@ Every view asks ``classify`` (the manifest's entries, and so the table, the grid
     REDO [k/N] phase  the artifact, and a stage: a rebuild (--force) under way, or stopped
     STALE             the artifact, which ``manifest --stale`` found out of date
 
-``done`` is true exactly when the artifact is in place: DONE, REDO and STALE.
+``done`` is true exactly when the artifact is in place: DONE, REDO and STALE. An artifact found
+out of date keeps REDO if a rebuild of it failed or stopped: it is stale and has a rebuild pending,
+and ``--stale`` selects it as ``show`` calls it. Beside the permutations, the manifest names:
+
+    EXCL              a pair the pipeline's ``exclude`` says does not apply: never built
+    ORPHAN            an artifact, stage or sidecar whose pair is no longer in the matrix
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import functools
 from typing import NamedTuple
 
 MISS, BUILD, FAIL, DONE, REDO, STALE = "MISS", "BUILD", "FAIL", "DONE", "REDO", "STALE"
+EXCLUDED, ORPHAN = "EXCL", "ORPHAN"
 KILLED = "no error recorded: the builder was killed"
 # What a build notes in its lock once its artifact is in place, before it removes its stage.
 PUBLISHED = "published"
@@ -70,14 +76,15 @@ def is_live(status: str, error: str | None) -> bool:
 
 
 @functools.cache  # asked once per entry, of a few distinct states: most entries are DONE or MISS
-def names_of(status: str, error: str | None, done: bool) -> frozenset[str]:
-    """The ``--status`` names that select a permutation in this state (an entry's status, error
-    and done): ``missing`` or ``done``, and ``build``, ``fail`` or ``stale`` where it is one."""
+def names_of(status: str, error: str | None, done: bool, stale: bool = False) -> frozenset[str]:
+    """The ``--status`` names that select a permutation in this state (an entry's status, error,
+    done, and whether it was found stale): ``missing`` or ``done``, ``stale`` where it is, and
+    ``build`` or ``fail`` where it is one (a stale REDO is both stale and build or fail)."""
     state = state_of(status)
     names = {"done"} if done else {"missing"}
-    if state == STALE:
+    if state == STALE or (stale and done):
         names.add("stale")
-    elif is_live(status, error):
+    if is_live(status, error):
         names.add("build")
     elif state in (FAIL, REDO):
         names.add("fail")

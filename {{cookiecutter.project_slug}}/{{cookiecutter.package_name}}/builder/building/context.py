@@ -3,15 +3,18 @@ and how many cpus it may use."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ... import settings
+from .. import layout
 from ..atomic import atomic_publish
+from ..manifest.gathers import Member
 
 if TYPE_CHECKING:
     import logging
@@ -54,7 +57,9 @@ class BuildContext:
     keeps for a later one belong in ``staging_dir``, written with ``write_json``/``write_text`` so
     that a phase killed half-way never leaves a half-written file that a resumed build would trust.
     ``cpus`` is this build's share of its job's cpus (see ``cpus_per_build``), to size a phase's
-    thread pool or a library's threads.
+    thread pool or a library's threads. A gather's function gets ``members``: the done artifacts
+    it is built from (``manifest/gathers.Member``: permutation id, both ids, path), which
+    ``read_table`` reads whatever their kind.
     """
 
     permutation_id: str
@@ -66,6 +71,7 @@ class BuildContext:
     log: logging.Logger
     connection: sqlite3.Connection | None = None
     cpus: int = 1
+    members: list[Member] = field(default_factory=list)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -119,6 +125,29 @@ class BuildContext:
             )
         atomic_publish(self.artifact_path, writer(name, columns, table))
 
+    def read_table(
+        self, path: Path, *, name: str = "results"
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The columns and rows of a table ``write_table`` wrote in an artifact of this project's
+        kind (a gather reads its ``members`` so); CSV gives its values as text."""
+        if layout.artifact_is_sqlite():
+            import sqlite3
+            from urllib.parse import quote
+
+            with contextlib.closing(
+                sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+            ) as conn:
+                cursor = conn.execute(f"SELECT * FROM {_quoted(name)}")
+                return [column[0] for column in cursor.description], cursor.fetchall()
+        reader = TABLE_READERS.get(settings.ARTIFACT_EXTENSION.lower())
+        if reader is None:
+            raise ValueError(
+                f"read_table cannot read .{settings.ARTIFACT_EXTENSION} artifacts (it reads"
+                f" SQLite and .{', .'.join(TABLE_READERS)}): read the member's path with your"
+                " format's library instead"
+            )
+        return reader(name, path)
+
 
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
@@ -170,6 +199,44 @@ def _parquet_bytes(name: str, columns: Sequence[str], rows: list[tuple[Any, ...]
     pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), sink)
     return bytes(sink.getvalue().to_pybytes())
 
+
+def _csv_table(name: str, path: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        header, *rows = csv.reader(handle)
+    return header, [tuple(row) for row in rows]
+
+
+def _objects_table(objects: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    columns = list(objects[0]) if objects else []
+    return columns, [tuple(item[column] for column in columns) for item in objects]
+
+
+def _jsonl_table(name: str, path: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return _objects_table([json.loads(line) for line in lines if line.strip()])
+
+
+def _json_table(name: str, path: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
+    return _objects_table(json.loads(path.read_text(encoding="utf-8"))[name])
+
+
+def _parquet_table(name: str, path: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    columns = [str(column) for column in table.column_names]
+    return columns, list(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+
+
+# The file kinds read_table knows, by lowercase extension: each reads the artifact's whole table.
+TABLE_READERS: dict[str, Callable[[str, Path], tuple[list[str], list[tuple[Any, ...]]]]] = {
+    "csv": _csv_table,
+    "json": _json_table,
+    "jsonl": _jsonl_table,
+    "parquet": _parquet_table,
+}
 
 # The file kinds write_table knows, by lowercase extension: each makes the artifact's whole bytes.
 TABLE_WRITERS: dict[str, Callable[[str, Sequence[str], list[tuple[Any, ...]]], bytes]] = {

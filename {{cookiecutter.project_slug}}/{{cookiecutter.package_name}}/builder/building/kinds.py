@@ -1,9 +1,10 @@
 """Artifact kinds: what differs between a SQLite artifact and any other file, in one object each.
 
 Like doit's ``CHECKERS``, the builder asks ``KIND`` and never tests the extension itself. A kind
-owns its progress store (inside the staged database, or a file beside the staged artifact) and its
+owns its progress store (inside the staged database, or a file beside the staged artifact), its
 finishing step (how the staged artifact becomes the final one, with its provenance written where
-``manifest/recorded`` reads it: a ``_provenance`` table inside, or a sidecar in ``_provenance/``).
+``manifest/recorded`` reads it: a ``_provenance`` table inside, or a sidecar in ``_provenance/``)
+and the rewrite of a final artifact's provenance that ``accept`` makes.
 Finishing never touches the staged artifact or its progress: a failure or a kill before the final
 move leaves a stage that resumes after its last completed phase.
 """
@@ -44,15 +45,32 @@ class SqliteKind:
             out.execute("PRAGMA journal_mode=DELETE")  # a single file, whatever the phases chose
             out.execute("BEGIN IMMEDIATE")
             progress.drop_tables(out)
-            out.execute(f"CREATE TABLE {TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            out.executemany(
-                f"INSERT INTO {TABLE} (key, value) VALUES (?, ?)",
-                [(key, json.dumps(value, sort_keys=True)) for key, value in document.items()],
-            )
+            _write_provenance(out, document)
             out.execute("COMMIT")
         finally:
             out.close()
         atomic_publish(final, finishing)
+
+    def rewrite(self, final: Path, document: Document) -> None:
+        """Replace the provenance of a final artifact in place, in one transaction."""
+        import sqlite3
+
+        conn = sqlite3.connect(final, isolation_level=None, timeout=10)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+            _write_provenance(conn, document)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+
+def _write_provenance(conn: Connection, document: Document) -> None:
+    conn.execute(f"CREATE TABLE {TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.executemany(
+        f"INSERT INTO {TABLE} (key, value) VALUES (?, ?)",
+        [(key, json.dumps(value, sort_keys=True)) for key, value in document.items()],
+    )
 
 
 class FileKind:
@@ -67,11 +85,18 @@ class FileKind:
         """Publish the sidecar, then the artifact: a visible artifact always has its provenance."""
         if staged.is_symlink() or not staged.is_file():
             raise RuntimeError(f"the last phase did not write the artifact {staged} as a file")
+        self._publish_sidecar(final, staged, document)
+        atomic_publish(final, staged)
+
+    def rewrite(self, final: Path, document: Document) -> None:
+        """Replace the sidecar of a final artifact, naming the artifact as it is."""
+        self._publish_sidecar(final, final, document)
+
+    def _publish_sidecar(self, final: Path, artifact: Path, document: Document) -> None:
         sidecar = layout.sidecar_path(final)
         sidecar.parent.mkdir(exist_ok=True)
-        text = json.dumps({**document, "artifact": identity(staged, content=True)}, indent=1)
+        text = json.dumps({**document, "artifact": identity(artifact, content=True)}, indent=1)
         atomic_publish(sidecar, (text + "\n").encode())
-        atomic_publish(final, staged)
 
 
 KIND: SqliteKind | FileKind = SqliteKind() if layout.artifact_is_sqlite() else FileKind()

@@ -1,11 +1,12 @@
 """The progress store of a staged build: what its completed phases were built from, and which.
 
-Two tables: ``_build_progress`` (phase, name, completed_at), one row per completed phase, and
-``_build_begun`` (key, JSON value), the provenance fingerprint taken when the stage was begun, so
-a resume can tell whether its completed phases still stand on today's inputs, registry entry and
-code. For SQLite artifacts the store is the staged artifact itself, so a phase's work and its
-progress row commit in one transaction; other kinds keep it in a file beside the staged artifact
-(``kinds`` chooses). Neither table reaches the final artifact.
+Three tables: ``_build_progress`` (phase, name, completed_at), one row per completed phase;
+``_build_ran`` (phase, JSON record), the code and libraries each completed phase ran
+(``tracing``); and ``_build_begun`` (key, JSON value), the provenance fingerprint taken when the
+stage was begun. So a resume can tell which completed phases still stand on today's inputs,
+registry entry, code and libraries. For SQLite artifacts the store is the staged artifact itself,
+so a phase's work and its progress rows commit in one transaction; other kinds keep it in a file
+beside the staged artifact (``kinds`` chooses). None of the tables reaches the final artifact.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 
 TABLE = "_build_progress"
 BEGUN = "_build_begun"
+RAN = "_build_ran"
+# A completed phase: its number, name, when it completed, and what it ran (None: not recorded).
+Completed = tuple[int, str, str, "dict[str, Any] | None"]
 
 
 def ensure_tables(conn: sqlite3.Connection) -> None:
@@ -25,19 +29,40 @@ def ensure_tables(conn: sqlite3.Connection) -> None:
         " phase INTEGER PRIMARY KEY, name TEXT NOT NULL, completed_at TEXT NOT NULL)"
     )
     conn.execute(f"CREATE TABLE IF NOT EXISTS {BEGUN} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {RAN} (phase INTEGER PRIMARY KEY, ran TEXT NOT NULL)")
 
 
-def completed_phases(conn: sqlite3.Connection) -> list[tuple[int, str, str]]:
-    """Rows (phase, name, completed_at) in phase order."""
-    rows = conn.execute(f"SELECT phase, name, completed_at FROM {TABLE} ORDER BY phase")
-    return [(int(phase), str(name), str(at)) for phase, name, at in rows]
+def completed_phases(conn: sqlite3.Connection) -> list[Completed]:
+    """Rows (phase, name, completed_at, ran) in phase order."""
+    rows = conn.execute(
+        f"SELECT p.phase, p.name, p.completed_at, r.ran FROM {TABLE} p"
+        f" LEFT JOIN {RAN} r ON r.phase = p.phase ORDER BY p.phase"
+    )
+    return [(int(phase), str(name), str(at), _record(ran)) for phase, name, at, ran in rows]
 
 
-def record_phase(conn: sqlite3.Connection, phase: int, name: str) -> None:
+def _record(text: str | None) -> dict[str, Any] | None:
+    try:
+        found = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def record_phase(conn: sqlite3.Connection, phase: int, name: str, ran: dict[str, Any]) -> None:
     conn.execute(
         f"INSERT INTO {TABLE} (phase, name, completed_at) VALUES (?, ?, ?)",
         (phase, name, datetime.now(timezone.utc).isoformat(timespec="seconds")),
     )
+    conn.execute(f"INSERT INTO {RAN} (phase, ran) VALUES (?, ?)", (phase, json.dumps(ran)))
+
+
+def forget_from(conn: sqlite3.Connection, phase: int) -> None:
+    """Forget the completed phases from ``phase`` on: they run again."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(f"DELETE FROM {TABLE} WHERE phase >= ?", (phase,))
+    conn.execute(f"DELETE FROM {RAN} WHERE phase >= ?", (phase,))
+    conn.execute("COMMIT")
 
 
 def begun(conn: sqlite3.Connection) -> dict[str, Any] | None:
@@ -50,6 +75,7 @@ def record_begun(conn: sqlite3.Connection, fingerprint: dict[str, Any]) -> None:
     """Start the stage afresh from ``fingerprint``: no phase is completed any more."""
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(f"DELETE FROM {TABLE}")
+    conn.execute(f"DELETE FROM {RAN}")
     conn.execute(f"DELETE FROM {BEGUN}")
     conn.executemany(
         f"INSERT INTO {BEGUN} (key, value) VALUES (?, ?)",
@@ -59,5 +85,5 @@ def record_begun(conn: sqlite3.Connection, fingerprint: dict[str, Any]) -> None:
 
 
 def drop_tables(conn: sqlite3.Connection) -> None:
-    conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    conn.execute(f"DROP TABLE IF EXISTS {BEGUN}")
+    for table in (TABLE, RAN, BEGUN):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")

@@ -1,11 +1,12 @@
 """Provenance: what each artifact was built from, recorded in it (or beside it) before it is final.
 
 A build records its axis values, a fingerprint of each input file the pipeline names with
-``input_files()``, the parameter's registry entry, a fingerprint of the pipeline's code
-(``manifest/fingerprints``), the builder version, phase timings, host and timestamps. ``kinds``
-writes it where ``manifest/recorded`` reads it. The fingerprint of inputs, registry entry and code
-is taken when a stage is begun and kept in its progress store, so a resumed build records what its
-phases were really built from.
+``input_files()``, the parameter's registry entry, the code its phases ran and the libraries that
+code imports (``tracing``: ``code`` maps each project file to its items' digests, ``libraries``
+each distribution to its version), the builder version, phase timings, host and timestamps.
+``kinds`` writes it where ``manifest/recorded`` reads it. The fingerprint of inputs and registry
+entry is taken when a stage is begun, and each phase's code when it completes, all kept in the
+progress store, so a resumed build records what its phases were really built from.
 """
 
 from __future__ import annotations
@@ -18,15 +19,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import BUILDER_VERSION, axes, layout, scheduler
-from ..manifest.fingerprints import (
-    code_fingerprint,
-    fingerprint_inputs,
-    fingerprint_mode,
-    registry_entry,
-)
+from ..manifest.fingerprints import fingerprint_inputs, fingerprint_mode, registry_entry
 from ..manifest.measured import previous_attempt
 from ..manifest.recorded import Document
 from ..pipeline_module import PIPELINE_FILE
+from ..tracing import Record
 from .measure import Meter
 
 
@@ -46,8 +43,22 @@ def begin(entry: dict[str, Any]) -> Document:
         "fingerprint": mode,
         "inputs": fingerprint_inputs(input_id, mode),
         "param": registry_entry(param),
-        "pipeline": {"path": layout.display_path(PIPELINE_FILE), "sha256": code_fingerprint()},
+        "pipeline": {"path": layout.display_path(PIPELINE_FILE)},
         "started_at": now(),
+    }
+
+
+def merged(records: list[Record]) -> Document:
+    """The code and libraries of several phases' records, as one."""
+    files: dict[str, dict[str, str]] = {}
+    found: dict[str, str] = {}
+    for record in records:
+        for shown, items in record.get("code", {}).items():
+            files.setdefault(shown, {}).update(items)
+        found.update(record.get("libraries", {}))
+    return {
+        "code": {shown: dict(sorted(items.items())) for shown, items in sorted(files.items())},
+        "libraries": dict(sorted(found.items())),
     }
 
 
@@ -57,15 +68,13 @@ class Recorder:
 
     def __init__(
         self,
-        entry: dict[str, Any],
+        identity: Document,
         begun: Document,
         meter: Meter | None = None,
         previous: Mapping[str, str] | None = None,
     ) -> None:
-        input_id, param = entry[axes.INPUT_KEY], entry[axes.PARAM_KEY]
         self.document: Document = {
-            "permutation_id": entry["permutation_id"],
-            "axes": {axes.INPUT_AXIS: input_id, axes.PARAM_AXIS: param},
+            **identity,
             **begun,
             "builder_version": BUILDER_VERSION,
             "python": platform.python_version(),
@@ -73,15 +82,21 @@ class Recorder:
             "pid": os.getpid(),
         }
         self.phases: list[Document] = []
+        self.ran: list[Record] = []
         self.meter = meter or Meter()
         # The stopped attempt this build follows (its stage's record), if any.
         self.previous = previous_attempt(previous or {})
 
-    def resumed(self, number: int, name: str, completed_at: str) -> None:
+    def resumed(self, number: int, name: str, completed_at: str, ran: Record) -> None:
         """A phase an earlier, interrupted run completed: its time is not known, its end is."""
         self.phases.append(
             {"phase": number, "name": name, "seconds": None, "completed_at": completed_at}
         )
+        self.ran.append(ran)
+
+    def noted(self, ran: Record) -> None:
+        """What a phase that completed now ran."""
+        self.ran.append(ran)
 
     @contextmanager
     def timing(self, number: int, name: str) -> Iterator[None]:
@@ -113,6 +128,7 @@ class Recorder:
     def finished(self) -> Document:
         return {
             **self.document,
+            **merged(self.ran),
             "phases": list(self.phases),
             "trace": self.trace(),
             "finished_at": now(),

@@ -1,11 +1,13 @@
 """Building permutations: each in its staging dir, phase by phase, then moved into place atomically.
 
-Lifecycle of one permutation (``build_permutation``):
+Lifecycle of one permutation, or gather (``build_permutation``; ``targets`` says what differs):
 1. take the staging dir's lock (a live builder elsewhere means: report it and leave);
-2. resume after the phases its progress store records, if they were built from today's inputs,
-   registry entry and code (else start over, saying why), or start afresh with ``--force``;
-3. run each remaining phase; for SQLite artifacts the phase's work and its progress row commit in
-   one transaction, so a phase killed half-way leaves nothing a resumed build would trust;
+2. resume after the phases its progress store records, if the stage was begun from today's inputs
+   and registry entry (else start over, saying why) and from the first completed phase whose code
+   or libraries changed (saying which), or start afresh with ``--force``;
+3. run each remaining phase, noting the code it runs (``tracing``); for SQLite artifacts the
+   phase's work and its progress rows commit in one transaction, so a phase killed half-way leaves
+   nothing a resumed build would trust;
 4. on success let the artifact's kind (``kinds``) make the final artifact from the untouched
    staged one and move it into place, then delete the staging dir; on failure or interruption
    (at any point, finishing included) keep it, with the partial artifact, its progress, the three
@@ -26,16 +28,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import axes, failures, interrupts, layout, scheduler, status
+from .. import axes, failures, interrupts, layout, scheduler, status, tracing
 from ..ids import UsageError
 from ..manifest import measured
 from ..manifest.entries import Entry
 from ..manifest.history import Estimator
-from ..manifest.recorded import Document
+from ..manifest.provenance_cache import canonical
+from ..manifest.recorded import Document, MissingProvenance
 from ..manifest.stages import read_stage
 from ..manifest.stale import Today
-from ..pipeline_module import pipeline
-from . import measure, overall, progress, provenance, staging
+from . import measure, overall, progress, provenance, staging, targets
 from .context import BuildContext, cpus_per_build
 from .kinds import KIND
 from .logs import PROGRESS, BuildLogs
@@ -61,15 +63,16 @@ def prepare_output_folder(output_dir: Path) -> None:
 
 
 def build_permutation(entry: Entry, output_dir: Path, *, force: bool = False) -> Outcome:
-    """Build one permutation under its lock; a failing phase is reported, never raised."""
+    """Build one permutation (or gather) under its lock; a failing phase is reported, never
+    raised."""
     started = time.monotonic()
-    outcome = _build_locked(entry, output_dir, force)
+    outcome = _build_locked(targets.of(entry, output_dir), force)
     outcome.seconds = time.monotonic() - started
     return outcome
 
 
-def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
-    permutation_id = entry["permutation_id"]
+def _build_locked(target: targets.Target, force: bool) -> Outcome:
+    permutation_id, output_dir = target.permutation_id, target.output_dir
     stage = layout.staging_dir(output_dir, permutation_id)
     final = layout.artifact_path(output_dir, permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
@@ -88,14 +91,14 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
         previous = {} if now is None else now.record
         if measured.stopped(previous):  # this build follows one that stopped
             lock.note(**{measured.ATTEMPT: str(measured.attempt_of(previous) + 1)})
-        state, _ = status.classify(final.exists(), now, len(pipeline.PHASES))
+        state, _ = status.classify(final.exists(), now, len(target.phases))
         if state == status.DONE and not force:  # a stage left, if any, holds nothing to keep
             staging.discard(stage)
             return Outcome(permutation_id, "skipped", f"is done: {final} (--force rebuilds it)")
         if force:
             staging.clear(stage, keep=[lock.path])
         staging.check_same_file_system(stage, output_dir)
-        return _build_staged(entry, stage, final, lock, previous)
+        return _build_staged(target, stage, final, lock, previous)
     except staging.UnsafeStage as problem:
         return Outcome(permutation_id, "failed", str(problem), FAILED)
     except KeyboardInterrupt as stop:  # taking the lock, clearing or discarding the stage
@@ -126,12 +129,16 @@ def _interrupted(
 
 
 def _build_staged(
-    entry: Entry, stage: Path, final: Path, lock: staging.BuildLock, previous: dict[str, str]
+    target: targets.Target,
+    stage: Path,
+    final: Path,
+    lock: staging.BuildLock,
+    previous: dict[str, str],
 ) -> Outcome:
     """Run the phases not yet recorded, then finish; the logs and the lock say how it went, and
     what it measured (``previous``: the record of a stopped build this one follows)."""
-    permutation_id = entry["permutation_id"]
-    phases: list[Phase] = list(pipeline.PHASES)
+    entry, permutation_id = target.entry, target.permutation_id
+    phases: list[Phase] = target.phases
     total = len(phases)
     started = time.monotonic()
     error_log = layout.log_file(stage, permutation_id, "error")
@@ -146,32 +153,34 @@ def _build_staged(
         try:
             log.info(f"build {permutation_id} ({entry['label']}): {total} phases in {stage}")
             log.debug(f"lock {lock.path} taken")
-            conn, begun = _begin(entry, stage, lock, conn, log)
-            completed = progress.completed_phases(conn)
+            today = Today()
+            conn, begun = _begin(target, today, stage, lock, conn, log)
+            completed = _still_standing(target, today, progress.completed_phases(conn), conn, log)
             _check_progress_matches(completed, phases)
             context = BuildContext(
                 permutation_id=permutation_id,
-                input_id=entry[axes.INPUT_KEY],
-                param_name=entry[axes.PARAM_KEY],
-                params=dict(pipeline.PARAM_REGISTRY[entry[axes.PARAM_KEY]]),
+                input_id=entry[axes.INPUT_KEY] or "",  # a gather over all has neither
+                param_name=entry[axes.PARAM_KEY] or "",
+                params=target.params,
                 staging_dir=stage,
                 artifact_path=layout.staged_artifact(stage, permutation_id),
                 log=log,
                 connection=conn if KIND.holds_progress else None,
                 cpus=cpus_per_build(),
+                members=target.members,
             )
-            record = provenance.Recorder(entry, begun, meter, previous)
+            record = provenance.Recorder(target.identity, begun, meter, previous)
+            noting = _Noting(target, track_libraries=today.ignored is not None)
             for number, phase in enumerate(phases, 1):
                 where = f"phase {number}/{total} {phase.__name__}"
                 if number <= len(completed):
-                    log.info(
-                        f"{where}: skipped, completed at {completed[number - 1][2]}", extra=PROGRESS
-                    )
-                    record.resumed(number, phase.__name__, completed[number - 1][2])
+                    _, _, completed_at, ran = completed[number - 1]
+                    log.info(f"{where}: skipped, completed at {completed_at}", extra=PROGRESS)
+                    record.resumed(number, phase.__name__, completed_at, ran or {})
                     continue
                 lock.note(phase=f"[{number}/{total}] {phase.__name__}")
                 with record.timing(number, phase.__name__):
-                    _run_phase(phase, where, number, context, conn)
+                    record.noted(_run_phase(phase, where, number, context, conn, noting))
                 lock.note(**{measured.MEASURED: meter.record()})
             where = "finishing"
             lock.note(phase=f"[{total}/{total}] finishing")
@@ -211,7 +220,8 @@ def _build_staged(
 
 
 def _begin(
-    entry: Entry,
+    target: targets.Target,
+    today: Today,
     stage: Path,
     lock: staging.BuildLock,
     conn: sqlite3.Connection,
@@ -219,40 +229,71 @@ def _begin(
 ) -> tuple[sqlite3.Connection, Document]:
     """The stage's progress store and what it was begun from; started over if that changed.
 
-    Completed phases are trusted only if they were built from today's inputs, registry entry and
-    code: a resume after any of them changed would mix old and new in one artifact.
+    Completed phases are trusted only if they were built from today's inputs and registry entry:
+    a resume after either changed would mix old and new in one artifact. (Their code is judged
+    phase by phase: ``_still_standing``.)
     """
-    permutation_id = entry["permutation_id"]
+    permutation_id = target.permutation_id
     progress.ensure_tables(conn)
     then = progress.begun(conn)
-    if then is not None:
-        why = Today().reasons(then, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY])
+    completed = progress.completed_phases(conn)
+    if then is not None and all(ran is not None for *_, ran in completed):
+        try:
+            why = target.source_reasons(today, then)
+        except MissingProvenance as malformed:
+            why = (str(malformed),)
         if not why:
             return conn, then
         message = f"staged phases were built from other inputs ({'; '.join(why)}): starting over"
         log.info(message)
         print(f"{permutation_id}: {message}", file=sys.stderr)
-    elif progress.completed_phases(conn):
-        log.info("staged phases record nothing they were built from: starting over")
+    elif completed:
+        log.info("staged phases record nothing of what they ran: starting over")
     else:
-        return conn, _record_begun(entry, conn)
+        return conn, _record_begun(target, conn)
     conn.close()
     logs = [layout.log_file(stage, permutation_id, level) for level in layout.LOG_LEVELS]
     staging.clear(stage, keep=[lock.path, *logs])
     conn = sqlite3.connect(KIND.progress_file(stage, permutation_id), isolation_level=None)
     progress.ensure_tables(conn)
-    return conn, _record_begun(entry, conn)
+    return conn, _record_begun(target, conn)
 
 
-def _record_begun(entry: Entry, conn: sqlite3.Connection) -> Document:
-    begun = provenance.begin(entry)
+def _record_begun(target: targets.Target, conn: sqlite3.Connection) -> Document:
+    begun = target.begin()
     progress.record_begun(conn, begun)
     return begun
 
 
-def _check_progress_matches(completed: list[tuple[int, str, str]], phases: list[Phase]) -> None:
+def _still_standing(
+    target: targets.Target,
+    today: Today,
+    completed: list[progress.Completed],
+    conn: sqlite3.Connection,
+    log: logging.Logger,
+) -> list[progress.Completed]:
+    """The completed phases up to the first whose code or libraries changed since it ran; that
+    one and those after it are forgotten, to run again over what the stage holds."""
+    for number, name, _, ran in completed:
+        ran = ran or {}
+        why = today.code_reasons(canonical(ran.get("code", {}))) + today.library_reasons(
+            canonical(ran.get("libraries", {}))
+        )
+        if why:
+            message = (
+                f"phase {number}/{len(target.phases)} {name} ran other code ({'; '.join(why)}):"
+                " running again from it"
+            )
+            log.info(message)
+            print(f"{target.permutation_id}: {message}", file=sys.stderr)
+            progress.forget_from(conn, number)
+            return completed[: number - 1]
+    return completed
+
+
+def _check_progress_matches(completed: list[progress.Completed], phases: list[Phase]) -> None:
     """Refuse to resume a build whose recorded phases are not the pipeline's current ones."""
-    recorded = [name for _, name, _ in completed]
+    recorded = [name for _, name, _, _ in completed]
     current = [phase.__name__ for phase in phases]
     if recorded != current[: len(recorded)]:
         raise UsageError(
@@ -261,10 +302,30 @@ def _check_progress_matches(completed: list[tuple[int, str, str]], phases: list[
         )
 
 
+class _Noting:
+    """What a phase ran: noted from its start (``tracing.reset``) to its end (``take``)."""
+
+    def __init__(self, target: targets.Target, *, track_libraries: bool) -> None:
+        self.target = target
+        self.track_libraries = track_libraries
+
+    def start(self) -> None:
+        tracing.reset()
+
+    def take(self, phase: Phase) -> tracing.Record:
+        return tracing.collect(self.target.also, [phase], track_libraries=self.track_libraries)
+
+
 def _run_phase(
-    phase: Phase, where: str, number: int, context: BuildContext, conn: sqlite3.Connection
-) -> None:
-    """Run one phase and record it; for SQLite, both inside one transaction that commits or not."""
+    phase: Phase,
+    where: str,
+    number: int,
+    context: BuildContext,
+    conn: sqlite3.Connection,
+    noting: _Noting,
+) -> tracing.Record:
+    """Run one phase and record it with what it ran; for SQLite, both inside one transaction that
+    commits or not."""
     log = context.log
     log.info(f"{where}: started", extra=PROGRESS)
     started = time.monotonic()
@@ -273,10 +334,12 @@ def _run_phase(
         if sqlite:
             conn.set_progress_handler(_listen_for_stops, 10_000)
             conn.execute("BEGIN IMMEDIATE")
+        noting.start()
         summary = phase(context)
+        ran = noting.take(phase)
         if sqlite and not conn.in_transaction:
             raise RuntimeError("the phase committed on its own; let the builder commit each phase")
-        progress.record_phase(conn, number, phase.__name__)
+        progress.record_phase(conn, number, phase.__name__, ran)
         if sqlite:
             conn.execute("COMMIT")
     except BaseException as error:
@@ -290,6 +353,7 @@ def _run_phase(
     elapsed = time.monotonic() - started
     done = f"{where}: done in {elapsed:.2f}s" + (f" ({summary})" if summary else "")
     log.info(done, extra=PROGRESS)
+    return ran
 
 
 def _listen_for_stops() -> int:
@@ -304,14 +368,17 @@ def build_all(
     force: bool = False,
     verbosity: overall.Verbosity = "normal",
     learned: Estimator | None = None,
+    forced: frozenset[str] = frozenset(),
 ) -> int:
-    """Build each entry in order, go on past failures, report them all; return the exit code.
-    ``learned``: what earlier builds measured, for the ETA."""
+    """Build each entry in order (those whose id is ``forced`` as with ``force``), go on past
+    failures, report them all; return the exit code. ``learned``: what earlier builds measured,
+    for the ETA."""
     prepare_output_folder(output_dir)
     outcomes: list[Outcome] = []
     with overall.Progress(entries, verbosity=verbosity, learned=learned) as shown:
         for entry in entries:
-            outcomes.append(build_permutation(entry, output_dir, force=force))
+            again = force or entry["permutation_id"] in forced
+            outcomes.append(build_permutation(entry, output_dir, force=again))
             shown.finished(outcomes[-1])
             if outcomes[-1].result == "interrupted":
                 break

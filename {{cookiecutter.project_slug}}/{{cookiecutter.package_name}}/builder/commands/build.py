@@ -1,5 +1,6 @@
 """``build``: the selected permutations (default: every one not done), cheapest first, each staged
-and moved into place atomically; or, for an array task, its lines of a plan.
+and moved into place atomically, then the gathers that need it; or, for an array task, its lines
+of a plan.
 
 The build side (``building/``) is imported only once there is something to build: a permutation
 that is done is answered from one ``stat``, at the cost of an info command.
@@ -31,6 +32,8 @@ VERBOSITY = {
 # What it builds when no status is asked for: what is not done, or done with a rebuild pending;
 # with --force, everything selected.
 NEEDS_BUILD = frozenset({"missing", "fail"})
+# The exit codes of a build that Ctrl-C or SIGTERM stopped: no gather is built after one.
+INTERRUPTED = (130, 143)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,17 +78,32 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not chosen.statuses and not force:
             chosen = chosen._replace(statuses=NEEDS_BUILD)
-        everything = selection.matrix(output_dir, chosen, sizes=False)
-        entries = selection.select(everything, chosen._replace(limit=None))
-        if not entries:
-            return nothing("build: no selected permutation needs a build (--force rebuilds)")
+        found = selection.matrix(output_dir, chosen, sizes=False)
+        entries = selection.select(found.entries, chosen._replace(limit=None))
         if len(entries) > 1:  # learned from earlier builds: the ETA, and cheapest first
             from ..manifest import history
 
-            learned = history.learned(output_dir, everything)
+            learned = history.learned(output_dir, found.entries)
             if chosen.sort == "size":
                 entries = history.cheapest_first(entries, learned)
         entries = entries[: chosen.limit]
+        if found.gathers and not (chosen.inputs or chosen.params or chosen.shard):
+            stale = frozenset(e["permutation_id"] for e in found.gathers if "stale" in e)
+            code = 0
+            if entries:
+                code = _build(
+                    entries,
+                    output_dir,
+                    force=force,
+                    jobs=args.jobs,
+                    verbosity=args.verbosity,
+                    learned=learned,
+                )
+            if code in INTERRUPTED:
+                return code
+            return _build_gathers(output_dir, chosen, force, stale, args.verbosity, entries) or code
+        if not entries:
+            return nothing("build: no selected permutation needs a build (--force rebuilds)")
     return _build(
         entries,
         output_dir,
@@ -94,6 +112,28 @@ def run(args: argparse.Namespace) -> int:
         verbosity=args.verbosity,
         learned=learned,
     )
+
+
+def _build_gathers(
+    output_dir: Path,
+    chosen: Selection,
+    force: bool,
+    stale: frozenset[str],
+    verbosity: Verbosity,
+    built: list[Entry],
+) -> int:
+    """The gathers that need a build, once their members are built."""
+    from .. import interrupts
+    from ..building.gathering import to_build
+    from ..building.runner import build_all
+
+    picked, forced = to_build(output_dir, chosen, force=force, stale=stale)
+    if not picked:
+        if built:
+            return 0
+        return nothing("build: nothing selected needs a build (--force rebuilds)")
+    interrupts.handle_sigterm()
+    return build_all(picked, output_dir, force=force, verbosity=verbosity, forced=forced)
 
 
 def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection) -> int:

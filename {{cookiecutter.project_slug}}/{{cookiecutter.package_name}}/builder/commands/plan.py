@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     # Checked before the listing, so a mistake costs nothing.
     job = submission.job_of(args, output_dir)
     retrying = retry.from_args(args, chosen.statuses)
-    everything = selection.matrix(output_dir, chosen, sizes=False)
+    everything = selection.matrix(output_dir, chosen, sizes=False).entries
     selected = selection.select(everything, chosen)
     if not selected:
         return nothing("plan: no permutation matches the selection; nothing written")

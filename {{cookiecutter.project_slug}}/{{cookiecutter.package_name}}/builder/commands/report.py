@@ -34,9 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     chosen = selection.from_args(args)
     output_dir = layout.output_folder(args.output_folder)
-    everything = selection.matrix(output_dir, chosen, sizes=True)
+    found = selection.matrix(output_dir, chosen, sizes=True)
+    everything = found.entries
     if not chosen.stale:  # the report says what is stale whatever it selects
-        mark_stale(everything, output_dir)
+        mark_stale(everything, output_dir, found.gathers)
     selected = selection.select(everything, chosen)
     if not selected:
         return nothing("report: no permutation matches the selection; nothing written")

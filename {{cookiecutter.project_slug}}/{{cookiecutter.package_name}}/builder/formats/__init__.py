@@ -11,11 +11,12 @@ writes, live with the engines (``engines/``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import import_module
 from typing import NamedTuple
 
-from ..manifest.entries import Entry
+from ..manifest.entries import Entry, Excluded
+from ..manifest.orphans import Orphan
 from ..manifest.selection import Selection
 
 
@@ -29,6 +30,10 @@ class Context(NamedTuple):
     width: int = 80  # of the terminal, for the grid
     colour: bool = False
     generated: str | None = None  # when the output was made, for those that say it (the report)
+    gathers: Sequence[Entry] = ()  # the selected gathers' entries
+    excluded: Mapping[str, Excluded] = {}  # every pair left out, by permutation id
+    orphans: int | Sequence[Orphan] = 0  # how many, or each of them when they were listed
+    listing: str | None = None  # "orphans" or "excluded": list those instead of the entries
 
 
 Format = Callable[[list[Entry], Selection, Context], Iterable[str]]

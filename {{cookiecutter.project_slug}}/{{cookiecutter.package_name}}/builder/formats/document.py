@@ -1,4 +1,5 @@
-"""``manifest --json``: one JSON document, made by the json module from the entries."""
+"""``manifest --json``: one JSON document, made by the json module from the entries, with the
+gathers, the orphans and the excluded pairs after them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .. import axes
+from .. import axes, layout
 from ..manifest.entries import Entry
 from ..manifest.selection import Selection
 from ..pipeline_module import pipeline
@@ -91,4 +92,47 @@ def _pieces(entries: list[Entry], context: Context) -> Iterator[str]:
         commands = zip(chosen, self_commands(chosen, context), strict=True)
         objects = [json_fields(entry, command, stale=context.stale) for entry, command in commands]
         yield ("," if start else "") + compact(objects)[1:-1]
-    yield "]}\n"
+    yield "]," + compact(_rest(context))[1:] + "\n"
+
+
+def gather_fields(entry: Entry, stale: bool) -> dict[str, Any]:
+    """A gather as the document writes it."""
+    fields = {
+        "gather_id": entry["permutation_id"],
+        "gather": entry["gather"],
+        axes.INPUT_KEY: entry[axes.INPUT_KEY],
+        axes.PARAM_KEY: entry[axes.PARAM_KEY],
+        "done": entry["done"],
+        "status": entry["status"],
+        "error": entry["error"],
+        "reason": entry.get("reason"),
+        "output_path": entry["output_path"],
+        "output_size": entry["output_size"],
+        "label": entry["label"],
+    }
+    if stale:
+        fields["stale"] = (
+            list(entry["stale"]) if "stale" in entry else [] if entry["done"] else None
+        )
+    return fields
+
+
+def _rest(context: Context) -> dict[str, Any]:
+    """What follows the entries: the gathers, the orphans (each id, why, its paths) and the
+    excluded pairs (each with its reason)."""
+    orphans = [] if isinstance(context.orphans, int) else context.orphans
+    return {
+        "gathers": [gather_fields(entry, context.stale) for entry in context.gathers],
+        "orphans": [
+            {
+                "id": orphan.name,
+                "why": orphan.why,
+                "paths": [layout.display_path(path) for path in orphan.paths],
+            }
+            for orphan in orphans
+        ],
+        "excluded": [
+            {"permutation_id": pid, axes.INPUT_KEY: inp, axes.PARAM_KEY: param, "reason": reason}
+            for pid, (inp, param, reason) in context.excluded.items()
+        ],
+    }

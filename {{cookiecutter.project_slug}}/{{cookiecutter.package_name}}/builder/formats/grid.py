@@ -1,14 +1,16 @@
 """The manifest as a matrix: a row per first-axis value, a column per second, a character a cell.
 
-Built from the manifest's entries and nothing else, so it costs what ``manifest`` costs. Columns are
-numbered, their numbers printed vertically in groups of ten, and named in a key below the grid that
-also holds their totals: 40 columns fit in 80 characters. A grid too wide for the terminal is
-transposed when that needs fewer pages, else split into pages of columns.
+Built from the manifest's entries and nothing else, so it costs what ``manifest`` costs. Columns
+are numbered, their numbers printed vertically in groups of ten, and named in a key below the grid
+that also holds their totals: 40 columns fit in 80 characters. A pair the pipeline excludes has a
+mark of its own and counts in no total; the gathers' totals follow the key. A grid too wide for the
+terminal is transposed when that needs fewer pages, else split into pages of columns.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -20,6 +22,7 @@ from ..terminal import DEFAULT_WIDTH
 from . import Context
 
 SYMBOLS = {"DONE": "#", "REDO": "R", "STALE": "S", "MISS": ".", "BUILD": "B", "FAIL": "F"}
+EXCLUDED = "-"
 MEANINGS = {
     "#": "done",
     "R": "done, rebuild pending",
@@ -27,8 +30,9 @@ MEANINGS = {
     ".": "missing",
     "B": "building",
     "F": "failed",
+    EXCLUDED: "excluded",
 }
-COLOURS = {"#": "32", "R": "36", "S": "35", ".": "2", "B": "33", "F": "31"}
+COLOURS = {"#": "32", "R": "36", "S": "35", ".": "2", "B": "33", "F": "31", EXCLUDED: "2"}
 DONE_SYMBOLS = frozenset("#RS")  # the artifact is in place: what the totals count
 LABEL_MIN = 20  # row labels are cut to this when the columns need the room
 KEY_HEIGHT = 10  # the column key goes side by side in blocks when longer than this
@@ -57,6 +61,13 @@ class Matrix:
     def done_in_column(self, column: str) -> int:
         return sum(self.cells[row, column] in DONE_SYMBOLS for row in self.rows)
 
+    def in_row(self, row: str) -> int:
+        """The row's cells that count: not the excluded ones."""
+        return sum(self.cells[row, column] != EXCLUDED for column in self.columns)
+
+    def in_column(self, column: str) -> int:
+        return sum(self.cells[row, column] != EXCLUDED for row in self.rows)
+
 
 def _ordered(entries: list[Entry], key: str, cost_at: int, sort: str) -> list[str]:
     """An axis's values among the entries: by name, or cheapest first as ``sort_key`` says."""
@@ -68,7 +79,12 @@ def _ordered(entries: list[Entry], key: str, cost_at: int, sort: str) -> list[st
     return sorted(costs, key=lambda value: (costs[value], value))
 
 
-def grid_matrix(chosen: list[Entry], everything: list[Entry], selection: Selection) -> Matrix:
+def grid_matrix(
+    chosen: list[Entry],
+    everything: list[Entry],
+    selection: Selection,
+    excluded: Iterable[tuple[str, str, str]] = (),
+) -> Matrix:
     """The rows and columns holding at least one chosen entry (a limit counts rows, not cells).
 
     Every cell of those rows and columns shows its own status, chosen or not, so a filter
@@ -84,6 +100,9 @@ def grid_matrix(chosen: list[Entry], everything: list[Entry], selection: Selecti
         for e in everything
         if e[axes.INPUT_KEY] in row_set and e[axes.PARAM_KEY] in column_set
     }
+    for inp, param, _ in excluded:
+        if inp in row_set and param in column_set:
+            cells[inp, param] = EXCLUDED
     return Matrix(axes.INPUT_AXIS, axes.PARAM_AXIS, rows, columns, cells)
 
 
@@ -134,7 +153,7 @@ def _cut(label: str, width: int) -> str:
     return label[: width - 1 - tail] + "~" + label[len(label) - tail :]
 
 
-_RUNS = re.compile(r"#+|\.+|B+|F+|S+|R+")
+_RUNS = re.compile(r"#+|\.+|B+|F+|S+|R+|-+")
 
 
 def _paint(cells: str, colour: bool) -> str:
@@ -170,7 +189,7 @@ def _page(layout: _Layout, first: int, last: int, colour: bool) -> list[str]:
             ),
             colour,
         )
-        total = f"{matrix.done_in_row(row)}/{len(matrix.columns)}"
+        total = f"{matrix.done_in_row(row)}/{matrix.in_row(row)}"
         lines.append(
             f"{INDENT}{label:<{label_width}}{GAP}{cells}{GAP}{total:>{layout.total_width}}"
         )
@@ -185,7 +204,7 @@ def _key(matrix: Matrix, width: int) -> list[str]:
     total_width = max(len("done"), len(f"{len(matrix.rows)}/{len(matrix.rows)}"))
     items = [
         f"{number:>{digits}} {name:<{name_width}}{GAP}"
-        f"{f'{matrix.done_in_column(name)}/{len(matrix.rows)}':>{total_width}}"
+        f"{f'{matrix.done_in_column(name)}/{matrix.in_column(name)}':>{total_width}}"
         for number, name in enumerate(matrix.columns, 1)
     ]
     head = f"{_cut(matrix.column_axis, digits + 1 + name_width):<{digits + 1 + name_width}}"
@@ -203,8 +222,14 @@ def _key(matrix: Matrix, width: int) -> list[str]:
 
 def format_grid(entries: list[Entry], selection: Selection, context: Context) -> list[str]:
     """The grid, its column key and a legend; transposed or paged when too wide to fit."""
-    matrix = grid_matrix(entries, context.everything, selection)
-    return [render(matrix, width=context.width, colour=context.colour, stale=context.stale)]
+    matrix = grid_matrix(entries, context.everything, selection, context.excluded.values())
+    text = render(matrix, width=context.width, colour=context.colour, stale=context.stale)
+    if not context.gathers:
+        return [text]
+    gathered = sum(entry["done"] for entry in context.gathers)
+    names = ", ".join(entry["permutation_id"] for entry in context.gathers[:5])
+    more = f" and {len(context.gathers) - 5} more" if len(context.gathers) > 5 else ""
+    return [text, f"{INDENT}gathers  {gathered}/{len(context.gathers)} done: {names}{more}\n\n"]
 
 
 def render(
@@ -217,6 +242,7 @@ def render(
     ]
     legend = INDENT + GAP.join(f"{_paint(s, colour)} {m}" for s, m in meanings)
     done = sum(symbol in DONE_SYMBOLS for symbol in matrix.cells.values())
+    counted = sum(symbol != EXCLUDED for symbol in matrix.cells.values())
     if not matrix.rows or not matrix.columns:
         title = f"=== Grid (0/0 done): {matrix.row_axis} x {matrix.column_axis} ==="
         return f"\n{title}\n\n{INDENT}no permutation selected\n\n{legend}\n\n"
@@ -226,7 +252,7 @@ def render(
         layout = flipped
     shown = layout.matrix
     note = ", transposed to fit" if shown.transposed else ""
-    title = f"=== Grid ({done}/{len(matrix.cells)} done): {shown.row_axis} x {shown.column_axis}"
+    title = f"=== Grid ({done}/{counted} done): {shown.row_axis} x {shown.column_axis}"
     lines = ["", f"{title}{note} ===", ""]
     for first, last in layout.pages:
         lines.extend(_page(layout, first, last, colour))

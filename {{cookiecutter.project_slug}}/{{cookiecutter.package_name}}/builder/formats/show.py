@@ -110,14 +110,19 @@ def format_show(document: Document) -> str:
     if recorded is None:
         return _format_stopped(document)
     values = recorded.get("axes") or {}
-    code = recorded.get("pipeline") or {}
     param_entry = json.dumps(recorded.get("param"), sort_keys=True)
     mode = recorded.get("fingerprint", "stat")
     how = "sha256 of the content" if mode == "content" else "size and mtime"
-    fields = [
-        (axes.INPUT_AXIS, values.get(axes.INPUT_AXIS)),
-        (axes.PARAM_AXIS, f"{values.get(axes.PARAM_AXIS)} {param_entry}"),
-        ("pipeline code", f"{code.get('path')} sha256 {code.get('sha256')}"),
+    fields: list[tuple[str, Any]]
+    if recorded.get("gather"):
+        fields = [("gather", f"{recorded['gather']} {param_entry}")]
+    else:
+        fields = [
+            (axes.INPUT_AXIS, values.get(axes.INPUT_AXIS)),
+            (axes.PARAM_AXIS, f"{values.get(axes.PARAM_AXIS)} {param_entry}"),
+        ]
+    fields += [
+        *_code_fields(recorded),
         ("builder", f"{recorded.get('builder_version')} on Python {recorded.get('python')}"),
         ("built on", f"{recorded.get('host')} (pid {recorded.get('pid')})"),
         ("started", recorded.get("started_at")),
@@ -136,19 +141,40 @@ def format_show(document: Document) -> str:
     if status.state_of(document["status"]) == status.REDO:  # the same words as the table's row
         why = f" ({document['reason']}): {document['error']}" if document["error"] else ""
         state += f"; {document['status']}{why or ': a rebuild is under way'}"
-    width = max(len(label) for label, _ in [*fields, ("inputs", "")])
+    width = max(len(label) for label, _ in [*fields, ("inputs", ""), ("accepted", "")])
     shown = layout.display_path(Path(document["output_path"]))
     lines = [f"{document['permutation_id']}: {shown}"]
     lines += [f"  {label:<{width}}  {value}" for label, value in fields]
     inputs = recorded.get("inputs") or []
-    lines.append(f"  {'inputs':<{width}}  {len(inputs)} file(s), fingerprinted by {how}")
-    lines += [_input_line(record) for record in inputs]
+    members = recorded.get("members")
+    if isinstance(members, dict):
+        lines.append(f"  {'members':<{width}}  {members.get('count')}, by size and mtime")
+    else:
+        lines.append(f"  {'inputs':<{width}}  {len(inputs)} file(s), fingerprinted by {how}")
+        lines += [_input_line(record) for record in inputs]
     phases = recorded.get("phases") or []
     lines.append(f"  {'phases':<{width}}  {len(phases)}")
     name_width = max((len(f"{p.get('phase')} {p.get('name')}") for p in phases), default=0)
     lines += [_phase_line(record, name_width) for record in phases]
+    lines += [f"  {'accepted':<{width}}  {line}" for line in recorded.get("accepted") or []]
     lines.append(f"  {'status':<{width}}  {state}")
     return "\n".join(lines) + "\n"
+
+
+def _code_fields(recorded: Document) -> list[tuple[str, Any]]:
+    """The code a build ran, a line per file, and the libraries; or the whole-file fingerprint
+    recorded before per-function fingerprints."""
+    ran = recorded.get("code")
+    if not isinstance(ran, dict):
+        old = recorded.get("pipeline") or {}
+        return [("pipeline code", f"{old.get('path')} sha256 {old.get('sha256')}")]
+    fields: list[tuple[str, Any]] = [
+        ("code" if number == 0 else "", f"{shown}: {', '.join(items)}")
+        for number, (shown, items) in enumerate(sorted(ran.items()))
+    ] or [("code", "none recorded")]
+    found = recorded.get("libraries") or {}
+    shown = ", ".join(f"{name} {version}" for name, version in sorted(found.items()))
+    return [*fields, ("libraries", shown or "none imported")]
 
 
 def format_json(document: Document) -> str:

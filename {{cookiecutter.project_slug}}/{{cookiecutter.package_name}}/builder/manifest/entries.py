@@ -9,14 +9,15 @@ The manifest never prints; ``selection`` picks entries and ``formats`` writes th
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ... import settings
 from .. import axes, failures, layout, status
 from ..ids import UsageError, check_safe_stem
 from ..pipeline_module import pipeline
+from .gathers import declared, gather_entries
+from .listing import finished_artifacts
 from .stages import read_stage, staged
 
 # A permutation: the spec's fields (permutation_id, done, sort_key, label) and the builder's own
@@ -42,6 +43,7 @@ def pipeline_call(name: str, *args: Any) -> Any:
 
 def discover_inputs() -> list[str]:
     """The pipeline's input ids, refused one by one if any is unsafe as a file name or repeated."""
+    declared()  # a gather declared wrongly is refused by whatever command comes first
     found = pipeline_call("discover_inputs")
     if not isinstance(found, list | tuple) or not all(isinstance(i, str) for i in found):
         raise UsageError(
@@ -54,6 +56,7 @@ def discover_inputs() -> list[str]:
 
 def param_names() -> list[str]:
     """The registry's keys, refused if any is unsafe as a file name or lacks a cost."""
+    declared()
     for name, spec in pipeline.PARAM_REGISTRY.items():
         check_safe_stem(name, f"{axes.PARAM_AXIS} name")
         if "cost" not in spec:
@@ -138,34 +141,6 @@ def check_known(inp: str, param: str) -> tuple[list[str], list[str]]:
     return inputs, params
 
 
-def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int | None]:
-    """Each finished artifact's permutation id, from one listing of the output folder, and its size.
-
-    A size costs a ``stat`` per artifact, half the time of a 100,000-permutation manifest, so
-    without ``sizes`` (for outputs that show none) each size is None. The folder is listed through
-    a descriptor, so that each ``stat`` resolves one name rather than the whole path again.
-    """
-    suffix = "." + settings.ARTIFACT_EXTENSION
-    cut = -len(suffix)
-    try:
-        folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY)
-    except FileNotFoundError:
-        return {}
-    except OSError as error:
-        raise layout.unreadable(output_dir, error) from None
-    try:
-        with os.scandir(folder) as listing:
-            return {
-                item.name[:cut]: item.stat().st_size if sizes else None
-                for item in listing
-                if item.name.endswith(suffix) and item.is_file()
-            }
-    except OSError as error:
-        raise layout.unreadable(output_dir, error) from None
-    finally:
-        os.close(folder)
-
-
 def _number(value: Any, called: str) -> Any:
     """A cost must order and multiply: int, float or one that acts as a number (numpy's,
     Decimal, Fraction), not a bool and not text."""
@@ -191,15 +166,81 @@ def costs_pairs() -> bool:
     return int(code.co_argcount) - int(hasattr(function, "__self__")) == 2
 
 
+# A pair the pipeline's ``exclude`` says does not apply: its ids and the reason.
+Excluded = tuple[str, str, str]
+
+
+def _exclude_function() -> Any:
+    """``pipeline.exclude``, checked to take (input_id, param_name); None if there is none."""
+    exclude = getattr(pipeline, "exclude", None)
+    if exclude is None:
+        return None
+    code = getattr(exclude, "__code__", None)
+    if not callable(exclude) or (code is not None and code.co_argcount != 2):
+        raise UsageError(
+            "pipeline.exclude must be a function of (input_id, param_name) that returns a reason"
+            " (str) or None"
+        )
+    return exclude
+
+
+def _reason(found: Any, inp: str, param: str) -> str:
+    if not isinstance(found, str) or not found.strip():
+        raise UsageError(
+            f"pipeline.exclude({inp!r}, {param!r}) returned {found!r:.60}; return a reason"
+            " (a non-empty str) or None"
+        )
+    return " ".join(found.split())
+
+
+def excluded_pairs(inputs: list[str], params: list[str]) -> dict[str, Excluded]:
+    """The pairs ``pipeline.exclude`` leaves out, by permutation id; nothing (and no call) when
+    the pipeline has no ``exclude``."""
+    exclude = _exclude_function()
+    if exclude is None:
+        return {}
+    found: dict[str, Excluded] = {}
+    inp = param = ""
+    try:
+        for inp in inputs:
+            for param in params:
+                reason = exclude(inp, param)
+                if reason is not None:
+                    found[f"{inp}_{param}"] = (inp, param, _reason(reason, inp, param))
+    except UsageError:
+        raise
+    except Exception as error:
+        called = f"exclude({inp!r}, {param!r})"
+        raise UsageError(f"pipeline.{called} failed: {type(error).__name__}: {error}") from None
+    return found
+
+
+def excluded_pair(inp: str, param: str) -> dict[str, Excluded]:
+    """The one pair, if ``pipeline.exclude`` leaves it out."""
+    if _exclude_function() is None:
+        return {}
+    reason = pipeline_call("exclude", inp, param)
+    return {} if reason is None else {f"{inp}_{param}": (inp, param, _reason(reason, inp, param))}
+
+
+def refuse_excluded(excluded: dict[str, Excluded]) -> None:
+    """``build`` of a pair that does not apply: one line, with the pipeline's reason."""
+    for permutation_id, (_, _, reason) in excluded.items():
+        raise UsageError(
+            f"{permutation_id} is excluded by pipeline.exclude: {reason}; it is never built"
+        )
+
+
 def make_entries(
     output_dir: Path,
     inputs: list[str],
     params: list[str],
     artifacts: dict[str, int | None],
     stages: dict[str, status.Stage],
+    excluded: dict[str, Excluded] | None = None,
 ) -> list[Entry]:
-    """The entry of each pair: the one place entries are made, for the whole matrix and for one
-    permutation alike."""
+    """The entry of each pair but the ``excluded``: the one place entries are made, for the whole
+    matrix and for one permutation alike."""
     folder = str(output_dir)
     suffix = "." + settings.ARTIFACT_EXTENSION
     unit = pipeline.COST_UNIT
@@ -225,6 +266,8 @@ def make_entries(
                 cost = estimate_cost(inp, param)
                 described = f"({cost:,} {unit})"
             permutation_id = f"{inp}_{param}"
+            if excluded and permutation_id in excluded:
+                continue
             done = permutation_id in artifacts
             stage = stages.get(permutation_id)
             state, error = status.classify(done, stage, phases)
@@ -253,7 +296,18 @@ def _add_reason(entry: Entry, record: dict[str, str]) -> None:
         entry[failures.JOB_KEY] = record[failures.JOB_KEY]
 
 
-def permutation_manifest(output_dir: Path, *, sizes: bool = True) -> list[Entry]:
+class Survey(NamedTuple):
+    """What one listing of the output folder says: the entries of the matrix, the pairs left out,
+    the gathers' entries, and what the listings held (for ``orphans``)."""
+
+    entries: list[Entry]
+    excluded: dict[str, Excluded]
+    gathers: list[Entry]
+    artifacts: dict[str, int | None]
+    stages: dict[str, status.Stage]
+
+
+def survey(output_dir: Path, *, sizes: bool = True) -> Survey:
     """Every permutation with its status, from one listing of the output folder and of ``_build``.
 
     ``output_size`` is the artifact's size in bytes, or None when it is not built or when
@@ -261,12 +315,23 @@ def permutation_manifest(output_dir: Path, *, sizes: bool = True) -> list[Entry]
     """
     inputs, params = axis_values()
     artifacts = finished_artifacts(output_dir, sizes=sizes)
-    return make_entries(output_dir, inputs, params, artifacts, staged(output_dir))
+    stages = staged(output_dir)
+    excluded = excluded_pairs(inputs, params)
+    entries = make_entries(output_dir, inputs, params, artifacts, stages, excluded)
+    found = gather_entries(output_dir, inputs, params, entries)
+    return Survey(entries, excluded, found, artifacts, stages)
+
+
+def permutation_manifest(output_dir: Path, *, sizes: bool = True) -> list[Entry]:
+    """The entries of ``survey``."""
+    return survey(output_dir, sizes=sizes).entries
 
 
 def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
-    """One permutation's entry without listing the output folder, so ``build`` of one stays fast."""
+    """One permutation's entry without listing the output folder, so ``build`` of one stays fast;
+    a pair the pipeline excludes is refused in one line."""
     check_known(inp, param)
+    refuse_excluded(excluded_pair(inp, param))
     return _entry(output_dir, inp, param)
 
 
@@ -280,6 +345,7 @@ def pair_entries(output_dir: Path, pairs: list[tuple[str, str]]) -> list[Entry]:
             raise UsageError(
                 f"unknown {axes.PARAM_AXIS} name {param!r}: the registry has none such"
             )
+        refuse_excluded(excluded_pair(inp, param))
     return [_entry(output_dir, inp, param) for inp, param in pairs]
 
 

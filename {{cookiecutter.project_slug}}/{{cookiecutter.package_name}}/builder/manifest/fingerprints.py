@@ -1,7 +1,9 @@
-"""Fingerprints of what a rebuild would use today: input files, registry entries, the code.
+"""Fingerprints of what a rebuild would use today: input files, registry entries, the code and
+the libraries.
 
-A build records them when its stage is begun (``building/provenance``); ``manifest --stale``,
-``show`` and a resumed build compare a record with today's. Every function here reads, none writes.
+A build records the inputs and the registry entry when its stage is begun (``building/provenance``),
+and the code and libraries each phase ran as it runs (``tracing``); ``manifest --stale``, ``show``
+and a resumed build compare a record with today's. Every function here reads, none writes.
 """
 
 from __future__ import annotations
@@ -11,20 +13,20 @@ import functools
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
-from .. import layout
+from .. import code, layout, libraries
 from ..ids import UsageError
-from ..pipeline_module import PIPELINE_FILE, RESOURCES, pipeline
+from ..pipeline_module import PIPELINE_FILE, pipeline
 from .recorded import Document
 
 FINGERPRINTS = ("stat", "content")
-
-# Module-level settings of pipeline.py that are not code: the registry is compared per parameter,
-# the others only order, label or choose how inputs are fingerprinted.
-NOT_CODE = frozenset({"PARAM_REGISTRY", "FINGERPRINT", "COST_UNIT"})
-# Functions of pipeline.py that are not code either: they only say where a build runs.
-NOT_CODE_FUNCTIONS = frozenset({RESOURCES})
+# The pipeline's file as records name it.
+PIPELINE_SHOWN = layout.display_path(PIPELINE_FILE)
+# A repr that names a memory address (``<object at 0x7f...>``) differs in every process.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def fingerprint_mode() -> str:
@@ -38,7 +40,9 @@ def fingerprint_mode() -> str:
 def input_files(input_id: str) -> list[Path]:
     """The files the pipeline says this input is built from; none if it has no ``input_files``."""
     named = getattr(pipeline, "input_files", None)
-    return [] if named is None else [Path(path) for path in named(input_id)]
+    if named is None:
+        return []
+    return [path if isinstance(path, Path) else Path(path) for path in named(input_id)]
 
 
 @functools.cache
@@ -68,15 +72,52 @@ def fingerprint_inputs(input_id: str, mode: str) -> list[Document]:
     return [fingerprint_file(path, mode) for path in input_files(input_id)]
 
 
+def _as_text(value: Any) -> str:
+    """A registry value JSON cannot hold: a function or class by its qualified name (its code is
+    compared as code), anything else by its repr without a memory address."""
+    name = getattr(value, "__qualname__", None)
+    if callable(value) and isinstance(name, str):
+        return f"{getattr(value, '__module__', '') or ''}.{name}".lstrip(".")
+    return _ADDRESS.sub("", repr(value))
+
+
 def registry_entry(param: str) -> Document:
-    """The parameter's registry entry as JSON would keep it (values it cannot hold, as repr)."""
+    """The parameter's registry entry as JSON would keep it (other values as ``_as_text``)."""
     entry = pipeline.PARAM_REGISTRY[param]
-    return dict(json.loads(json.dumps(entry, sort_keys=True, default=repr)))
+    return dict(json.loads(json.dumps(entry, sort_keys=True, default=_as_text)))
+
+
+def ignored_libraries() -> frozenset[str] | None:
+    """``pipeline.IGNORE_LIBRARIES``, checked: the normal names of the libraries never compared,
+    or None for all of them."""
+    setting = getattr(pipeline, "IGNORE_LIBRARIES", ())
+    problem = libraries.check(setting)
+    if problem is not None:
+        raise UsageError(f"pipeline.IGNORE_LIBRARIES is {setting!r:.80}; {problem}")
+    return libraries.ignored(setting)
+
+
+def code_digest(shown: str, name: str) -> str | None:
+    """Today's digest of an item of a project file (as a record names them); None if the item or
+    the file is gone. A table entry the table does not hold is ``code.ABSENT``."""
+    definitions = code.definitions_of_file(str(layout.recorded_path(shown)))
+    if definitions is None:
+        return None
+    item = definitions.items.get(name)
+    if item is not None:
+        return item.digest
+    table = name.split("[", 1)[0]
+    if "[" in name and any(table == known for known, _ in definitions.tables):
+        return code.ABSENT
+    return None
+
+
+# --- the whole-file fingerprint that builders before per-function fingerprints recorded ---
 
 
 def _sets_a_setting(node: ast.stmt) -> bool:
-    """A module-level statement that only sets a ``NOT_CODE`` name: ``X = ...``, ``X: T = ...``,
-    ``X[k] = ...``, ``X += ...`` or ``X.update(...)``."""
+    """A module-level statement that only sets a ``code.NOT_CODE`` name: ``X = ...``,
+    ``X: T = ...``, ``X[k] = ...``, ``X += ...`` or ``X.update(...)``."""
     if isinstance(node, ast.Assign):
         targets = node.targets
     elif isinstance(node, ast.AnnAssign | ast.AugAssign):
@@ -88,28 +129,26 @@ def _sets_a_setting(node: ast.stmt) -> bool:
     for target in targets:
         while isinstance(target, ast.Subscript | ast.Attribute):
             target = target.value
-        if not (isinstance(target, ast.Name) and target.id in NOT_CODE):
+        if not (isinstance(target, ast.Name) and target.id in code.NOT_CODE):
             return False
     return True
 
 
 def _not_code_lines(node: ast.stmt) -> range:
-    """The lines of a statement that sets a setting or defines a ``NOT_CODE_FUNCTIONS`` function
-    (with its decorators); none for any other statement."""
+    """The lines of a statement that sets a setting or defines a ``code.NOT_CODE`` function (with
+    its decorators); none for any other statement."""
     last = node.end_lineno or node.lineno
-    if isinstance(node, ast.FunctionDef) and node.name in NOT_CODE_FUNCTIONS:
+    if isinstance(node, ast.FunctionDef) and node.name in code.NOT_CODE:
         return range(min([node.lineno, *(d.lineno for d in node.decorator_list)]), last + 1)
     return range(node.lineno, last + 1) if _sets_a_setting(node) else range(0)
 
 
 @functools.cache
-def code_fingerprint() -> str:
-    """sha256 of pipeline.py without the statements setting ``NOT_CODE`` or defining
-    ``NOT_CODE_FUNCTIONS``, read once per process.
-
-    Any other edit counts, comments included: the builder cannot tell which lines change an
-    artifact, so it errs on the side of calling it stale. The source as bytes, not a syntax tree,
-    keeps the fingerprint the same across Python versions.
+def legacy_code_fingerprint() -> str:
+    """sha256 of pipeline.py without the statements setting ``code.NOT_CODE`` names or defining
+    such functions, read once per process: what builders before per-function fingerprints
+    recorded (``pipeline.sha256``), so that their artifacts stay fresh while the file is as it
+    was, comments included.
     """
     source = PIPELINE_FILE.read_text(encoding="utf-8")
     not_code = {number for node in ast.parse(source).body for number in _not_code_lines(node)}

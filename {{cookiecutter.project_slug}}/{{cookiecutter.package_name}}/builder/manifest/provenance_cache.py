@@ -26,34 +26,76 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from .. import layout
 from ..atomic import atomic_publish
-from .recorded import RECORDED, Document
+from .recorded import RECORDED, Document, MissingProvenance
 
-FORMAT = 1
+# 2: five recorded parts (the code per function, the libraries, a gather's members).
+FORMAT = 2
 # A file's identity, field by field: if any differs, the file is not the one that was read.
 STAT_FIELDS = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 CTIME = STAT_FIELDS.index("st_ctime_ns")
+SIZE, MTIME = STAT_FIELDS.index("st_size"), STAT_FIELDS.index("st_mtime_ns")
+NUMBERS = len(STAT_FIELDS)  # of a file, in a row
 stat_fields = attrgetter(*STAT_FIELDS)
 
-# What staleness compares of a provenance document: its input files, its registry entry and its
-# code fingerprint, each as canonical JSON text. As text, the many artifacts that record one
-# input's files or one registry entry share one string, in the cache file and in memory, and
-# staleness compares each distinct one with today's once.
-Recorded = tuple[str, str, str]
-RECORDED_PARTS = 3
+# What staleness compares of a provenance document: its input files, its registry entry, the code
+# it ran and the libraries, each as canonical JSON text. As text, the many artifacts that record
+# one input's files, one registry entry or one parameter's code share one string, in the cache
+# file and in memory, and staleness compares each distinct one with today's once. The code of a
+# record made before per-function fingerprints is the text of its whole-file ``pipeline.sha256``;
+# a gather's members are their count and digest (``gathers``), null for a permutation.
+Recorded = tuple[str, str, str, str, str]
+RECORDED_PARTS = 5
+# A row of parts, whatever a cache keeps of each provenance (a Recorded here).
+Row = tuple[str, ...]
+
+
+def _is_table(value: object, depth: int) -> bool:
+    """A JSON object of str keys whose values are str (depth 1) or such objects (depth 2)."""
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        return False
+    return all(isinstance(v, str) if depth == 1 else _is_table(v, 1) for v in value.values())
 
 
 def recorded_parts(document: Document) -> Recorded:
-    return (
-        canonical(document.get("inputs") or []),
-        canonical(document.get("param") or {}),
-        canonical((document.get("pipeline") or {}).get("sha256")),
-    )
+    """The parts staleness compares; MissingProvenance naming the first that is malformed, so one
+    artifact's damaged record never stops the rest of the matrix."""
+    inputs = document.get("inputs") or []
+    if not isinstance(inputs, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) for f in inputs
+    ):
+        raise MissingProvenance(f"malformed inputs {canonical(inputs):.60}")
+    param = document.get("param") or {}
+    if not isinstance(param, dict):
+        raise MissingProvenance(f"malformed param {canonical(param):.60}")
+    if "code" in document:
+        ran = document["code"]
+        if not _is_table(ran, 2):
+            raise MissingProvenance(f"malformed code {canonical(ran):.60}")
+    else:
+        ran = (document.get("pipeline") or {}).get("sha256")
+        if not isinstance(ran, str | None):
+            raise MissingProvenance(f"malformed pipeline {canonical(ran):.60}")
+    found = document.get("libraries") or {}
+    if not _is_table(found, 1):
+        raise MissingProvenance(f"malformed libraries {canonical(found):.60}")
+    members = document.get("members")
+    summary = None
+    if members is not None:
+        if not (
+            isinstance(members, dict)
+            and isinstance(members.get("count"), int)
+            and isinstance(members.get("digest"), str)
+        ):
+            raise MissingProvenance(f"malformed members {canonical(members):.60}")
+        summary = {"count": members["count"], "digest": members["digest"]}
+    return canonical(inputs), canonical(param), canonical(ran), canonical(found), canonical(summary)
 
 
 def canonical(value: Any) -> str:
@@ -79,11 +121,15 @@ class ProvenanceCache:
     whole path, as ``manifest`` lists the folder: the ``stat`` is most of an answer's cost.
     """
 
-    def __init__(self, output_dir: Path) -> None:
+    def __init__(self, output_dir: Path, *, stats: bool = False) -> None:
         self.output_dir = output_dir
+        # With ``stats``, each artifact asked for leaves its (size, mtime_ns): a gather's members'
+        # fingerprints, without a second stat.
+        self.stats: dict[str, tuple[int, int]] | None = {} if stats else None
         self.path = layout.provenance_cache_path(output_dir)
         self.folder: int | None = None
         self.width = len(RECORDED.files("")) * len(STAT_FIELDS)
+        self.suffix = layout.artifact_name("")
         self.rows: dict[str, int] = {}  # permutation id -> its row
         self.identities: list[int] = []
         self.refs: list[int] = []
@@ -125,39 +171,78 @@ class ProvenanceCache:
         if self.folder is None:
             return None
         fields: list[int] = []
-        for name in RECORDED.files(layout.artifact_name(permutation_id)):
-            try:
+        try:
+            if self.width == len(STAT_FIELDS):  # the artifact alone: most of a --stale run
+                return list(stat_fields(os.stat(permutation_id + self.suffix, dir_fd=self.folder)))
+            for name in RECORDED.files(permutation_id + self.suffix):
                 fields += stat_fields(os.stat(name, dir_fd=self.folder))
-            except OSError:
-                return None
+        except OSError:
+            return None
         return fields
 
     parts_per_row = RECORDED_PARTS
 
-    def extract(self, document: Document) -> tuple[str, ...]:
+    def extract(self, document: Document) -> Row:
         """The texts a row keeps of a provenance document."""
         return recorded_parts(document)
 
     def recorded(self, permutation_id: str) -> Recorded:
         """What the artifact's provenance says; MissingProvenance if it has none to trust."""
-        inputs, param, code = self.parts_of(permutation_id)
-        return inputs, param, code
+        inputs, param, code, found, members = self.parts_of(permutation_id)
+        return inputs, param, code, found, members
 
-    def parts_of(self, permutation_id: str) -> tuple[str, ...]:
+    def parts_of(self, permutation_id: str) -> Row:
         """The artifact's row of parts; MissingProvenance if it has no provenance to trust."""
-        self.asked.add(permutation_id)
-        now = self.identity(permutation_id)
-        row = self.rows.get(permutation_id)
-        # Like git's index: a file changed no earlier than the cache was written may have been
-        # changed again within one tick of the file system's clock, its times left as they were.
-        if (
-            row is not None
-            and now is not None
-            and self.identities[row_of(row, self.width)] == now
-            and max(now[CTIME :: len(STAT_FIELDS)]) < self.written
-        ):
-            return tuple(self.parts[ref] for ref in self.refs[row_of(row, self.parts_per_row)])
-        # Read after the stat: a file changed in between has another identity next time.
+        (found,) = self.each([permutation_id])
+        if isinstance(found, MissingProvenance):
+            raise found
+        return found
+
+    def each(self, permutation_ids: Iterable[str]) -> Iterator[Row | MissingProvenance]:
+        """Each artifact's row of parts, in order (a MissingProvenance given, not raised): the
+        loop of ``manifest --stale``, with what it asks of the cache looked up once rather than
+        once per artifact."""
+        rows, identities, refs, per_row = (
+            self.rows.get,
+            self.identities,
+            self.refs,
+            self.parts_per_row,
+        )
+        width, written, asked, stats = self.width, self.written, self.asked.add, self.stats
+        part = self.parts.__getitem__
+        single = self.folder is not None and width == NUMBERS  # the artifact alone holds it
+        folder, suffix, stat = self.folder, self.suffix, os.stat
+        for permutation_id in permutation_ids:
+            asked(permutation_id)
+            now: list[int] | None
+            if single:
+                try:
+                    now = list(stat_fields(stat(permutation_id + suffix, dir_fd=folder)))
+                except OSError:
+                    now = None
+            else:
+                now = self.identity(permutation_id)
+            row = None if now is None else rows(permutation_id)
+            if now is not None and stats is not None:
+                stats[permutation_id] = (now[SIZE], now[MTIME])
+            # Like git's index: a file changed no earlier than the cache was written may have
+            # been changed again within one tick of the file system's clock, its times as they
+            # were.
+            if (
+                row is not None
+                and identities[row * width : row * width + width] == now
+                and max(now[CTIME::NUMBERS]) < written
+            ):
+                yield tuple(map(part, refs[row * per_row : row * per_row + per_row]))
+                continue
+            try:
+                yield self._read(permutation_id, now)
+            except MissingProvenance as why:
+                yield why
+
+    def _read(self, permutation_id: str, now: list[int] | None) -> Row:
+        """Read the artifact's provenance (after its stat: a file changed in between has another
+        identity next time) and keep what it says."""
         artifact = layout.artifact_path(self.output_dir, permutation_id)
         recorded = self.extract(RECORDED.read(artifact))
         if now is not None:

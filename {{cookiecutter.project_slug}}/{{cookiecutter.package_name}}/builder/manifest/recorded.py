@@ -52,7 +52,13 @@ class InsideRecord:
             ) from None
         finally:
             conn.close()
-        return {str(key): json.loads(value) for key, value in rows}
+        document = {}
+        for key, value in rows:
+            try:
+                document[str(key)] = json.loads(value)
+            except (TypeError, ValueError):
+                raise MissingProvenance(f"malformed {key} in {artifact.name}") from None
+        return document
 
 
 class SidecarRecord:

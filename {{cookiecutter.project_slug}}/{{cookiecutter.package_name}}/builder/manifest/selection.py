@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 from operator import itemgetter
 from pathlib import Path
@@ -18,10 +18,11 @@ from typing import NamedTuple
 
 from .. import axes, status
 from ..ids import UsageError, check_safe_stem
-from .entries import Entry, permutation_manifest
+from .entries import Entry, Excluded, Survey, survey
 
 _SHARD = re.compile(r"([0-9]+)/([0-9]+)")  # ASCII digits: str.isdigit() also accepts '²'
 _PATTERN = re.compile(r"[*?[]")
+STALE = frozenset({"stale"})
 
 
 class Selection(NamedTuple):
@@ -132,32 +133,53 @@ def from_args(args: argparse.Namespace) -> Selection:
     )
 
 
-def check_axis_values(selection: Selection, entries: list[Entry]) -> None:
+def check_axis_values(
+    selection: Selection, entries: list[Entry], excluded: Iterable[Excluded] = ()
+) -> None:
     """An exact id the matrix lacks is a typo: name it and the valid ones (a pattern may match
-    nothing)."""
-    for given, key, what in (
-        (selection.inputs, axes.INPUT_KEY, f"{axes.INPUT_AXIS} id"),
-        (selection.params, axes.PARAM_KEY, f"{axes.PARAM_AXIS} name"),
+    nothing); a value whose every pair is excluded is no typo."""
+    left_out = list(excluded)
+    for given, key, what, at in (
+        (selection.inputs, axes.INPUT_KEY, f"{axes.INPUT_AXIS} id", 0),
+        (selection.params, axes.PARAM_KEY, f"{axes.PARAM_AXIS} name", 1),
     ):
         exact = [check_safe_stem(v, what) for v in given if not _PATTERN.search(v)]
         if not exact:
             continue
-        valid = list(dict.fromkeys(entry[key] for entry in entries))
+        valid = list(
+            dict.fromkeys([*(entry[key] for entry in entries), *(e[at] for e in left_out)])
+        )
         for value in exact:
             if value not in valid:
                 raise UsageError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
 
 
-def matrix(output_dir: Path, chosen: Selection, *, sizes: bool) -> list[Entry]:
-    """The whole matrix, checked against the axis values asked for, marked stale if asked: what
-    ``select`` picks from (``sizes``: see ``permutation_manifest``)."""
-    entries = permutation_manifest(output_dir, sizes=sizes)
-    check_axis_values(chosen, entries)
+def matrix(output_dir: Path, chosen: Selection, *, sizes: bool) -> Survey:
+    """The whole matrix (and its gathers), checked against the axis values asked for, marked
+    stale if asked: what ``select`` picks from (``sizes``: see ``entries.survey``)."""
+    found = survey(output_dir, sizes=sizes)
+    check_axis_values(chosen, found.entries, found.excluded.values())
     if chosen.stale:  # the only listing that reads artifacts: their provenance
         from .stale import mark_stale
 
-        mark_stale(entries, output_dir)
-    return entries
+        mark_stale(found.entries, output_dir, found.gathers)
+    return found
+
+
+def _wanted(entry: Entry, statuses: frozenset[str]) -> bool:
+    return bool(
+        statuses & status.names_of(entry["status"], entry["error"], entry["done"], "stale" in entry)
+    )
+
+
+def select_gathers(gathers: list[Entry], selection: Selection) -> list[Entry]:
+    """The gathers a selection keeps: by status; none when it names axis values or a shard, which
+    pick permutations."""
+    if selection.inputs or selection.params or selection.shard is not None:
+        return []
+    if not selection.statuses:
+        return gathers
+    return [entry for entry in gathers if _wanted(entry, selection.statuses)]
 
 
 def _matches(value: str, patterns: tuple[str, ...]) -> bool:
@@ -174,10 +196,14 @@ def select(entries: list[Entry], selection: Selection) -> list[Entry]:
         entries = [e for e in entries if _matches(e[axes.INPUT_KEY], selection.inputs)]
     if selection.params:
         entries = [e for e in entries if _matches(e[axes.PARAM_KEY], selection.params)]
-    if selection.statuses:
-        wanted = selection.statuses
+    if selection.statuses == STALE:  # `--stale` alone: the entries mark_stale marked
+        entries = [e for e in entries if "stale" in e]
+    elif selection.statuses:
+        wanted, names_of = selection.statuses, status.names_of
         entries = [
-            e for e in entries if wanted & status.names_of(e["status"], e["error"], e["done"])
+            e
+            for e in entries
+            if wanted & names_of(e["status"], e["error"], e["done"], "stale" in e)
         ]
     key = itemgetter("permutation_id" if selection.sort == "name" else "sort_key")
     entries = sorted(entries, key=key)
