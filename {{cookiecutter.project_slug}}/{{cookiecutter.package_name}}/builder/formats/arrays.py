@@ -109,12 +109,13 @@ def format_array_file(
     named = [(f"plan{number}", group) for number, group in enumerate(groups, 1)]
     lines = [line for plan, group in named for line in submissions(engine, job, group, plan)]
     tasks = sum(group.tasks for group in groups)
+    builds = sum(group.permutations for group in groups)  # a retry plans fewer than it selects
     name = " ".join(project_name.split())  # one comment line, whatever the name holds
     per = "1 build" if job.per_task == 1 else f"up to {job.per_task} builds"
     shift = f" - {engine.first_task}" if engine.first_task else ""
     header = [
         "#!/bin/bash",
-        f"# {name}: {len(entries)} builds in {tasks} {engine.name} array task(s) of {per},"
+        f"# {name}: {builds} builds in {tasks} {engine.name} array task(s) of {per},"
         f" as {len(lines)} array(s) over {len(groups)} resource set(s), cheapest first.",
         f"# Submit from anywhere: bash THIS_FILE [{engine.submitter} options]; they go after each"
         " array's own, so they override them.",
