@@ -269,6 +269,45 @@ def read_only(folder: Path) -> Iterator[tuple[str, ...]]:
     yield prefix
 
 
+def one_line(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """The run explained itself on stderr in plain lines: no traceback, each needle said."""
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def in_tmpfs(folder: Path, size: str, then: str = "") -> tuple[str, ...]:
+    """A command prefix that runs the command with a fresh tmpfs of ``size`` on ``folder``
+    (after the shell line ``then``), in a private mount namespace gone when the command ends."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    script = f'mkdir -p "$1" && mount -t tmpfs -o size={size} tmpfs "$1" && {then or "true"}'
+    prefix = (
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script + ' && shift && exec "$@"',
+        "sh",
+        str(folder),
+    )
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=30)
+    if probe.returncode:
+        pytest.skip(f"cannot mount a tmpfs here (unshare --mount): {probe.stderr.strip()}")
+    return prefix
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A folder outside the output folder that no build may touch."""
+    folder = tmp_path / "victim"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "precious.txt").write_text("x\n")
+    return folder
+
+
 def run_commands_through_a_shell(project: Project, commands: str) -> None:
     """Run generated commands as a script, the runner swapped for this interpreter when absent."""
     result = subprocess.run(
