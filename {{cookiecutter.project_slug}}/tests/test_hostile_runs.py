@@ -4,16 +4,33 @@ Each test reproduces one way a run lost work, lied about it or blocked: a worker
 ``kill -9`` in a ``--jobs`` pool, a phase that commits or forks, a link under the output folder, a
 disk that fills, an input edited mid-build, a plan cut short. Signals are real (``kill -9``,
 SIGHUP, SIGQUIT), and so are file systems: as root a test mounts a small tmpfs in a private mount
-namespace (``test_crash_safety.in_tmpfs``).
+namespace (``conftest.in_tmpfs``).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
-from conftest import INPUTS, PARAMS, PHASES, Project, plan_ids, submissions
+import pytest
+from conftest import (
+    BUILD_ONE,
+    INPUTS,
+    PARAMS,
+    PHASES,
+    Project,
+    local_commands,
+    one_line,
+    plan_ids,
+    submissions,
+)
 
-from {{ cookiecutter.package_name }}.builder import axes
+from {{ cookiecutter.package_name }}.builder import axes, layout
+
+IS_SQLITE = layout.artifact_is_sqlite()
 
 BUILD_ALL = ("build", "--output-folder", "output")
 
@@ -42,3 +59,65 @@ def test_a_retry_file_header_counts_the_builds_of_its_plans(project: Project) ->
     assert re.search(r"^# .*: 1 builds in 1 SLURM array task\(s\)", script, re.M), script
     pods = project.run(*retry, "--kubernetes", "--image", "i", "--volume-claim", "c").stdout
     assert re.search(r"^# .*: 1 builds in 1 pod\(s\)", pods, re.M), pods
+
+
+# --- links: no folder or file the builder writes under the output folder is written through ----
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): p.read_text() if p.is_file() else "/" for p in folder.rglob("*")
+    }
+
+
+def provenance_build(project: Project, link: Path) -> subprocess.CompletedProcess[str]:
+    if IS_SQLITE:
+        pytest.skip("a SQLite artifact holds its provenance: no _provenance folder")
+    return project.run(*BUILD_ONE, code=1)
+
+
+def plans(project: Project, link: Path) -> subprocess.CompletedProcess[str]:
+    return project.run("manifest", "--slurm", code=2)
+
+
+def engine_logs(project: Project, link: Path) -> subprocess.CompletedProcess[str]:
+    """The SLURM file is written (its plan too), then run to submit: it makes the log folder."""
+    script = project.root / "build.slurm"
+    script.write_text(local_commands(project.run("manifest", "--slurm").stdout))
+    bin_dir = project.root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f"#!/bin/sh\ntouch {project.root}/submitted\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    env = {**project.env(), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and not (project.root / "submitted").exists(), result
+    return result
+
+
+def provenance_cache(project: Project, link: Path) -> subprocess.CompletedProcess[str]:
+    project.run(*BUILD_ONE)
+    result = project.run("manifest", "--stale", code=2)
+    assert link.is_symlink()
+    return result
+
+
+LINKED: dict[str, Callable[[Project, Path], subprocess.CompletedProcess[str]]] = {
+    layout.PROVENANCE_FOLDER: provenance_build,
+    layout.PLAN_FOLDER: plans,
+    "_slurm": engine_logs,
+    layout.provenance_cache_path(Path()).name: provenance_cache,
+}
+
+
+@pytest.mark.parametrize("name", list(LINKED))
+def test_a_link_where_the_builder_writes_is_refused_in_one_line(
+    project: Project, victim: Path, name: str
+) -> None:
+    before = tree(victim)
+    link = project.output / name
+    link.parent.mkdir(parents=True)
+    link.symlink_to(victim / "precious.txt" if "cache" in name else victim)
+    result = LINKED[name](project, link)
+    one_line(result, f"{link} is a symbolic link")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert tree(victim) == before

@@ -110,8 +110,10 @@ class FileKind:
         """Publish the sidecar, then the artifact: a visible artifact always has its provenance."""
         if staged.is_symlink() or not staged.is_file():
             raise RuntimeError(f"the last phase did not write the artifact {staged} as a file")
+        from .staging import refuse_link
+
         sidecar = layout.sidecar_path(final)
-        sidecar.parent.mkdir(exist_ok=True)
+        refuse_link(sidecar.parent).mkdir(exist_ok=True)
         text = json.dumps({**document, "artifact": _identity(staged, content=True)}, indent=1)
         atomic_publish(sidecar, (text + "\n").encode())
         atomic_publish(final, staged)

@@ -52,6 +52,9 @@ def frozen(output_dir: Path, entries: list[Entry], *, force: bool) -> Frozen:
 
 def publish(plan: Frozen) -> None:
     """Write a plan once: an existing one with its name already holds this text."""
+    from .staging import refuse_link
+
+    refuse_link(plan.path.parent)
     if not plan.path.exists():
         try:
             plan.path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,18 +26,27 @@ _LOCK_ATTEMPTS = 5
 _LOCK_RETRY_SECONDS = 0.05
 
 
-class UnsafeStage(Exception):
-    """A stage the builder refuses to write through; the message says why and what to do."""
+class UnsafeStage(UsageError):
+    """A path the builder refuses to write through; the message says why and what to do. A build
+    fails with it (exit 1); elsewhere, like any usage error, it is one line and exit 2."""
+
+
+def refuse_link(path: Path) -> Path:
+    """A folder or file of the builder's own under the output folder, refused if it is a link: a
+    link would carry the builder's writes (and ``--force``'s deletions) outside."""
+    if path.is_symlink():
+        raise UnsafeStage(f"{path} is a symbolic link; remove it (the builder never follows one)")
+    return path
 
 
 def refuse_links(stage: Path, permutation_id: str, *, force: bool) -> None:
-    """No symbolic link where the builder writes: a link would carry its writes (and ``--force``'s
-    deletions) outside the output folder. ``--force`` removes links in a stage, never follows."""
-    for folder in (stage.parent, stage):
-        if folder.is_symlink():
-            raise UnsafeStage(
-                f"{folder} is a symbolic link; remove it (the builder never follows one)"
-            )
+    """No symbolic link where a build writes: ``_build``, the stage, the stage's own files and, for
+    kinds with sidecars, ``_provenance``. ``--force`` removes links in a stage, never follows."""
+    folders = [stage.parent, stage]
+    if not layout.artifact_is_sqlite():
+        folders.append(stage.parent.parent / layout.PROVENANCE_FOLDER)
+    for folder in folders:
+        refuse_link(folder)
     if force:
         return
     own = [

@@ -67,6 +67,10 @@ if [[ -n "${@JOB@:-}" ]]; then
 fi
 
 logs=@LOGS@
+if [[ -L $logs ]]; then  # the engine would write the task logs through it
+    echo "error: $logs is a symbolic link; remove it (the builder never follows one)" >&2
+    exit 2
+fi
 mkdir -p "$logs"
 status=0
 submit() {  # plan, offset, task count, jobs, then the array's options and those given to this file
