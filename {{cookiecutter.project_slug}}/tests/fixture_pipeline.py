@@ -122,7 +122,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
     A fault is ``{"phase", "action", "arg", "input"?, "param"?}``; actions: ``raise`` (a
     RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``sleep``
     (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run
-    the statement ``arg`` on the staged database), ``allocate`` (hold ``arg`` MiB, every page
+    the statement ``arg`` on the staged database), ``script`` (``executescript(arg)`` there, which
+    commits first), ``allocate`` (hold ``arg`` MiB, every page
     touched, for a second: past a memory limit, a MemoryError or the OOM killer), ``block``
     (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to exist), ``handles``
     (append the numbers of open file descriptors and of logging handlers to the file ``arg``),
@@ -149,6 +150,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
             _allocate(arg)
         elif action == "sql":
             ctx.db.execute(arg)
+        elif action == "script":
+            ctx.db.executescript(arg)
         elif action == "block":
             _block(Path(arg["reached"]), Path(arg["release"]))
         elif action == "handles":

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from conftest import (
     BUILD_ONE,
     INPUTS,
     PARAMS,
+    PERMUTATION,
     PHASES,
     Project,
     local_commands,
@@ -59,6 +62,39 @@ def test_a_retry_file_header_counts_the_builds_of_its_plans(project: Project) ->
     assert re.search(r"^# .*: 1 builds in 1 SLURM array task\(s\)", script, re.M), script
     pods = project.run(*retry, "--kubernetes", "--image", "i", "--volume-claim", "c").stdout
     assert re.search(r"^# .*: 1 builds in 1 pod\(s\)", pods, re.M), pods
+
+
+# --- a phase that commits: its stage starts over, never resumes ---------------------------------
+
+
+@pytest.mark.skipif(not IS_SQLITE, reason="only SQLite kinds hand a phase the database")
+@pytest.mark.parametrize("then", ["returns", "raises", "killed"])
+def test_a_phase_that_commits_makes_its_stage_start_over(project: Project, then: str) -> None:
+    """executescript commits the builder's transaction (Python 3.11): whatever happens after, the
+    committed rows must not stay in a stage that a later build resumes."""
+    project.fault(PHASES[1], "script", "CREATE TABLE extra (x); INSERT INTO extra VALUES (1);")
+    if then == "raises":
+        project.fault(PHASES[1], "raise", "after the commit")
+    if then == "killed":
+        block = project.block_in_phase(PHASES[1])
+        builder = project.start(*BUILD_ONE)
+        block.wait_until_reached(builder)
+        builder.kill()
+        project.finish(builder, code=None)
+    else:
+        project.run(*BUILD_ONE, code=1)
+    # The fix, in a module the pipeline imports (so the stage's fingerprint stands): the same
+    # rows, written inside the builder's transaction.
+    project.configure(
+        faults=[
+            {"phase": PHASES[1], "action": "sql", "arg": "CREATE TABLE IF NOT EXISTS extra (x)"},
+            {"phase": PHASES[1], "action": "sql", "arg": "INSERT INTO extra VALUES (1)"},
+        ]
+    )
+    rerun = project.run(*BUILD_ONE)
+    one_line(rerun, f"phase 2/{len(PHASES)} {PHASES[1]} committed on its own", "starting over")
+    with closing(sqlite3.connect(project.artifact(PERMUTATION))) as conn:
+        assert conn.execute("SELECT count(*) FROM extra").fetchone() == (1,)
 
 
 # --- links: no folder or file the builder writes under the output folder is written through ----

@@ -215,13 +215,20 @@ def _begin(
     permutation_id = entry["permutation_id"]
     progress.ensure_tables(conn)
     then = progress.begun(conn)
-    if then is not None:
+    committed = progress.committed_on_its_own(conn)
+    if committed is not None:
+        names = [phase.__name__ for phase in pipeline.PHASES]
+        name = names[committed - 1] if 0 < committed <= len(names) else "?"
+        where = f"phase {committed}/{len(names)} {name}"
+        _starting_over(permutation_id, f"the stage holds writes {where} committed on its own", log)
+    elif then is not None:
         why = Today().reasons(then, entry[axes.INPUT_KEY], entry[axes.PARAM_KEY])
         if not why:
             return conn, then
-        message = f"staged phases were built from other inputs ({'; '.join(why)}): starting over"
-        log.info(message)
-        print(f"{permutation_id}: {message}", file=sys.stderr)
+        inputs = "; ".join(why)
+        _starting_over(
+            permutation_id, f"staged phases were built from other inputs ({inputs})", log
+        )
     elif progress.completed_phases(conn):
         log.info("staged phases record nothing they were built from: starting over")
     else:
@@ -232,6 +239,13 @@ def _begin(
     conn = sqlite3.connect(KIND.progress_file(stage, permutation_id), isolation_level=None)
     progress.ensure_tables(conn)
     return conn, _record_begun(entry, conn)
+
+
+def _starting_over(permutation_id: str, why: str, log: logging.Logger) -> None:
+    """Say on stderr and in the info log why a stage's completed phases are not resumed."""
+    message = f"{why}: starting over"
+    log.info(message)
+    print(f"{permutation_id}: {message}", file=sys.stderr)
 
 
 def _record_begun(entry: Entry, conn: sqlite3.Connection) -> Document:
@@ -263,9 +277,13 @@ def _run_phase(
         if sqlite:
             conn.set_progress_handler(_listen_for_stops, 10_000)
             conn.execute("BEGIN IMMEDIATE")
+            progress.open_phase(conn, number)  # kept only if the phase commits: see progress
         summary = phase(context)
         if sqlite and not conn.in_transaction:
-            raise RuntimeError("the phase committed on its own; let the builder commit each phase")
+            raise RuntimeError(
+                "the phase committed on its own (executescript and commit() do); let the builder"
+                " commit each phase: the next build starts this permutation over"
+            )
         progress.record_phase(conn, number, phase.__name__)
         if sqlite:
             conn.execute("COMMIT")
