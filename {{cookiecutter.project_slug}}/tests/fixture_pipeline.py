@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -120,14 +121,14 @@ def inject(ctx: BuildContext, phase: str) -> None:
     """Apply the configured faults of this phase that match the permutation, in order.
 
     A fault is ``{"phase", "action", "arg", "input"?, "param"?}``; actions: ``raise`` (a
-    RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``sleep``
-    (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run
-    the statement ``arg`` on the staged database), ``script`` (``executescript(arg)`` there, which
-    commits first), ``allocate`` (hold ``arg`` MiB, every page
-    touched, for a second: past a memory limit, a MemoryError or the OOM killer), ``block``
-    (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to exist), ``handles``
-    (append the numbers of open file descriptors and of logging handlers to the file ``arg``),
-    ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``).
+    RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``kill``
+    (SIGKILL to its own process, as the OOM killer sends), ``sleep`` (seconds), ``note`` (append
+    ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run the statement ``arg`` on the
+    staged database), ``script`` (``executescript(arg)`` there, which commits first), ``allocate``
+    (hold ``arg`` MiB, every page touched, for a second: past a memory limit, a MemoryError or the
+    OOM killer), ``block`` (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to
+    exist), ``handles`` (append the numbers of open file descriptors and of logging handlers to the
+    file ``arg``), ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -141,6 +142,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
             sys.exit(arg)
         if action == "os_exit":
             os._exit(arg)
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
         if action == "sleep":
             time.sleep(arg)
         elif action == "note":

@@ -107,7 +107,7 @@ def fail_four_ways(project: Project) -> None:
     first, second = INPUTS[:2]
     project.fault(PHASES[1], "allocate", 2**40, param=HALF)
     project.fault(PHASES[1], "raise", "boom", param=DOUBLE)
-    project.fault(PHASES[1], "os_exit", 9, input=first, param=TRIPLE)
+    project.fault(PHASES[1], "kill", input=first, param=TRIPLE)
     project.fault(PHASES[1], "allocate", 2**40, input=second, param=TRIPLE)
     for inp, param in ((first, HALF), (first, DOUBLE), (first, TRIPLE), (second, TRIPLE)):
         pair = (axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from conftest import (
     PARAMS,
     PERMUTATION,
     PHASES,
+    Block,
     Project,
     local_commands,
     one_line,
@@ -36,11 +38,78 @@ from {{ cookiecutter.package_name }}.builder import axes, layout
 IS_SQLITE = layout.artifact_is_sqlite()
 
 BUILD_ALL = ("build", "--output-folder", "output")
+TOTAL = len(INPUTS) * len(PARAMS)
 
 
 def build_pair(project: Project, inp: str, param: str, code: int | None = 0) -> None:
     pair = (axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
     project.run(*BUILD_ALL, *pair, code=code)
+
+
+def hold(project: Project, phase: str, inp: str, param: str) -> Block:
+    """Hold one permutation's phase open (``Project.block_in_phase``, for one pair)."""
+    name = f"{phase}-{inp}_{param}"
+    block = Block(project.root / f"reached-{name}", project.root / f"release-{name}")
+    arg = {"reached": str(block.reached), "release": str(block.release)}
+    project.fault(phase, "block", arg, input=inp, param=param)
+    return block
+
+
+def holder(project: Project, permutation_id: str) -> int:
+    """The pid that the stage's lock names as its builder."""
+    text = layout.lock_file(project.stage(permutation_id), permutation_id).read_text()
+    return int(re.findall(r"^holder: pid (\d+) ", text, re.M)[0])
+
+
+def statuses(project: Project) -> dict[str, tuple[str, str | None]]:
+    return {e["permutation_id"]: (e["status"], e["reason"]) for e in project.manifest()["entries"]}
+
+
+def error_line(result: subprocess.CompletedProcess[str], permutation_id: str) -> str:
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith(f"error: {permutation_id} ")]
+    return line
+
+
+# --- a dead worker fails its own permutation, and no other ---------------------------------------
+
+
+def test_a_worker_killed_mid_build_fails_only_its_permutation(project: Project) -> None:
+    """kill -9 (as the OOM killer does) of one worker of two: the other's build goes on, a new
+    worker takes the dead one's place, and every other permutation is built."""
+    first, second = project.manifest()["entries"][:2]  # the two cheapest: one per worker
+    killed, running = (
+        hold(project, PHASES[1], e[axes.INPUT_KEY], e[axes.PARAM_KEY]) for e in (first, second)
+    )
+    builder = project.start(*BUILD_ALL, "--jobs", "2")
+    killed.wait_until_reached(builder)
+    running.wait_until_reached(builder)
+    os.kill(holder(project, first["permutation_id"]), signal.SIGKILL)
+    running.open()
+    result = project.finish(builder, code=1)
+    one_line(result, f"summary: {TOTAL - 1} built, 1 failed")
+    after = statuses(project)
+    assert after.pop(first["permutation_id"]) == (f"FAIL [2/{len(PHASES)}] {PHASES[1]}", "killed")
+    assert set(after.values()) == {("DONE", None)}
+    line = error_line(result, first["permutation_id"])
+    assert "its worker died of SIGKILL" in line and "reason killed" in line, line
+
+
+@pytest.mark.parametrize("jobs", [(), ("--jobs", "2")], ids=["sequential", "pool"])
+def test_os_exit_0_in_a_phase_fails_its_permutation_and_never_exits_0(
+    project: Project, jobs: tuple[str, ...]
+) -> None:
+    cheapest = project.manifest()["entries"][0]
+    inp, param = cheapest[axes.INPUT_KEY], cheapest[axes.PARAM_KEY]
+    project.fault(PHASES[0], "os_exit", 0, input=inp, param=param)
+    result = project.run(*BUILD_ALL, *jobs, code=1)
+    one_line(result, f"{inp}_{param}: phase 1/{len(PHASES)} {PHASES[0]} failed: os._exit(0)")
+    after = statuses(project)
+    assert after.pop(f"{inp}_{param}") == (f"FAIL [1/{len(PHASES)}] {PHASES[0]}", "exit 0")
+    if jobs:  # the pool goes on: every other permutation is built
+        one_line(result, f"summary: {TOTAL - 1} built, 1 failed")
+        assert set(after.values()) == {("DONE", None)}
+    else:  # one process: the phase ended it, so nothing after it is built
+        assert set(after.values()) == {("MISS", None)}
 
 
 # --- retries: the header counts the plan, not the selection --------------------------------------

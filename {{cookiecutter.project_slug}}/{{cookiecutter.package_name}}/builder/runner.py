@@ -18,6 +18,7 @@ Only ``build`` imports this module: the info subcommands never pay for logging o
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from . import (
     axes,
@@ -173,7 +175,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                     record.resumed(number, phase.__name__, completed[number - 1][2])
                     continue
                 lock.note(phase=f"[{number}/{total}] {phase.__name__}")
-                with record.timing(number, phase.__name__):
+                with record.timing(number, phase.__name__), RecordedExits(lock, log, where):
                     _run_phase(phase, where, number, context, conn)
             where = "finishing"
             lock.note(phase=f"[{total}/{total}] finishing")
@@ -198,6 +200,32 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
         log.info(f"built {final} in {time.monotonic() - started:.2f}s", extra=PROGRESS)
     staging.discard(stage)
     return Outcome(permutation_id, "built", f"built {final}")
+
+
+class RecordedExits:
+    """While a phase runs, ``os._exit`` called in the builder's own process (not in a child the
+    phase forked) is recorded in the lock and the error log as the phase's failure, reason
+    ``exit CODE``; then the process ends as asked, with 1 for 0: a phase that ends the process
+    never leaves a stage, or an exit code, that says nothing went wrong."""
+
+    def __init__(self, lock: staging.BuildLock, log: logging.Logger, where: str) -> None:
+        self.lock, self.log, self.where = lock, log, where
+        self.builder = os.getpid()
+        self.real = os._exit
+
+    def __enter__(self) -> None:
+        setattr(os, "_exit", self.exit)  # noqa: B010 (a module's function, replaced for a while)
+
+    def __exit__(self, *raised: object) -> None:
+        setattr(os, "_exit", self.real)  # noqa: B010
+
+    def exit(self, code: int) -> NoReturn:
+        if os.getpid() == self.builder:
+            message = f"{self.where} failed: os._exit({code}) in the phase"
+            self.lock.note(error=message, **{failures.REASON_KEY: f"{failures.EXIT} {code}"})
+            self.log.error(message)
+            self.real(code or FAILED)
+        self.real(code)
 
 
 def _begin(
