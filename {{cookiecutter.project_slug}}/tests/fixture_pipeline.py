@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -128,7 +129,11 @@ def inject(ctx: BuildContext, phase: str) -> None:
     (hold ``arg`` MiB, every page touched, for a second: past a memory limit, a MemoryError or the
     OOM killer), ``block`` (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to
     exist), ``handles`` (append the numbers of open file descriptors and of logging handlers to the
-    file ``arg``), ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``).
+    file ``arg``), ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``), ``spawn`` (start a
+    process that sleeps ``arg["seconds"]``, by ``arg["how"]``: ``fork`` (``os.fork``), ``libc``
+    (libc's own ``fork()``, past Python's fork hooks), ``subprocess`` (keeping the inheritable
+    descriptors) or ``daemon`` (forked twice, so that its parent exits at once), and append its pid
+    to the file ``arg["pids"]``).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -159,6 +164,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
             _block(Path(arg["reached"]), Path(arg["release"]))
         elif action == "handles":
             _count_handles(Path(arg))
+        elif action == "spawn":
+            _spawn(arg["how"], arg["seconds"], Path(arg["pids"]))
         elif action == "cpus":
             with open(arg, "a", encoding="utf-8") as out:
                 out.write(f"{ctx.permutation_id} {ctx.cpus}\n")
@@ -169,6 +176,45 @@ def _allocate(mebibytes: int) -> None:
     for page in range(0, len(held), 4096):
         held[page] = 1
     time.sleep(1)
+
+
+def _spawn(how: str, seconds: float, pids: Path) -> None:
+    """A process that outlives the phase, holding whatever its parent held but its standard
+    streams (as a daemon would, and so that the builder's own pipes close when it ends): its pid
+    noted."""
+    if how == "subprocess":
+        sleeper = [sys.executable, "-c", f"import time; time.sleep({seconds})"]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        child = subprocess.Popen(sleeper, close_fds=False, **quiet)  # type: ignore[call-overload]
+        _note_pid(pids, child.pid)
+        return
+    if how == "libc":
+        import ctypes
+
+        pid = ctypes.CDLL(None).fork()
+    else:
+        pid = os.fork()
+    if pid:
+        if how == "daemon":  # the first child exits once the daemon is forked, and is reaped
+            os.waitpid(pid, 0)
+        else:
+            _note_pid(pids, pid)
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for stream in (0, 1, 2):
+        os.dup2(null, stream)
+    if how == "daemon":
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        _note_pid(pids, os.getpid())
+    time.sleep(seconds)
+    os._exit(0)
+
+
+def _note_pid(pids: Path, pid: int) -> None:
+    with open(pids, "a", encoding="utf-8") as out:
+        out.write(f"{pid}\n")
 
 
 def _block(reached: Path, release: Path) -> None:

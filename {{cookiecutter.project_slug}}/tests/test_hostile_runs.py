@@ -9,12 +9,14 @@ namespace (``conftest.in_tmpfs``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import sqlite3
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -110,6 +112,131 @@ def test_os_exit_0_in_a_phase_fails_its_permutation_and_never_exits_0(
         assert set(after.values()) == {("DONE", None)}
     else:  # one process: the phase ended it, so nothing after it is built
         assert set(after.values()) == {("MISS", None)}
+
+
+# --- processes a phase leaves running: they neither keep the lock nor outlive their builder ----
+
+
+@pytest.fixture
+def spawned(project: Project) -> Iterator[Callable[..., Path]]:
+    """``spawned(how, phase)`` makes a phase start a process that sleeps 30 s (see the fixture
+    pipeline's ``spawn``); the file of their pids. Whatever is left is killed at the end."""
+    files: list[Path] = []
+
+    def spawn(how: str, phase: str = PHASES[1], **pair: str) -> Path:
+        pids = project.root / f"pids-{how}-{len(files)}"
+        project.fault(phase, "spawn", {"how": how, "seconds": 30, "pids": str(pids)}, **pair)
+        files.append(pids)
+        return pids
+
+    yield spawn
+    for pid in (pid for path in files for pid in pids_in(path)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def pids_in(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    """Running, or stopped: not gone and not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def still_alive(pids: list[int], timeout: float = 5) -> list[int]:
+    """The pids still alive after up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while any(map(alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+def killed_in_phase_2(project: Project) -> int:
+    """Start a single build, kill -9 it once it holds phase 2 open; its pid."""
+    block = project.block_in_phase(PHASES[1])
+    builder = project.start(*BUILD_ONE)
+    block.wait_until_reached(builder)
+    builder.kill()
+    project.finish(builder, code=None)
+    return builder.pid
+
+
+@pytest.mark.parametrize("how", ["fork", "daemon", "subprocess"])
+def test_a_child_of_a_killed_builder_does_not_keep_its_lock(
+    project: Project, spawned: Callable[..., Path], how: str
+) -> None:
+    pids = spawned(how)
+    killed_in_phase_2(project)
+    assert pids_in(pids) and all(map(alive, pids_in(pids)))  # the child outlived its builder
+    assert statuses(project)[PERMUTATION] == (f"FAIL [2/{len(PHASES)}] {PHASES[1]}", "killed")
+    project.clear_faults()
+    one_line(project.run(*BUILD_ONE))  # not "being built by" the dead builder
+    assert not project.stage(PERMUTATION).exists()
+
+
+def test_a_lock_held_only_by_a_dead_builders_leftovers_says_so(
+    project: Project, spawned: Callable[..., Path]
+) -> None:
+    """libc's fork() skips Python's fork hooks: the child keeps the lock's descriptor."""
+    pids = spawned("libc")
+    dead = killed_in_phase_2(project)
+    (child,) = pids_in(pids)
+    entry = project.manifest()["by_id"][PERMUTATION]
+    assert entry["status"] == f"FAIL [2/{len(PHASES)}] {PHASES[1]}" and entry["reason"] == "killed"
+    left = f"the builder (pid {dead}) is dead; processes it left behind hold its lock: pid {child}"
+    assert entry["error"] == left, entry
+    project.clear_faults()
+    refused = project.run(*BUILD_ONE, code=3)
+    assert refused.stderr == (
+        f"error: {PERMUTATION} is locked by processes that its dead builder (pid {dead}) left"
+        f" behind: pid {child}; end them, then build again\n"
+    )
+    os.kill(child, signal.SIGKILL)
+    assert not still_alive([child])
+    project.run(*BUILD_ONE)
+
+
+@pytest.mark.parametrize(
+    ("how", "then"),
+    [("fork", "fails"), ("daemon", "builds"), ("subprocess", "is stopped by SIGTERM")],
+)
+def test_a_builder_that_stops_ends_what_its_phases_left_running(
+    project: Project, spawned: Callable[..., Path], how: str, then: str
+) -> None:
+    pids = spawned(how, PHASES[0])
+    if then == "fails":
+        project.fault(PHASES[1], "raise", "boom")
+        project.run(*BUILD_ONE, code=1)
+    elif then == "builds":
+        project.run(*BUILD_ONE)
+    else:
+        block = project.block_in_phase(PHASES[1])
+        builder = project.start(*BUILD_ONE)
+        block.wait_until_reached(builder)
+        builder.terminate()
+        project.finish(builder, code=143)
+    assert pids_in(pids) and not still_alive(pids_in(pids), timeout=1)
+
+
+def test_what_a_killed_workers_phase_left_running_is_ended(
+    project: Project, spawned: Callable[..., Path]
+) -> None:
+    cheapest = project.manifest()["entries"][0]
+    inp, param = cheapest[axes.INPUT_KEY], cheapest[axes.PARAM_KEY]
+    pids = spawned("daemon", PHASES[1], input=inp, param=param)
+    block = hold(project, PHASES[1], inp, param)
+    builder = project.start(*BUILD_ALL, "--jobs", "2")
+    block.wait_until_reached(builder)
+    os.kill(holder(project, cheapest["permutation_id"]), signal.SIGKILL)
+    # Promptly: the leftover holds copies of the dead worker's pipes, which never close alone.
+    result = project.finish(builder, code=1, timeout=15)
+    one_line(result, f"summary: {TOTAL - 1} built, 1 failed")
+    assert pids_in(pids) and not still_alive(pids_in(pids), timeout=1)
 
 
 # --- retries: the header counts the plan, not the selection --------------------------------------

@@ -9,9 +9,9 @@ builds what, and nothing waits in a dead worker's queue.
 A worker that dies (``kill -9``, the kernel's OOM killer, ``os._exit`` in a phase) fails only the
 permutation it was building, as ``make -k`` or GNU parallel would: its stage says why, as any killed
 build's does (``killed``, or the exit a phase recorded), and the summary says the same. The builder
-starts a new worker in its place and builds the rest; the exit code is 1. A worker that dies before
-it began any build (its start failed) is not replaced; what no worker began is reported "not
-started".
+ends what the dead worker's phases left running (``leftovers``), starts a new worker in its place
+and builds the rest; the exit code is 1. A worker that dies before it began any build (its start
+failed) is not replaced; what no worker began is reported "not started".
 
 Stopping: on Ctrl-C (SIGINT to the terminal's process group) or SIGTERM (to this process, which
 passes it on), queued permutations are dropped and each running build is
@@ -40,7 +40,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
-from . import context, failures, interrupts, layout, manifest, overall, runner, status
+from . import context, failures, interrupts, layout, leftovers, manifest, overall, runner, status
 from .manifest import Entry
 from .runner import Outcome
 
@@ -53,6 +53,7 @@ _stopped_by: KeyboardInterrupt | None = None
 _idle = threading.Event()
 _channel: Connection | None = None
 PARENT_POLL_SECONDS = 0.2
+DEATH_POLL_SECONDS = 0.2  # how often the builder asks whether a busy worker died
 # The real os._exit: a build in progress replaces os._exit to record a phase's call (runner), and
 # the parent's watcher must not be taken for a phase.
 _exit = os._exit
@@ -156,6 +157,7 @@ class Pool:
     shown: overall.Progress
     workers: list[Worker] = field(default_factory=list)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    own: set[int] = field(default_factory=set)  # this process's children that are no leftovers
 
     def start_worker(self) -> None:
         spawning = multiprocessing.get_context("spawn")  # no fork of a threaded process
@@ -164,6 +166,7 @@ class Pool:
         process.start()
         theirs.close()
         self.workers.append(Worker(process, ours))
+        self.own |= leftovers.children()  # the worker, and multiprocessing's resource tracker
 
     def give_out(self) -> None:
         """The next permutations, cheapest first, to the idle workers."""
@@ -188,11 +191,15 @@ class Pool:
         self.queue.clear()
 
     def step(self) -> None:
-        """Wait for messages or deaths, and act on them: a dead worker's last messages first."""
+        """Wait for messages or deaths, and act on them: a dead worker's last messages first.
+
+        A worker's death is asked of the kernel too, not only read from its sentinel and pipe: a
+        process its phase forked holds copies of both, which would keep them open for its life.
+        """
         handles = [h for w in self.workers for h in (w.channel, w.process.sentinel)]
-        ready = set(wait(handles))
+        ready = set(wait(handles, timeout=DEATH_POLL_SECONDS))
         for worker in list(self.workers):
-            dead = worker.process.sentinel in ready
+            dead = not worker.process.is_alive()
             if (dead or worker.channel in ready) and (not self.receive(worker) or dead):
                 self.died(worker)
 
@@ -219,6 +226,7 @@ class Pool:
         worker.process.join()
         worker.channel.close()
         self.workers.remove(worker)
+        leftovers.end(self.own)  # what its phases left running came to this process
         if worker.entry is not None and not worker.began:
             self.queue.appendleft(worker.entry)  # it never began: the next worker builds it
         elif worker.entry is not None:
@@ -271,6 +279,7 @@ class Pool:
             worker.process.join()
             worker.channel.close()
         self.workers.clear()
+        leftovers.end(self.own)
 
 
 def build_in_pool(
@@ -283,6 +292,7 @@ def build_in_pool(
 ) -> int:
     """Build ``entries`` (cheapest first) on ``jobs`` workers; report as ``build_all`` does."""
     runner.prepare_output_folder(output_dir)
+    leftovers.adopt_orphans()  # what a dead worker's phases left running comes to this process
     # Started before the workers are: they inherit its choice of console lines.
     shown = overall.Progress(entries, verbosity=verbosity, jobs=jobs).start()
     size = min(jobs, len(entries))

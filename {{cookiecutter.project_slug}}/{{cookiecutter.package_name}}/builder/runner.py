@@ -33,6 +33,7 @@ from . import (
     failures,
     interrupts,
     layout,
+    leftovers,
     manifest,
     overall,
     progress,
@@ -93,10 +94,11 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     final = layout.artifact_path(output_dir, permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
     before = manifest.read_stage(output_dir, permutation_id) if stage.is_dir() else None
+    children = leftovers.Watch()
     try:
         staging.refuse_links(stage, permutation_id, force=force)
         if not lock.acquire():
-            return Outcome(permutation_id, "busy", f"is being built by {lock.holder}", BUSY)
+            return Outcome(permutation_id, "busy", lock.refusal(), BUSY)
         job = failures.this_job()
         if job is not None:  # a killed build's reader may learn its fate from SLURM
             lock.note(**{failures.JOB_KEY: job})
@@ -114,7 +116,18 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     except KeyboardInterrupt as stop:  # taking the lock, clearing or discarding the stage
         return _interrupted(permutation_id, stop, "outside a phase", None)
     finally:
+        _end_leftovers(permutation_id, children)  # before the lock is let go
         lock.release()
+
+
+def _end_leftovers(permutation_id: str, children: leftovers.Watch) -> None:
+    ended = children.end()
+    if ended:
+        pids = ", ".join(map(str, ended))
+        print(
+            f"warning: {permutation_id}: ended what its phases left running (pid {pids})",
+            file=sys.stderr,
+        )
 
 
 def _stage_under_lock(

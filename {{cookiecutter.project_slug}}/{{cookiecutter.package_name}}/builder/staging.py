@@ -3,10 +3,12 @@
 Layout: ``<output>/_build/<permutation_id>/`` holds the staged artifact, its progress file (for
 non-SQLite kinds), the three logs and ``<permutation_id>.lock``. The lock is an ``flock`` on that
 file, so the kernel releases it when its builder dies, even by SIGKILL: a lock file nobody holds is
-stale by construction. The file's text is its builder's status record, ``key: value`` lines that
-the manifest reads without opening the artifact: ``holder`` (pid, host, start), ``phase`` (the one
-running, as ``[k/N] name``) and, when the build failed, ``error``. A dead build keeps its record, so
-it still says where and why it stopped.
+stale by construction. Its descriptor is close-on-exec and closed in any child a phase forks, so no
+process a phase started keeps it; one that still does (forked past Python, by C code) after its
+builder died is reported as exactly that, with its pid (``leftovers``). The file's text is its
+builder's status record, ``key: value`` lines that the manifest reads without opening the artifact:
+``holder`` (pid, host, start), ``phase`` (the one running, as ``[k/N] name``) and, when the build
+failed, ``error``. A dead build keeps its record, so it still says where and why it stopped.
 """
 
 from __future__ import annotations
@@ -14,16 +16,33 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import time
 from pathlib import Path
 
 from . import layout
+from .failures import KILLED, REASON_KEY
 from .ids import UsageError
 
 # A manifest probing the lock holds it shared for microseconds; a starting builder retries this
 # long before it reports the permutation as busy.
 _LOCK_ATTEMPTS = 5
 _LOCK_RETRY_SECONDS = 0.05
+# The locks this process holds: a child that a phase forks closes their descriptors at once.
+_held: set[BuildLock] = set()
+# What a lock record's holder says: ``pid 123 on node7 since 2024-01-01T00:00:00+00:00``.
+_HOLDER = re.compile(r"pid ([0-9]+) on (\S+) since ")
+
+
+def _close_held_locks() -> None:
+    """In a forked child: let go of the locks' descriptors, which stay held by the parent alone
+    (closing a copy of an ``flock``'s descriptor leaves the lock with the others)."""
+    for lock in _held:
+        lock.forget()
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_locks)
 
 
 class UnsafeStage(UsageError):
@@ -118,9 +137,29 @@ def read_lock(lock_path: Path) -> tuple[bool, dict[str, str]]:
         else:
             fcntl.flock(fd, fcntl.LOCK_UN)
             live = False
-        return live, _record(fd)
+        record = _record(fd)
     finally:
         os.close(fd)
+    dead = dead_builder(lock_path, record) if live else None
+    if dead is not None:  # no builder: a stopped build, whose leftovers keep it from going on
+        pid, holders = dead
+        left = f"the builder (pid {pid}) is dead; processes it left behind hold its lock"
+        return False, {**record, "error": f"{left}: pid {holders}", REASON_KEY: KILLED}
+    return live, record
+
+
+def dead_builder(lock_path: Path, record: dict[str, str]) -> tuple[int, str] | None:
+    """If a held lock's builder ran on this host and is dead: its pid, and the pids of what
+    still holds the lock; else None (a live builder, or one on another host)."""
+    holder = _HOLDER.match(record.get("holder", ""))
+    if holder is None or holder[2] != os.uname().nodename:
+        return None
+    from . import leftovers
+
+    pid = int(holder[1])
+    if leftovers.is_alive(pid):
+        return None
+    return pid, ", ".join(map(str, leftovers.holding(lock_path))) or "unknown"
 
 
 def _record(fd: int) -> dict[str, str]:
@@ -137,6 +176,17 @@ class BuildLock:
         self.holder = "another builder"  # after a failed acquire: who holds the lock
         self._fd: int | None = None
         self._fields: dict[str, str] = {}
+
+    def refusal(self) -> str:
+        """Why the lock could not be taken: its live builder, or what a dead one left behind."""
+        dead = dead_builder(self.path, {"holder": self.holder})
+        if dead is None:
+            return f"is being built by {self.holder}"
+        pid, holders = dead
+        return (
+            f"is locked by processes that its dead builder (pid {pid}) left behind: pid {holders};"
+            " end them, then build again"
+        )
 
     def acquire(self) -> bool:
         """Take the lock and record our pid and host in it; False if a live builder holds it."""
@@ -155,6 +205,7 @@ class BuildLock:
                 os.close(fd)
                 continue
             self._fd = fd
+            _held.add(self)
             started = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
             self._fields = {}
             self.note(holder=f"pid {os.getpid()} on {os.uname().nodename} since {started}")
@@ -193,6 +244,12 @@ class BuildLock:
             os.ftruncate(self._fd, len(text))
 
     def release(self) -> None:
+        _held.discard(self)
+        self.forget()
+
+    def forget(self) -> None:
+        """Close this process's descriptor of the lock; notes are no longer written."""
         if self._fd is not None:
-            os.close(self._fd)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
             self._fd = None
