@@ -123,7 +123,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
 
     A fault is ``{"phase", "action", "arg", "input"?, "param"?}``; actions: ``raise`` (a
     RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``kill``
-    (SIGKILL to its own process, as the OOM killer sends), ``sleep`` (seconds), ``note`` (append
+    (SIGKILL to its own process, as the OOM killer sends), ``interrupt`` (raise KeyboardInterrupt
+    itself, with no signal), ``sleep`` (seconds), ``note`` (append
     ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run the statement ``arg`` on the
     staged database), ``script`` (``executescript(arg)`` there, which commits first), ``allocate``
     (hold ``arg`` MiB, every page touched, for a second: past a memory limit, a MemoryError or the
@@ -149,6 +150,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
             os._exit(arg)
         if action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if action == "interrupt":
+            raise KeyboardInterrupt(arg)
         if action == "sleep":
             time.sleep(arg)
         elif action == "note":

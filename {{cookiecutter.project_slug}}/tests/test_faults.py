@@ -163,7 +163,7 @@ def test_ctrl_c_outside_a_phase_exits_130_without_a_traceback(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(owner, name, interrupted)
-    monkeypatch.setattr(interrupts, "handle_sigterm", lambda: None)  # not in pytest's process
+    monkeypatch.setattr(interrupts, "handle_stops", lambda: None)  # not in pytest's process
     args = ["build", "--output-folder", str(tmp_path), axes.INPUT_FLAG, INPUT]
     assert cli.main([*args, axes.PARAM_FLAG, PARAM]) == 130
     stderr = capsys.readouterr().err

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import (
     BUILD_ONE,
+    INPUT,
     INPUTS,
     PARAMS,
     PERMUTATION,
@@ -258,6 +259,45 @@ def test_a_retry_file_header_counts_the_builds_of_its_plans(project: Project) ->
     assert re.search(r"^# .*: 1 builds in 1 SLURM array task\(s\)", script, re.M), script
     pods = project.run(*retry, "--kubernetes", "--image", "i", "--volume-claim", "c").stdout
     assert re.search(r"^# .*: 1 builds in 1 pod\(s\)", pods, re.M), pods
+
+
+# --- signals: each recorded as itself; a KeyboardInterrupt no signal sent is a failure ---------
+
+
+@pytest.mark.parametrize("jobs", [(), ("--jobs", "2")], ids=["sequential", "pool"])
+def test_a_keyboard_interrupt_a_phase_raises_itself_is_a_failure_not_a_signal(
+    project: Project, jobs: tuple[str, ...]
+) -> None:
+    project.fault(PHASES[1], "interrupt", "from the phase", input=INPUTS[0], param=PARAMS[0])
+    result = project.run(*BUILD_ALL, *jobs, code=1)
+    assert "SIGINT" not in result.stderr, result.stderr
+    one_line(result, f"summary: {TOTAL - 1} built, 1 failed")  # the others went on
+    line = error_line(result, f"{INPUTS[0]}_{PARAMS[0]}")
+    assert f"phase 2/{len(PHASES)} {PHASES[1]} failed: KeyboardInterrupt: from the phase" in line
+    assert statuses(project)[f"{INPUTS[0]}_{PARAMS[0]}"][1] == "exception KeyboardInterrupt"
+
+
+STOPS = [signal.SIGHUP, signal.SIGQUIT]
+
+
+@pytest.mark.parametrize("stop", STOPS, ids=[stop.name for stop in STOPS])
+@pytest.mark.parametrize("jobs", [(), ("--jobs", "2")], ids=["sequential", "pool"])
+def test_sighup_and_sigquit_stop_a_build_like_sigterm_and_are_recorded(
+    project: Project, stop: signal.Signals, jobs: tuple[str, ...]
+) -> None:
+    """A real signal to the builder (a pool passes it on): exit 128 + N, the signal recorded."""
+    block = project.block_in_phase(PHASES[1], input=INPUT)
+    builder = project.start(*BUILD_ALL, *jobs)
+    block.wait_until_reached(builder)
+    builder.send_signal(stop)
+    stopped = project.finish(builder, code=128 + stop)
+    one_line(stopped, f"error: {PERMUTATION} interrupted by {stop.name} in phase 2/{len(PHASES)}")
+    entry = project.manifest()["by_id"][PERMUTATION]
+    assert entry["reason"] == f"signal {stop.name}", entry
+    assert entry["status"] == f"FAIL [2/{len(PHASES)}] {PHASES[1]}"
+    project.clear_faults()
+    resumed = project.run(*BUILD_ONE)
+    assert f"phase 1/{len(PHASES)} {PHASES[0]}: skipped" in resumed.stderr
 
 
 # --- a phase that commits: its stage starts over, never resumes ---------------------------------

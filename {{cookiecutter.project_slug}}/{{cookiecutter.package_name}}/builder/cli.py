@@ -279,11 +279,12 @@ def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection
 def _build(
     entries: list[Entry], output_dir: Path, *, force: bool, jobs: int, verbosity: Verbosity
 ) -> int:
-    """On a pool of ``jobs`` workers, or in this process; from here on, a scheduler's SIGTERM
-    unwinds the build like Ctrl-C (before, it stops a process that has written nothing)."""
+    """On a pool of ``jobs`` workers, or in this process; from here on, a scheduler's SIGTERM (or
+    SIGHUP, SIGQUIT) unwinds the build like Ctrl-C (before, it stops a process that has written
+    nothing)."""
     from . import interrupts
 
-    interrupts.handle_sigterm()
+    interrupts.handle_stops()
     if jobs > 1 and len(entries) > 1:
         from .pool import build_in_pool
 

@@ -5,8 +5,10 @@ kind, then for some kinds a detail.
 
     exception TYPE   a phase raised (``exception ValueError``)
     exit CODE        a phase called ``sys.exit`` (``exit 3``)
-    signal NAME      SIGTERM or SIGINT stopped it (``signal SIGTERM``; under SLURM the job's state
-                     follows when it is none of the three below: ``signal SIGTERM (CANCELLED)``)
+    signal NAME      SIGTERM, SIGINT, SIGHUP or SIGQUIT stopped it (``signal SIGTERM``; under
+                     SLURM the job's state follows when it is none of the three below:
+                     ``signal SIGTERM (CANCELLED)``); a KeyboardInterrupt that a phase raised
+                     itself, with no signal, is ``exception KeyboardInterrupt``
     oom              out of memory: ``MemoryError`` in a phase, or SLURM's OUT_OF_MEMORY
     timeout          SLURM's TIMEOUT: the job ran past its ``--time``
     node_fail        SLURM's NODE_FAIL: the node died under the job

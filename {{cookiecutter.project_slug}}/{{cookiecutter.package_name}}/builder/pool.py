@@ -13,8 +13,8 @@ ends what the dead worker's phases left running (``leftovers``), starts a new wo
 and builds the rest; the exit code is 1. A worker that dies before it began any build (its start
 failed) is not replaced; what no worker began is reported "not started".
 
-Stopping: on Ctrl-C (SIGINT to the terminal's process group) or SIGTERM (to this process, which
-passes it on), queued permutations are dropped and each running build is
+Stopping: on Ctrl-C (SIGINT to the terminal's process group), or SIGTERM, SIGHUP or SIGQUIT (to
+this process, which passes it on), queued permutations are dropped and each running build is
 interrupted the way a single build is: its staging dir is kept for a resume, and nothing is
 half-moved, since an artifact only ever reaches the output folder by one atomic rename. A worker
 holds stops back between two builds (one delivered there would kill it), takes only the first stop,
@@ -44,7 +44,7 @@ from . import context, failures, interrupts, layout, leftovers, manifest, overal
 from .manifest import Entry
 from .runner import Outcome
 
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+STOP_SIGNALS = interrupts.STOP_SIGNALS
 
 # In a worker: the stop it received, if any. A stopped worker builds nothing more, and ignores
 # further stops so that they cannot cut a build's cleanup short.
@@ -63,10 +63,7 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
     global _stopped_by
     for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
-    if signum == signal.SIGTERM:
-        _stopped_by = interrupts.received = interrupts.Terminated()
-    else:
-        _stopped_by = KeyboardInterrupt()
+    _stopped_by = interrupts.stop_of(signum)
     raise _stopped_by
 
 
@@ -257,10 +254,9 @@ class Pool:
             signal.signal(stop_signal, signal.SIG_IGN)
         dropped = len(self.queue)
         self.queue.clear()
-        forwarded = signal.SIGTERM if isinstance(stop, interrupts.Terminated) else signal.SIGINT
         for worker in self.workers:
             if worker.process.pid is not None:
-                os.kill(worker.process.pid, forwarded)
+                os.kill(worker.process.pid, interrupts.signal_of(stop))
         print(
             f"stopping: {dropped} queued permutations dropped;"
             " waiting for the running builds to keep their staged state",

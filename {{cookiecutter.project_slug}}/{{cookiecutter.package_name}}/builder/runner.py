@@ -195,12 +195,13 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
             log.debug(f"finish {context.artifact_path} into {final}")
             KIND.finish(conn, context.artifact_path, final, record.finished())
             lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")  # a kill now leaves it DONE
-        except KeyboardInterrupt as stop:
-            outcome = _interrupted(permutation_id, stop, f"in {where}", error_log)
-            lock.note(error=outcome.message, **{failures.REASON_KEY: failures.of_stop(stop)})
-            log.error(f"{outcome.message}; staging kept, rerun to resume: {stage}")
-            return outcome
         except BaseException as error:  # SystemExit too: a phase that exits has failed
+            if isinstance(error, KeyboardInterrupt) and interrupts.received is not None:
+                outcome = _interrupted(permutation_id, error, f"in {where}", error_log)
+                lock.note(error=outcome.message, **{failures.REASON_KEY: failures.of_stop(error)})
+                log.error(f"{outcome.message}; staging kept, rerun to resume: {stage}")
+                return outcome
+            # A KeyboardInterrupt that no signal sent was raised by the phase: its failure.
             user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
             message = str(error) if user_error else f"{type(error).__name__}: {error}"
             lock.note(error=message[:500], **{failures.REASON_KEY: failures.of_error(error)})
