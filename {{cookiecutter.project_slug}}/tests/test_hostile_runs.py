@@ -333,6 +333,43 @@ def test_a_phase_that_commits_makes_its_stage_start_over(project: Project, then:
         assert conn.execute("SELECT count(*) FROM extra").fetchone() == (1,)
 
 
+# --- a malformed provenance value: only its artifact has no provenance -------------------------
+
+
+def corrupt_provenance(artifact: Path, key: str, text: str) -> None:
+    """Give ``key`` of the artifact's provenance the JSON text ``text`` (valid or not)."""
+    if IS_SQLITE:
+        with closing(sqlite3.connect(artifact)) as conn, conn:
+            conn.execute("UPDATE _provenance SET value = ? WHERE key = ?", (text, key))
+        return
+    sidecar = layout.sidecar_path(artifact)
+    document = sidecar.read_text()
+    start = document.index(f'"{key}": ')
+    end = document.index('\n "', start)  # the next key (the sidecar has one key a line)
+    sidecar.write_text(f'{document[:start]}"{key}": {text},{document[end:]}')
+
+
+@pytest.mark.parametrize(
+    ("key", "text"), [("inputs", "42"), ("pipeline", "[1]"), ("phases", "{")], ids=str
+)
+def test_a_malformed_provenance_value_makes_only_its_artifact_lack_provenance(
+    project: Project, key: str, text: str
+) -> None:
+    project.run(*BUILD_ALL)
+    corrupt_provenance(project.artifact(PERMUTATION), key, text)
+    stale = project.manifest("--stale")["by_id"]
+    assert list(stale) == [PERMUTATION]  # the other artifacts are read and up to date
+    assert stale[PERMUTATION]["stale"][0].startswith("no provenance: "), stale[PERMUTATION]
+    shown = project.run("show", PERMUTATION, code=2)
+    assert shown.stderr.startswith(f"error: {PERMUTATION} has no provenance (")
+    assert len(shown.stderr.splitlines()) == 1, shown.stderr
+    other = next(e["permutation_id"] for e in project.manifest()["entries"][1:])
+    assert "up to date" in project.run("show", other).stdout
+    rebuilt = project.run(*BUILD_ALL, "--stale", "--verbose")
+    assert rebuilt.stderr.count(f"{PHASES[0]}: started") == 1  # that artifact alone
+    assert project.manifest("--stale")["entries"] == []
+
+
 # --- links: no folder or file the builder writes under the output folder is written through ----
 
 
