@@ -333,6 +333,38 @@ def test_a_phase_that_commits_makes_its_stage_start_over(project: Project, then:
         assert conn.execute("SELECT count(*) FROM extra").fetchone() == (1,)
 
 
+# --- what stands where the lock file goes: refused in one line, whatever the flags ------------
+
+
+def test_a_folder_where_the_lock_file_goes_fails_that_permutation_alone(project: Project) -> None:
+    lock = layout.lock_file(project.stage(PERMUTATION), PERMUTATION)
+    lock.mkdir(parents=True)
+    said = f"{lock} is a folder, not a lock file; remove it"
+    table = project.run("manifest")
+    one_line(table)
+    assert said in table.stdout, table.stdout
+    result = project.run(*BUILD_ALL, code=1)
+    one_line(result, f"error: {PERMUTATION} {said}", f"summary: {TOTAL - 1} built, 1 failed")
+    one_line(project.run(*BUILD_ONE, "--force", code=1), f"error: {PERMUTATION} {said}")
+
+
+def test_a_link_at_the_lock_file_is_refused_in_one_line_even_with_force(
+    project: Project, victim: Path
+) -> None:
+    before = tree(victim)
+    lock = layout.lock_file(project.stage(PERMUTATION), PERMUTATION)
+    lock.parent.mkdir(parents=True)
+    lock.symlink_to(victim / "precious.txt")
+    assert f"{lock} is a symbolic link" in project.run("manifest").stdout
+    for force in ((), ("--force",)):
+        result = project.run(*BUILD_ONE, *force, code=1)
+        assert result.stderr == (
+            f"error: {PERMUTATION} {lock} is a symbolic link; remove it (the builder never"
+            " follows one)\n"
+        )
+    assert tree(victim) == before and lock.is_symlink()
+
+
 # --- a malformed provenance value: only its artifact has no provenance -------------------------
 
 

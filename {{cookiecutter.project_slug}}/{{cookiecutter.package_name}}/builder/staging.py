@@ -14,9 +14,11 @@ failed, ``error``. A dead build keeps its record, so it still says where and why
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
+import stat
 import time
 from pathlib import Path
 
@@ -50,11 +52,15 @@ class UnsafeStage(UsageError):
     fails with it (exit 1); elsewhere, like any usage error, it is one line and exit 2."""
 
 
+LINK = "is a symbolic link; remove it (the builder never follows one)"
+NOT_A_LOCK = "is a folder, not a lock file; remove it"
+
+
 def refuse_link(path: Path) -> Path:
     """A folder or file of the builder's own under the output folder, refused if it is a link: a
     link would carry the builder's writes (and ``--force``'s deletions) outside."""
     if path.is_symlink():
-        raise UnsafeStage(f"{path} is a symbolic link; remove it (the builder never follows one)")
+        raise UnsafeStage(f"{path} {LINK}")
     return path
 
 
@@ -66,10 +72,12 @@ def refuse_links(stage: Path, permutation_id: str, *, force: bool) -> None:
         folders.append(stage.parent.parent / layout.PROVENANCE_FOLDER)
     for folder in folders:
         refuse_link(folder)
+    lock = refuse_link(layout.lock_file(stage, permutation_id))  # taken before --force clears
+    if lock.is_dir():
+        raise UnsafeStage(f"{lock} {NOT_A_LOCK}")
     if force:
         return
     own = [
-        layout.lock_file(stage, permutation_id),
         layout.staged_artifact(stage, permutation_id),
         layout.progress_file(stage, permutation_id),
         layout.finishing_file(layout.staged_artifact(stage, permutation_id)),
@@ -124,11 +132,15 @@ def discard(stage: Path) -> None:
 
 
 def read_lock(lock_path: Path) -> tuple[bool, dict[str, str]]:
-    """Whether a live builder holds the lock, and the status record in it (empty if none)."""
+    """Whether a live builder holds the lock, and the status record in it (empty if none). What
+    is no lock file at all (a link, a folder) is a stopped build that says what to remove."""
     try:
-        fd = os.open(lock_path, os.O_RDONLY)
-    except OSError:
-        return False, {}
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        return False, ({"error": f"{lock_path} {LINK}"} if error.errno == errno.ELOOP else {})
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        return False, {"error": f"{lock_path} {NOT_A_LOCK}"}
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
