@@ -17,6 +17,7 @@ for SQLite kinds, the rows as JSON for every other extension.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -124,17 +125,17 @@ def inject(ctx: BuildContext, phase: str) -> None:
     A fault is ``{"phase", "action", "arg", "input"?, "param"?}``; actions: ``raise`` (a
     RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``kill``
     (SIGKILL to its own process, as the OOM killer sends), ``interrupt`` (raise KeyboardInterrupt
-    itself, with no signal), ``sleep`` (seconds), ``note`` (append
-    ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run the statement ``arg`` on the
-    staged database), ``script`` (``executescript(arg)`` there, which commits first), ``allocate``
-    (hold ``arg`` MiB, every page touched, for a second: past a memory limit, a MemoryError or the
-    OOM killer), ``block`` (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to
-    exist), ``handles`` (append the numbers of open file descriptors and of logging handlers to the
-    file ``arg``), ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``), ``spawn`` (start a
-    process that sleeps ``arg["seconds"]``, by ``arg["how"]``: ``fork`` (``os.fork``), ``libc``
-    (libc's own ``fork()``, past Python's fork hooks), ``subprocess`` (keeping the inheritable
-    descriptors) or ``daemon`` (forked twice, so that its parent exits at once), and append its pid
-    to the file ``arg["pids"]``).
+    itself, with no signal), ``sleep`` (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to
+    the file ``arg``), ``sql`` (run the statement ``arg`` on the staged database), ``script``
+    (``executescript(arg)`` there, which commits first), ``allocate`` (hold ``arg`` MiB, every page
+    touched, for a second: past a memory limit, a MemoryError or the OOM killer), ``block`` (touch
+    ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to exist), ``handles`` (append
+    the numbers of open file descriptors and of logging handlers to the file ``arg``), ``cpus``
+    (append ``<id> <ctx.cpus>`` to the file ``arg``), ``fill`` (write zeros to the file ``arg``
+    until its disk is full), ``spawn`` (start a process that sleeps ``arg["seconds"]``, by
+    ``arg["how"]``: ``fork`` (``os.fork``), ``libc`` (libc's own ``fork()``, past Python's fork
+    hooks), ``subprocess`` (keeping the inheritable descriptors) or ``daemon`` (forked twice, so
+    that its parent exits at once), and append its pid to the file ``arg["pids"]``).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -167,6 +168,8 @@ def inject(ctx: BuildContext, phase: str) -> None:
             _block(Path(arg["reached"]), Path(arg["release"]))
         elif action == "handles":
             _count_handles(Path(arg))
+        elif action == "fill":
+            _fill(Path(arg))
         elif action == "spawn":
             _spawn(arg["how"], arg["seconds"], Path(arg["pids"]))
         elif action == "cpus":
@@ -213,6 +216,14 @@ def _spawn(how: str, seconds: float, pids: Path) -> None:
         _note_pid(pids, os.getpid())
     time.sleep(seconds)
     os._exit(0)
+
+
+def _fill(path: Path) -> None:
+    """Write zeros to ``path`` until its file system is full."""
+    with contextlib.suppress(OSError), open(path, "ab") as filler:
+        while True:
+            filler.write(bytes(1 << 16))
+            filler.flush()
 
 
 def _note_pid(pids: Path, pid: int) -> None:

@@ -10,11 +10,14 @@ namespace (``conftest.in_tmpfs``).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shlex
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -30,12 +33,14 @@ from conftest import (
     PHASES,
     Block,
     Project,
+    in_tmpfs,
     local_commands,
     one_line,
     plan_ids,
     submissions,
 )
 
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.builder import axes, layout
 
 IS_SQLITE = layout.artifact_is_sqlite()
@@ -331,6 +336,77 @@ def test_a_phase_that_commits_makes_its_stage_start_over(project: Project, then:
     one_line(rerun, f"phase 2/{len(PHASES)} {PHASES[1]} committed on its own", "starting over")
     with closing(sqlite3.connect(project.artifact(PERMUTATION))) as conn:
         assert conn.execute("SELECT count(*) FROM extra").fetchone() == (1,)
+
+
+# --- a full disk: the true reason, and no stage that holds nothing ------------------------------
+
+
+def run_in(
+    prefix: tuple[str, ...], project: Project, *steps: tuple[str, ...] | str
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run builder commands (argument tuples) and shell lines (strings) in one shell under one
+    prefix, so that one tmpfs lasts for all of them; each builder command's result."""
+    builder = f"{shlex.quote(sys.executable)} -m {settings.PACKAGE}.builder"
+    lines, outs = [], []
+    for number, step in enumerate(steps):
+        if isinstance(step, str):
+            lines.append(step)
+            continue
+        out = shlex.quote(str(project.root / f"step-{number}"))
+        lines.append(f'{builder} {shlex.join(step)} >{out}.out 2>{out}.err; echo $? >{out}.code')
+        outs.append((step, project.root / f"step-{number}"))
+    script = "\n".join(lines)
+    subprocess.run([*prefix, "sh", "-c", script], cwd=project.root, env=project.env(), check=True)
+    return [
+        subprocess.CompletedProcess(
+            step,
+            int(out.with_suffix(".code").read_text()),
+            out.with_suffix(".out").read_text(),
+            out.with_suffix(".err").read_text(),
+        )
+        for step, out in outs
+    ]
+
+
+def test_a_full_disk_says_no_space_left_and_keeps_no_empty_stage(project: Project) -> None:
+    """A real tmpfs, filled before the build: every setup write fails."""
+    fill = 'cat /dev/zero > "$1/filler" 2>/dev/null; true'
+    built, listed = run_in(
+        in_tmpfs(project.output, "1m", fill), project, BUILD_ALL, ("manifest", "--json")
+    )
+    assert built.returncode == 1, built.stderr
+    one_line(built, f"summary: {TOTAL} failed")
+    errors = [line for line in built.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == TOTAL, built.stderr
+    assert all("no space left on device" in line and "(log:" not in line for line in errors)
+    assert "killed" not in built.stderr, built.stderr
+    entries = json.loads(listed.stdout)["entries"]
+    assert {entry["status"] for entry in entries} == {"MISS"}, listed.stdout  # no stage kept
+
+
+def test_a_disk_that_fills_mid_build_keeps_the_completed_phases_and_says_why(
+    project: Project,
+) -> None:
+    filler = project.output / "filler"
+    project.fault(PHASES[-1], "fill", str(filler))
+    faulty = project.config_file.read_text()
+    project.clear_faults()
+    healthy = project.config_file.read_text()
+    project.config_file.write_text(faulty)
+    config = shlex.quote(str(project.config_file))
+    room = f"rm {shlex.quote(str(filler))}; printf %s {shlex.quote(healthy)} >{config}"
+    failed, listed, resumed = run_in(
+        in_tmpfs(project.output, "2m"), project, BUILD_ONE, ("manifest", "--json"), room, BUILD_ONE
+    )
+    assert failed.returncode == 1, failed.stderr
+    where = f"phase {len(PHASES)}/{len(PHASES)} {PHASES[-1]}"
+    one_line(failed, f"error: {PERMUTATION} {where} failed: no space left on device (")
+    entry = {e["permutation_id"]: e for e in json.loads(listed.stdout)["entries"]}[PERMUTATION]
+    assert entry["status"] == f"FAIL [{len(PHASES)}/{len(PHASES)}] {PHASES[-1]}", entry
+    assert entry["reason"] == "no_space" and "no space left on device" in entry["error"], entry
+    assert resumed.returncode == 0, resumed.stderr
+    for number, phase in enumerate(PHASES[:-1], 1):
+        assert f"phase {number}/{len(PHASES)} {phase}: skipped" in resumed.stderr
 
 
 # --- what stands where the lock file goes: refused in one line, whatever the flags ------------

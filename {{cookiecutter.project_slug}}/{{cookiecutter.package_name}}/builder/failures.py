@@ -10,6 +10,7 @@ kind, then for some kinds a detail.
                      ``signal SIGTERM (CANCELLED)``); a KeyboardInterrupt that a phase raised
                      itself, with no signal, is ``exception KeyboardInterrupt``
     oom              out of memory: ``MemoryError`` in a phase, or SLURM's OUT_OF_MEMORY
+    no_space         the disk was full (ENOSPC, a quota, SQLite's "database or disk is full")
     timeout          SLURM's TIMEOUT: the job ran past its ``--time``
     node_fail        SLURM's NODE_FAIL: the node died under the job
     killed           nothing recorded: SIGKILL, the kernel's OOM killer, a lost node
@@ -25,20 +26,24 @@ Which failures a retry takes, and with what: ``RETRIED``.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Mapping
 
 from . import interrupts
 
-EXCEPTION, EXIT, SIGNAL, OOM, TIMEOUT, NODE_FAIL, KILLED = (
+EXCEPTION, EXIT, SIGNAL, OOM, NO_SPACE, TIMEOUT, NODE_FAIL, KILLED = (
     "exception",
     "exit",
     "signal",
     "oom",
+    "no_space",
     "timeout",
     "node_fail",
     "killed",
 )
+# SQLite's result code for "database or disk is full".
+_SQLITE_FULL = 13
 
 # SLURM job states that say more than the builder saw, and the reason each one is.
 SLURM_STATES = {"OUT_OF_MEMORY": OOM, "TIMEOUT": TIMEOUT, "NODE_FAIL": NODE_FAIL}
@@ -58,13 +63,25 @@ def kind_of(reason: str) -> str:
 
 
 def of_error(error: BaseException) -> str:
-    """The reason of what a phase raised: ``oom`` for MemoryError, ``exit CODE``, or its type."""
+    """The reason of what a phase raised: ``oom`` for MemoryError, ``no_space`` for a full disk,
+    ``exit CODE``, or its type."""
     if isinstance(error, MemoryError):
         return OOM
+    if is_no_space(error):
+        return NO_SPACE
     if isinstance(error, SystemExit):  # sys.exit("text") exits 1, sys.exit() 0
         code = error.code if isinstance(error.code, int) else int(error.code is not None)
         return f"{EXIT} {code}"
     return f"{EXCEPTION} {type(error).__name__}"
+
+
+def is_no_space(error: BaseException) -> bool:
+    """A full disk or quota, as the OS or SQLite (whose module this one does not import) says."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    full = type(error).__module__ == "sqlite3" and "database or disk is full" in str(error)
+    return code == _SQLITE_FULL or full
 
 
 def of_stop(stop: KeyboardInterrupt) -> str:

@@ -62,6 +62,7 @@ class Outcome:
     code: int = 0
     error_log: Path | None = None
     seconds: float | None = None  # how long build_permutation took
+    reason: str | None = None  # a failure's (see failures)
 
 
 def prepare_output_folder(output_dir: Path) -> None:
@@ -159,6 +160,8 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
     started = time.monotonic()
     error_log = layout.log_file(stage, permutation_id, "error")
     where = "setup"
+    held = 0  # completed phases in the stage: worth keeping it for
+    stopped: Outcome | None = None
     with BuildLogs(stage, permutation_id) as log:
         conn = sqlite3.connect(KIND.progress_file(stage, permutation_id), isolation_level=None)
         try:
@@ -167,6 +170,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
             conn, begun = _begin(entry, stage, lock, conn, log)
             completed = progress.completed_phases(conn)
             _check_progress_matches(completed, phases)
+            held = len(completed)
             context = BuildContext(
                 permutation_id=permutation_id,
                 input_id=entry[axes.INPUT_KEY],
@@ -190,6 +194,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                 lock.note(phase=f"[{number}/{total}] {phase.__name__}")
                 with record.timing(number, phase.__name__), RecordedExits(lock, log, where):
                     _run_phase(phase, where, number, context, conn)
+                held = number
             where = "finishing"
             lock.note(phase=f"[{total}/{total}] finishing")
             log.debug(f"finish {context.artifact_path} into {final}")
@@ -197,23 +202,42 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
             lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")  # a kill now leaves it DONE
         except BaseException as error:  # SystemExit too: a phase that exits has failed
             if isinstance(error, KeyboardInterrupt) and interrupts.received is not None:
-                outcome = _interrupted(permutation_id, error, f"in {where}", error_log)
-                lock.note(error=outcome.message, **{failures.REASON_KEY: failures.of_stop(error)})
-                log.error(f"{outcome.message}; staging kept, rerun to resume: {stage}")
-                return outcome
+                stopped = _interrupted(permutation_id, error, f"in {where}", error_log)
+                lock.note(error=stopped.message, **{failures.REASON_KEY: failures.of_stop(error)})
+                log.error(f"{stopped.message}; staging kept, rerun to resume: {stage}")
+                return stopped
             # A KeyboardInterrupt that no signal sent was raised by the phase: its failure.
-            user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
-            message = str(error) if user_error else f"{type(error).__name__}: {error}"
-            lock.note(error=message[:500], **{failures.REASON_KEY: failures.of_error(error)})
-            log.error(f"{where} failed: {message}", exc_info=None if user_error else error)
-            return Outcome(
-                permutation_id, "failed", f"{where} failed: {message}", FAILED, error_log
-            )
+            stopped = _failed(permutation_id, error, where, lock, log)
+            stopped.error_log = error_log
         finally:
             conn.close()
-        log.info(f"built {final} in {time.monotonic() - started:.2f}s", extra=PROGRESS)
-    staging.discard(stage)
-    return Outcome(permutation_id, "built", f"built {final}")
+        if stopped is None:
+            log.info(f"built {final} in {time.monotonic() - started:.2f}s", extra=PROGRESS)
+    if stopped is None:
+        staging.discard(stage)
+        return Outcome(permutation_id, "built", f"built {final}")
+    if stopped.reason == failures.NO_SPACE and not held:
+        staging.discard(stage)  # it holds nothing worth the space it takes on a full disk
+        stopped.error_log = None
+    return stopped
+
+
+def _failed(
+    permutation_id: str,
+    error: BaseException,
+    where: str,
+    lock: staging.BuildLock,
+    log: logging.Logger,
+) -> Outcome:
+    """A build that failed: its error and reason noted in the lock and the error log."""
+    reason = failures.of_error(error)
+    user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
+    message = str(error) if user_error else f"{type(error).__name__}: {error}"
+    if reason == failures.NO_SPACE:
+        message = f"no space left on device ({message})"
+    lock.note(error=message[:500], **{failures.REASON_KEY: reason})
+    log.error(f"{where} failed: {message}", exc_info=None if user_error else error)
+    return Outcome(permutation_id, "failed", f"{where} failed: {message}", FAILED, reason=reason)
 
 
 class RecordedExits:
