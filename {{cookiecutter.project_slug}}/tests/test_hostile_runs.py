@@ -28,6 +28,7 @@ from conftest import (
     BUILD_ONE,
     INPUT,
     INPUTS,
+    PARAM,
     PARAMS,
     PERMUTATION,
     PHASES,
@@ -303,6 +304,28 @@ def test_sighup_and_sigquit_stop_a_build_like_sigterm_and_are_recorded(
     project.clear_faults()
     resumed = project.run(*BUILD_ONE)
     assert f"phase 1/{len(PHASES)} {PHASES[0]}: skipped" in resumed.stderr
+
+
+# --- an input edited while its permutation builds is never published ---------------------------
+
+
+def test_an_input_edited_during_the_build_fails_it_and_the_next_build_starts_over(
+    project: Project,
+) -> None:
+    """No stop, no resume: the build reads the input, which is edited before it finishes."""
+    project.fault(PHASES[1], "note", str(project.input_file(INPUT)), input=INPUT, param=PARAM)
+    result = project.run(*BUILD_ONE, code=1)
+    shown = project.input_file(INPUT).relative_to(project.root)  # as the project names it
+    one_line(
+        result, f"error: {PERMUTATION} finishing failed: input changed during the build: {shown}"
+    )
+    assert not project.artifact(PERMUTATION).exists()
+    assert statuses(project)[PERMUTATION][1] == "input_changed"
+    project.clear_faults()
+    edited = project.input_file(INPUT)
+    edited.write_text("".join(line + "\n" for line in edited.read_text().split("\n")[:-2]))
+    rerun = project.run(*BUILD_ONE)  # the edit made good: a numbers-only input, another size
+    one_line(rerun, "input changed", "starting over")
 
 
 # --- a phase that commits: its stage starts over, never resumes ---------------------------------

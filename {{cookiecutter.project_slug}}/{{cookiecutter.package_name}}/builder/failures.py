@@ -11,6 +11,7 @@ kind, then for some kinds a detail.
                      itself, with no signal, is ``exception KeyboardInterrupt``
     oom              out of memory: ``MemoryError`` in a phase, or SLURM's OUT_OF_MEMORY
     no_space         the disk was full (ENOSPC, a quota, SQLite's "database or disk is full")
+    input_changed    an input file changed while the permutation was built (``InputChanged``)
     timeout          SLURM's TIMEOUT: the job ran past its ``--time``
     node_fail        SLURM's NODE_FAIL: the node died under the job
     killed           nothing recorded: SIGKILL, the kernel's OOM killer, a lost node
@@ -32,12 +33,13 @@ from collections.abc import Iterable, Mapping
 
 from . import interrupts
 
-EXCEPTION, EXIT, SIGNAL, OOM, NO_SPACE, TIMEOUT, NODE_FAIL, KILLED = (
+EXCEPTION, EXIT, SIGNAL, OOM, NO_SPACE, INPUT_CHANGED, TIMEOUT, NODE_FAIL, KILLED = (
     "exception",
     "exit",
     "signal",
     "oom",
     "no_space",
+    "input_changed",
     "timeout",
     "node_fail",
     "killed",
@@ -57,6 +59,11 @@ REASON_KEY, JOB_KEY = "reason", "slurm_job"
 SLURM_SECONDS = 10
 
 
+class InputChanged(Exception):
+    """An input file changed between the start of a build and its finish: the artifact would mix
+    both, so it is not published."""
+
+
 def kind_of(reason: str) -> str:
     """The kind of a reason: ``exception ValueError`` -> ``exception``."""
     return reason.split(" ", 1)[0]
@@ -69,6 +76,8 @@ def of_error(error: BaseException) -> str:
         return OOM
     if is_no_space(error):
         return NO_SPACE
+    if isinstance(error, InputChanged):
+        return INPUT_CHANGED
     if isinstance(error, SystemExit):  # sys.exit("text") exits 1, sys.exit() 0
         code = error.code if isinstance(error.code, int) else int(error.code is not None)
         return f"{EXIT} {code}"

@@ -1,11 +1,11 @@
 """``manifest --status fail --slurm --retry-scale mem=2,time=1.5``: which failures go again, how.
 
 A failure is retried by its reason (``failures``): out of memory with its memory times ``mem``, a
-time limit with its time times ``time``, a lost node, a signal, a kill or a full disk with the same
-resources. An exception or an exit is the code's to fix, so it is left out unless
-``--retry-exceptions``. The resources scaled are the permutation's own (the pipeline's, under the
-flags): with no memory (or time) to scale, the cluster's default holds, which nobody here knows, so
-such a failure is left out and stderr says what to give.
+time limit with its time times ``time``, a lost node, a signal, a kill, a full disk or an input
+edited mid-build with the same resources. An exception or an exit is the code's to fix, so it is
+left out unless ``--retry-exceptions``. The resources scaled are the permutation's own (the
+pipeline's, under the flags): with no memory (or time) to scale, the cluster's default holds, which
+nobody here knows, so such a failure is left out and stderr says what to give.
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from .manifest import Entry
 from .resources import Resources
 
 SCALED = {failures.OOM: "mem", failures.TIMEOUT: "time"}  # a reason kind -> what it scales
-AS_THEY_WERE = frozenset({failures.NODE_FAIL, failures.SIGNAL, failures.KILLED, failures.NO_SPACE})
+AS_THEY_WERE = frozenset(
+    {
+        failures.NODE_FAIL,
+        failures.SIGNAL,
+        failures.KILLED,
+        failures.NO_SPACE,
+        failures.INPUT_CHANGED,
+    }
+)
 FIXED_BY_CODE = frozenset({failures.EXCEPTION, failures.EXIT})
 # What to give when nothing declares what an OOM or a TIMEOUT would scale.
 EXAMPLES = {"mem": "--mem 4G", "time": "--time 1:00:00"}

@@ -196,6 +196,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                     _run_phase(phase, where, number, context, conn)
                 held = number
             where = "finishing"
+            _check_inputs_unchanged(entry, begun)
             lock.note(phase=f"[{total}/{total}] finishing")
             log.debug(f"finish {context.artifact_path} into {final}")
             KIND.finish(conn, context.artifact_path, final, record.finished())
@@ -222,6 +223,20 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
     return stopped
 
 
+def _check_inputs_unchanged(entry: Entry, begun: Document) -> None:
+    """The inputs are as they were when the stage was begun, or the artifact would mix both:
+    fingerprinted again before anything is published."""
+    from .stale import changed_inputs
+
+    mode = provenance.fingerprint_mode()
+    now = provenance.fingerprint_inputs(entry[axes.INPUT_KEY], mode)
+    changed = changed_inputs(begun.get("inputs") or [], now)
+    if changed:
+        raise failures.InputChanged(
+            f"input changed during the build: {', '.join(changed)}; the next build starts over"
+        )
+
+
 def _failed(
     permutation_id: str,
     error: BaseException,
@@ -231,7 +246,7 @@ def _failed(
 ) -> Outcome:
     """A build that failed: its error and reason noted in the lock and the error log."""
     reason = failures.of_error(error)
-    user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
+    user_error = isinstance(error, UsageError | failures.InputChanged)  # no type, no traceback
     message = str(error) if user_error else f"{type(error).__name__}: {error}"
     if reason == failures.NO_SPACE:
         message = f"no space left on device ({message})"
