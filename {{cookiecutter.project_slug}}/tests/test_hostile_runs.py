@@ -501,6 +501,78 @@ def test_a_malformed_provenance_value_makes_only_its_artifact_lack_provenance(
     assert project.manifest("--stale")["entries"] == []
 
 
+# --- plans: what a task reads is the plan its name promises ------------------------------------
+
+
+def task(project: Project, plan: Path, index: int = 0) -> subprocess.CompletedProcess[str]:
+    args = ("--plan", str(plan), "--task-index", str(index))
+    return project.run(*BUILD_ALL, *args, code=None)
+
+
+def refused(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+
+
+def test_a_plan_cut_short_at_a_line_end_is_refused(project: Project) -> None:
+    plan = plan_ids_file(project)
+    lines = plan.read_text().splitlines(keepends=True)
+    plan.write_text("".join(lines[:-1]))  # the last line gone: still a well-formed plan
+    refused(task(project, plan), f"plan file '{plan}' does not hold what its name says")
+    assert not project.artifact(PERMUTATION).exists()
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([], "lists no permutations: nothing to build"),
+        (
+            [f"{INPUT}\t{PARAM}", f"{INPUTS[1]}\t{PARAM}", f"{INPUT}\t{PARAM}"],
+            "line 4 repeats line 2",
+        ),
+    ],
+    ids=["empty", "duplicate"],
+)
+def test_an_empty_plan_or_one_that_repeats_a_line_is_refused(
+    project: Project, tmp_path: Path, lines: list[str], message: str
+) -> None:
+    plan = tmp_path / "mine.plan"  # not named by a hash: a plan written by hand
+    plan.write_text("\n".join([f"# {settings.PACKAGE} plan 1\tforce=0", *lines]) + "\n")
+    refused(task(project, plan), message)
+    assert not project.output.exists() or not list(project.output.glob("*.*"))
+
+
+def plan_ids_file(project: Project) -> Path:
+    """The plan of ``manifest --slurm`` for the whole matrix."""
+    (array,) = submissions(project.run("manifest", "--slurm").stdout)
+    return array.plan
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PLAN_OFFSET", None), ("PLAN_OFFSET", "x"), ("JOB_COMPLETION_INDEX", "010"),
+     ("JOB_COMPLETION_INDEX", None), ("JOB_COMPLETION_INDEX", "-1")],
+)  # fmt: skip
+def test_a_pods_offset_or_index_that_is_not_a_decimal_number_is_refused(
+    project: Project, variable: str, value: str | None
+) -> None:
+    """What Kubernetes sets in a pod, broken: never read as task 0 (unset) or 8 (010)."""
+    stream = project.run("manifest", "--kubernetes", "--image", "i", "--volume-claim", "c").stdout
+    command = json.loads(stream.split("\n---\n")[1])["spec"]["template"]["spec"]["containers"][0]
+    env = {**project.env(), "PLAN_OFFSET": "0", "JOB_COMPLETION_INDEX": "1"}
+    env.pop(variable)
+    if value is not None:
+        env[variable] = value
+    result = subprocess.run(
+        ["sh", "-c", local_commands(command["command"][2])],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    refused(result, f"{variable}='{value or ''}' is not a whole number in decimal")
+    assert not project.output.exists() or not list(project.output.glob("*.*"))
+
+
 # --- links: no folder or file the builder writes under the output folder is written through ----
 
 

@@ -9,12 +9,15 @@ tab-separated):
 
 Task I (0-based) builds the lines I*K to I*K+K-1 after the header, in order. A plan is named
 after a hash of its content and written atomically, and never rewritten: a new manifest writes a
-new plan, so it cannot change what a queued task builds.
+new plan, so it cannot change what a queued task builds. A task checks that hash (of a plan named
+``<16 hex digits>.plan``; one named otherwise was written by hand), so a plan cut short, even at a
+line's end, or edited is refused; so is a plan that lists nothing or one permutation twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,6 +29,7 @@ from .manifest import Entry
 
 HEADER = f"# {settings.PACKAGE} plan 1"
 Pair = tuple[str, str]
+_NAMED_BY_HASH = re.compile(r"[0-9a-f]{16}")
 
 
 def text_of(entries: list[Entry], *, force: bool) -> str:
@@ -42,12 +46,26 @@ class Frozen(NamedTuple):
     text: str
 
 
+def digest(content: bytes) -> str:
+    """What names a plan: the start of its content's sha256."""
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
 def frozen(output_dir: Path, entries: list[Entry], *, force: bool) -> Frozen:
     """The plan of these entries and its path under the output folder, not yet written."""
     text = text_of(entries, force=force)
-    return Frozen(
-        layout.plan_path(output_dir, hashlib.sha256(text.encode()).hexdigest()[:16]), text
-    )
+    return Frozen(layout.plan_path(output_dir, digest(text.encode())), text)
+
+
+def _refuse_repeats(path: Path, lines: list[str]) -> None:
+    """Each permutation once: a line twice would be built by two tasks, or twice by one."""
+    first: dict[str, int] = {}
+    for number, line in enumerate(lines[1:], 2):
+        if first.setdefault(line, number) != number:
+            raise UsageError(
+                f"plan file '{path}' line {number} repeats line {first[line]} ({line!r});"
+                " a plan lists each permutation once"
+            )
 
 
 def publish(plan: Frozen) -> None:
@@ -73,7 +91,8 @@ def task_count(permutations: int, per_task: int) -> int:
 def read_task(path: Path, index: int, per_task: int) -> tuple[list[Pair], bool]:
     """The (input id, param name) pairs of task ``index``, and whether the plan forces rebuilds."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        content = path.read_bytes()
+        lines = content.decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
         raise UsageError(f"cannot read the plan file '{path}': {reason}") from None
@@ -81,7 +100,15 @@ def read_task(path: Path, index: int, per_task: int) -> tuple[list[Pair], bool]:
     if len(header) != 2 or header[0] != HEADER or header[1] not in ("force=0", "force=1"):
         first = f"{HEADER}<TAB>force=0|1"
         raise UsageError(f"'{path}' is not a plan file: its first line is not '{first}'")
+    if _NAMED_BY_HASH.fullmatch(path.stem) and digest(content) != path.stem:
+        raise UsageError(
+            f"plan file '{path}' does not hold what its name says (its content's hash): it was"
+            " cut short or edited; write a new one with manifest"
+        )
+    _refuse_repeats(path, lines)
     count = len(lines) - 1
+    if not count:
+        raise UsageError(f"plan file '{path}' lists no permutations: nothing to build")
     tasks = task_count(count, per_task)
     if index >= tasks:
         raise UsageError(

@@ -75,6 +75,8 @@ def seconds(time: str | None) -> int | None:
 def task_shell(job: ArrayJob, group: ArrayGroup, command_folder: str, index: str) -> list[str]:
     """The job's command: ``sh -c`` with the task index ``${PLAN_OFFSET} + ${<index>}``.
 
+    Both must be whole numbers in decimal: unset or not a number, shell arithmetic would read 0,
+    and ``010`` as 8 (octal), so the wrong task would build; such a value is refused in one line.
     Kubernetes expands ``$(NAME)`` in a command itself, but only for a defined variable: the
     arithmetic ``$(( ... ))`` reaches the shell as it is written.
     """
@@ -82,5 +84,16 @@ def task_shell(job: ArrayJob, group: ArrayGroup, command_folder: str, index: str
         f"{command_head(command_folder)} --plan {shlex.quote(safe_path(group.plan))}"
         f" --per-task {job.per_task} --jobs {group.jobs}"
     )
+    checks = "".join(_decimal_check(variable) for variable in (OFFSET_VARIABLE, index))
     task = f'"$(( ${{{OFFSET_VARIABLE}}} + ${{{index}}} ))"'
-    return ["sh", "-c", f"cd {shlex.quote(job.project_root)} && exec {build} --task-index {task}"]
+    run = f"cd {shlex.quote(job.project_root)} && exec {build} --task-index {task}"
+    return ["sh", "-c", checks + run]
+
+
+def _decimal_check(variable: str) -> str:
+    """Shell that exits 2, saying why, unless ``${variable}`` (``NAME`` or ``NAME:-default``) is
+    a whole number in decimal with no leading zero."""
+    name = variable.split(":", 1)[0]
+    value = f"${{{variable}}}" if ":" in variable else f"${{{name}-}}"
+    said = f"error: {name}='{value}' is not a whole number in decimal, such as 0 or 12"
+    return f'case "{value}" in ""|*[!0-9]*|0?*) echo "{said}" >&2; exit 2;; esac; '
