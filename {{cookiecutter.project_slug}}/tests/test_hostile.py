@@ -143,6 +143,24 @@ HOSTILE: list[object] = [
         id="cost-raises",
     ),
     pytest.param(
+        nothing,
+        ("manifest", axes.INPUT_FLAG, ""),
+        f"{axes.INPUT_FLAG} '' holds an empty value",
+        id="empty-input-id",
+    ),
+    pytest.param(
+        nothing,
+        ("build", "--output-folder", "output", axes.PARAM_FLAG, "half,,double"),
+        f"{axes.PARAM_FLAG} 'half,,double' holds an empty value",
+        id="empty-value-in-a-list",
+    ),
+    pytest.param(
+        nothing,
+        ("build", "--output-folder", "output", axes.INPUT_FLAG, "zz*"),
+        f"{axes.INPUT_FLAG} 'zz*' matches no {axes.INPUT_AXIS} id; valid: ",
+        id="build-pattern-matches-nothing",
+    ),
+    pytest.param(
         pipeline_variable("/etc/passwd"),
         ("manifest",),
         f"{layout.PIPELINE_VARIABLE}='/etc/passwd' is not a Python file (.py)",

@@ -253,8 +253,10 @@ def run_build(args: argparse.Namespace) -> int:
     else:
         if not chosen.statuses and not force:
             chosen = chosen._replace(statuses=NEEDS_BUILD)
-        entries = select(_listed(output_dir, chosen, sizes=False), chosen)
+        everything = _listed(output_dir, chosen, sizes=False)
+        entries = select(everything, chosen)
         if not entries:
+            selection.refuse_unmatched(chosen, everything)
             return _nothing("build: no selected permutation needs a build (--force rebuilds)")
     return _build(entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
 
