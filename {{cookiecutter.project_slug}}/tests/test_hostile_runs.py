@@ -464,6 +464,18 @@ def test_a_link_at_the_lock_file_is_refused_in_one_line_even_with_force(
     assert tree(victim) == before and lock.is_symlink()
 
 
+def test_a_folder_named_like_the_artifact_is_said_to_be_no_artifact(project: Project) -> None:
+    """manifest said MISS and build "is done": both now say what the path is."""
+    project.artifact(PERMUTATION).mkdir(parents=True)
+    said = f"{project.artifact(PERMUTATION)} is a folder, not an artifact; remove it"
+    entry = project.manifest()["by_id"][PERMUTATION]
+    assert not entry["done"] and entry["status"].startswith("FAIL ") and entry["error"] == said
+    for args in (BUILD_ONE, BUILD_ALL):
+        result = project.run(*args, code=1)
+        one_line(result, f"error: {PERMUTATION} {said}")
+    assert project.artifact(PERMUTATION).is_dir()
+
+
 # --- a malformed provenance value: only its artifact has no provenance -------------------------
 
 

@@ -10,6 +10,7 @@ The manifest never prints; ``selection`` picks entries and ``formats`` writes th
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -143,12 +144,15 @@ def _unreadable(output_dir: Path, error: OSError) -> UsageError:
     return UsageError(f"cannot read output folder '{output_dir}': {error.strerror}")
 
 
-def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int | None]:
+def finished_artifacts(
+    output_dir: Path, *, sizes: bool = True, strays: set[str] | None = None
+) -> dict[str, int | None]:
     """Each finished artifact's permutation id, from one listing of the output folder, and its size.
 
     A size costs a ``stat`` per artifact, half the time of a 100,000-permutation manifest, so
     without ``sizes`` (for outputs that show none) each size is None. The folder is listed through
-    a descriptor, so that each ``stat`` resolves one name rather than the whole path again.
+    a descriptor, so that each ``stat`` resolves one name rather than the whole path again. What is
+    named like an artifact but is no file (a folder) goes to ``strays``.
     """
     suffix = "." + settings.ARTIFACT_EXTENSION
     cut = -len(suffix)
@@ -158,17 +162,30 @@ def finished_artifacts(output_dir: Path, *, sizes: bool = True) -> dict[str, int
         return {}
     except OSError as error:
         raise _unreadable(output_dir, error) from None
+    found: dict[str, int | None] = {}
     try:
         with os.scandir(folder) as listing:
-            return {
-                item.name[:cut]: item.stat().st_size if sizes else None
-                for item in listing
-                if item.name.endswith(suffix) and item.is_file()
-            }
+            for item in listing:
+                if not item.name.endswith(suffix):
+                    continue
+                if item.is_file():
+                    found[item.name[:cut]] = item.stat().st_size if sizes else None
+                elif strays is not None:
+                    strays.add(item.name[:cut])
     except OSError as error:
         raise _unreadable(output_dir, error) from None
     finally:
         os.close(folder)
+    return found
+
+
+def not_an_artifact(path: Path) -> str | None:
+    """What is wrong with what stands at an artifact's path, if it is no file; None if it is one
+    (or nothing is there)."""
+    if path.is_file() or not os.path.lexists(path):
+        return None
+    what = "a folder" if path.is_dir() else "not a file"
+    return f"{path} is {what}, not an artifact; remove it"
 
 
 def read_stage(output_dir: Path, permutation_id: str) -> status.Stage:
@@ -222,9 +239,11 @@ def make_entries(
     params: list[str],
     artifacts: dict[str, int | None],
     stages: dict[str, status.Stage],
+    strays: set[str] | frozenset[str] = frozenset(),
 ) -> list[Entry]:
     """The entry of each pair: the one place entries are made, for the whole matrix and for one
-    permutation alike."""
+    permutation alike. A stray (what stands where its artifact goes is no file) is a build that
+    cannot go on until it is removed, and says so."""
     folder = str(output_dir)
     suffix = "." + settings.ARTIFACT_EXTENSION
     unit = pipeline.COST_UNIT
@@ -252,6 +271,8 @@ def make_entries(
             permutation_id = f"{inp}_{param}"
             done = permutation_id in artifacts
             stage = stages.get(permutation_id)
+            if permutation_id in strays:
+                stage = _stray(output_dir, permutation_id, stage)
             state, error = status.classify(done, stage, phases)
             entries.append(
                 {
@@ -272,6 +293,14 @@ def make_entries(
     return entries
 
 
+def _stray(output_dir: Path, permutation_id: str, stage: status.Stage | None) -> status.Stage:
+    """A stage that says what stands at the artifact's path, on top of what a real one says."""
+    path = layout.artifact_path(output_dir, permutation_id)
+    said = not_an_artifact(path) or f"{path} is not a file, not an artifact; remove it"
+    record = stage.record if stage is not None else {}
+    return status.Stage(False, {**record, "error": said})
+
+
 def _add_reason(entry: Entry, record: dict[str, str]) -> None:
     entry["reason"] = failures.recorded(record)
     if failures.JOB_KEY in record:
@@ -285,8 +314,9 @@ def permutation_manifest(output_dir: Path, *, sizes: bool = True) -> list[Entry]
     ``sizes`` is false: then no artifact is ``stat``-ed.
     """
     inputs, params = axis_values()
-    artifacts = finished_artifacts(output_dir, sizes=sizes)
-    return make_entries(output_dir, inputs, params, artifacts, staged(output_dir))
+    strays: set[str] = set()
+    artifacts = finished_artifacts(output_dir, sizes=sizes, strays=strays)
+    return make_entries(output_dir, inputs, params, artifacts, staged(output_dir), strays)
 
 
 def permutation_entry(output_dir: Path, inp: str, param: str) -> Entry:
@@ -311,13 +341,19 @@ def pair_entries(output_dir: Path, pairs: list[tuple[str, str]]) -> list[Entry]:
 def _entry(output_dir: Path, inp: str, param: str) -> Entry:
     permutation_id = f"{inp}_{param}"
     artifacts: dict[str, int | None] = {}
+    strays = set()
     try:
-        artifacts[permutation_id] = layout.artifact_path(output_dir, permutation_id).stat().st_size
+        info = layout.artifact_path(output_dir, permutation_id).stat()
     except FileNotFoundError:
         pass
     except OSError as error:
         raise _unreadable(output_dir, error) from None
+    else:
+        if stat.S_ISREG(info.st_mode):
+            artifacts[permutation_id] = info.st_size
+        else:
+            strays.add(permutation_id)
     stages = {}
     if layout.staging_dir(output_dir, permutation_id).is_dir():
         stages[permutation_id] = read_stage(output_dir, permutation_id)
-    return make_entries(output_dir, [inp], [param], artifacts, stages)[0]
+    return make_entries(output_dir, [inp], [param], artifacts, stages, strays)[0]

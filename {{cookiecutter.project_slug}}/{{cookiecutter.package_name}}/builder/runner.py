@@ -98,6 +98,9 @@ def _build_locked(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     children = leftovers.Watch()
     try:
         staging.refuse_links(stage, permutation_id, force=force)
+        stray = manifest.not_an_artifact(final)
+        if stray is not None:  # no build could move its artifact there
+            raise staging.UnsafeStage(stray)
         if not lock.acquire():
             return Outcome(permutation_id, "busy", lock.refusal(), BUSY)
         job = failures.this_job()
