@@ -131,11 +131,13 @@ def inject(ctx: BuildContext, phase: str) -> None:
     touched, for a second: past a memory limit, a MemoryError or the OOM killer), ``block`` (touch
     ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to exist), ``handles`` (append
     the numbers of open file descriptors and of logging handlers to the file ``arg``), ``cpus``
-    (append ``<id> <ctx.cpus>`` to the file ``arg``), ``fill`` (write zeros to the file ``arg``
-    until its disk is full), ``spawn`` (start a process that sleeps ``arg["seconds"]``, by
-    ``arg["how"]``: ``fork`` (``os.fork``), ``libc`` (libc's own ``fork()``, past Python's fork
-    hooks), ``subprocess`` (keeping the inheritable descriptors) or ``daemon`` (forked twice, so
-    that its parent exits at once), and append its pid to the file ``arg["pids"]``).
+    (append ``<id> <ctx.cpus>`` to the file ``arg``), ``link`` (make ``arg["name"]`` in the stage,
+    ``{pid}`` in it the builder's pid, a symbolic link to ``arg["to"]``), ``fill`` (write zeros to
+    the file ``arg`` until its disk is full), ``spawn`` (start a process that sleeps
+    ``arg["seconds"]``, by ``arg["how"]``: ``fork`` (``os.fork``), ``libc`` (libc's own ``fork()``,
+    past Python's fork hooks), ``subprocess`` (keeping the inheritable descriptors) or ``daemon``
+    (forked twice, so that its parent exits at once), and append its pid to the file
+    ``arg["pids"]``).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -168,6 +170,10 @@ def inject(ctx: BuildContext, phase: str) -> None:
             _block(Path(arg["reached"]), Path(arg["release"]))
         elif action == "handles":
             _count_handles(Path(arg))
+        elif action == "link":
+            link = ctx.staging_dir / arg["name"].format(pid=os.getpid())
+            link.unlink(missing_ok=True)
+            link.symlink_to(arg["to"])
         elif action == "fill":
             _fill(Path(arg))
         elif action == "spawn":

@@ -34,6 +34,7 @@ from conftest import (
     PHASES,
     Block,
     Project,
+    assert_valid_artifact,
     in_tmpfs,
     local_commands,
     one_line,
@@ -430,6 +431,36 @@ def test_a_disk_that_fills_mid_build_keeps_the_completed_phases_and_says_why(
     assert resumed.returncode == 0, resumed.stderr
     for number, phase in enumerate(PHASES[:-1], 1):
         assert f"phase {number}/{len(PHASES)} {phase}: skipped" in resumed.stderr
+
+
+# --- a link a phase makes in its own stage is never written through ----------------------------
+
+
+def test_a_link_a_phase_makes_where_the_builder_writes_a_file_is_not_followed(
+    project: Project, victim: Path
+) -> None:
+    """ctx.write_json writes a temporary sibling first, then renames it: the sibling's name is
+    known, and a link there would carry the next phase's write outside the stage."""
+    before = tree(victim)
+    partial = ".scaled.json.{pid}.partial"
+    project.fault(PHASES[0], "link", {"name": partial, "to": str(victim / "precious.txt")})
+    one_line(project.run(*BUILD_ONE))
+    assert tree(victim) == before
+    assert_valid_artifact(project.artifact(PERMUTATION))
+
+
+def test_a_link_a_phase_makes_at_a_builders_file_stops_the_build_before_finishing(
+    project: Project, victim: Path
+) -> None:
+    before = tree(victim)
+    log = layout.log_file(project.stage(PERMUTATION), PERMUTATION, "info")
+    project.fault(PHASES[-1], "link", {"name": log.name, "to": str(victim / "precious.txt")})
+    result = project.run(*BUILD_ONE, code=1)
+    one_line(result, f"error: {PERMUTATION} finishing failed: {log} is a symbolic link")
+    assert tree(victim) == before and not project.artifact(PERMUTATION).exists()
+    project.clear_faults()
+    one_line(project.run(*BUILD_ONE, "--force"))  # --force removes it, never follows it
+    assert tree(victim) == before
 
 
 # --- what stands where the lock file goes: refused in one line, whatever the flags ------------

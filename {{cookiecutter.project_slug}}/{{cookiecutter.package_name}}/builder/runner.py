@@ -199,6 +199,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                     _run_phase(phase, where, number, context, conn)
                 held = number
             where = "finishing"
+            staging.refuse_links(stage, permutation_id, force=False)  # none made by a phase
             _check_inputs_unchanged(entry, begun)
             lock.note(phase=f"[{total}/{total}] finishing")
             log.debug(f"finish {context.artifact_path} into {final}")
