@@ -585,9 +585,9 @@ def test_an_empty_plan_or_one_that_repeats_a_line_is_refused(
     assert not project.output.exists() or not list(project.output.glob("*.*"))
 
 
-def plan_ids_file(project: Project) -> Path:
-    """The plan of ``manifest --slurm`` for the whole matrix."""
-    (array,) = submissions(project.run("manifest", "--slurm").stdout)
+def plan_ids_file(project: Project, *selection: str) -> Path:
+    """The plan of ``manifest --slurm`` (for the whole matrix, unless a selection is given)."""
+    (array,) = submissions(project.run("manifest", "--slurm", *selection).stdout)
     return array.plan
 
 
@@ -614,6 +614,31 @@ def test_a_pods_offset_or_index_that_is_not_a_decimal_number_is_refused(
     )
     refused(result, f"{variable}='{value or ''}' is not a whole number in decimal")
     assert not project.output.exists() or not list(project.output.glob("*.*"))
+
+
+# --- leftovers: what the builder discarded, plans nobody needs any more --------------------------
+
+
+def test_what_a_killed_discard_left_is_removed_by_the_next_build(project: Project) -> None:
+    """A stage is renamed away, then deleted: killed in between, the renamed folder stayed."""
+    left = layout.staging_root(project.output) / f".{PERMUTATION}.4194303.discarded"
+    (left / "cache").mkdir(parents=True)
+    (left / "cache" / "rows.bin").write_bytes(bytes(4096))
+    one_line(project.run(*BUILD_ALL))
+    assert not left.exists()
+
+
+def test_the_next_submission_removes_the_plans_whose_builds_are_all_done(project: Project) -> None:
+    cheapest = project.manifest()["entries"][:2]
+    done = plan_ids_file(project, "--limit", "2")
+    pending = plan_ids_file(
+        project, axes.INPUT_FLAG, cheapest[0][axes.INPUT_KEY], axes.PARAM_FLAG, PARAMS[-1]
+    )
+    for index in range(2):  # as the array's tasks build them
+        assert task(project, done, index).returncode == 0
+    again = plan_ids_file(project, "--missing")
+    assert not done.exists(), "a plan whose every permutation was built since it was written"
+    assert pending.exists() and again.exists()
 
 
 # --- links: no folder or file the builder writes under the output folder is written through ----

@@ -197,8 +197,7 @@ def run_manifest(args: argparse.Namespace) -> int:
         from .plan import publish
 
         pieces = list(pieces)
-        for frozen in plans:
-            publish(frozen)
+        publish(plans)
     sys.stdout.writelines(pieces)
     return 0
 

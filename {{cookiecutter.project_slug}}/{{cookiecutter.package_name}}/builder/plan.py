@@ -16,7 +16,9 @@ line's end, or edited is refused; so is a plan that lists nothing or one permuta
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -68,12 +70,15 @@ def _refuse_repeats(path: Path, lines: list[str]) -> None:
             )
 
 
-def publish(plan: Frozen) -> None:
-    """Write a plan once: an existing one with its name already holds this text."""
+def publish(plans: list[Frozen]) -> None:
+    """Write each plan once (an existing one with its name already holds its text), then remove
+    the earlier plans that no queued task needs any more (``prune``)."""
     from .staging import refuse_link
 
-    refuse_link(plan.path.parent)
-    if not plan.path.exists():
+    for plan in plans:
+        refuse_link(plan.path.parent)
+        if plan.path.exists():
+            continue
         try:
             plan.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_publish(plan.path, plan.text.encode())
@@ -81,6 +86,35 @@ def publish(plan: Frozen) -> None:
             raise UsageError(
                 f"cannot write the plan file '{plan.path}': {error.strerror}"
             ) from None
+    if plans:
+        prune(plans[0].path.parent, {plan.path for plan in plans})
+
+
+def prune(folder: Path, keep: set[Path]) -> None:
+    """Remove the plans (but ``keep``) whose every permutation was built after the plan was
+    written: a task of theirs still queued would only find its builds done. A plan with anything
+    left to build stays, as does one that cannot be read."""
+    output_dir = folder.parent
+    with contextlib.suppress(OSError), os.scandir(folder) as listing:
+        for item in listing:
+            path = Path(item.path)
+            if not item.name.endswith(".plan") or path in keep:
+                continue
+            try:
+                written = item.stat().st_mtime_ns
+                lines = path.read_text(encoding="utf-8").splitlines()[1:]
+            except (OSError, UnicodeDecodeError):
+                continue
+            if all(_built_since(output_dir, line, written) for line in lines):
+                path.unlink(missing_ok=True)
+
+
+def _built_since(output_dir: Path, line: str, written: int) -> bool:
+    artifact = layout.artifact_path(output_dir, "_".join(line.split("\t")))
+    try:
+        return artifact.stat().st_mtime_ns > written
+    except OSError:
+        return False
 
 
 def task_count(permutations: int, per_task: int) -> int:

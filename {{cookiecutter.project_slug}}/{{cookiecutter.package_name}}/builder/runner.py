@@ -66,11 +66,13 @@ class Outcome:
 
 
 def prepare_output_folder(output_dir: Path) -> None:
-    """Create the output folder, or say in one line why builds cannot write there."""
+    """Create the output folder, or say in one line why builds cannot write there; remove what
+    earlier builds discarded but were killed before they had deleted."""
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=output_dir):  # can a file be created there at all?
             pass
+        staging.remove_discarded(layout.staging_root(output_dir))
     except (FileExistsError, NotADirectoryError):
         raise UsageError(
             f"output folder '{output_dir}' is a file or lies under one; give a folder"

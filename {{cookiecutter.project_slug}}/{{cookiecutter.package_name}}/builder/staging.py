@@ -53,6 +53,7 @@ class UnsafeStage(UsageError):
 
 
 LINK = "is a symbolic link; remove it (the builder never follows one)"
+DISCARDED = ".discarded"  # the end of a discarded stage's name: .<id>.<pid>.discarded
 NOT_A_LOCK = "is a folder, not a lock file; remove it"
 
 
@@ -121,7 +122,7 @@ def discard(stage: Path) -> None:
     """
     import shutil  # only builds discard; the manifest imports this module for the layout
 
-    trash = stage.with_name(f".{stage.name}.{os.getpid()}.discarded")
+    trash = stage.with_name(f".{stage.name}.{os.getpid()}{DISCARDED}")
     try:
         os.rename(stage, trash)
     except OSError:
@@ -129,6 +130,18 @@ def discard(stage: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
     with contextlib.suppress(OSError):  # not empty: other permutations are staged or building
         os.rmdir(stage.parent)
+
+
+def remove_discarded(staging_root: Path) -> None:
+    """Delete what ``discard`` renamed away but did not delete (its builder was killed, or the
+    deletion failed): nothing ever reads a discarded stage, so another deleting it too is harmless.
+    """
+    import shutil
+
+    with contextlib.suppress(OSError), os.scandir(staging_root) as listing:
+        for item in listing:
+            if item.name.startswith(".") and item.name.endswith(DISCARDED):
+                shutil.rmtree(item.path, ignore_errors=True)
 
 
 def read_lock(lock_path: Path) -> tuple[bool, dict[str, str]]:
