@@ -641,6 +641,18 @@ def test_the_next_submission_removes_the_plans_whose_builds_are_all_done(project
     assert pending.exists() and again.exists()
 
 
+# --- a terminal of zero columns (script, some CI ptys) is one of unknown width: 80 --------------
+
+
+@pytest.mark.parametrize("columns", ["0", ""], ids=["COLUMNS=0", "a-pty-of-0-columns"])
+def test_a_terminal_of_zero_columns_is_taken_for_80(project: Project, columns: str) -> None:
+    grid = project.in_terminal("manifest", "--grid", COLUMNS=columns, NO_COLOR="1")
+    assert grid == project.run("manifest", "--grid").stdout  # one page, as a pipe gets it
+    terminal = project.in_terminal(*BUILD_ALL, COLUMNS=columns, NO_COLOR="1")
+    live = re.findall(r"(\[\d+/\d+\] [^\r\n]*)\r", terminal)
+    assert live and all(re.search(r" elapsed(, ETA \d+:\d\d)?$", line) for line in live), live
+
+
 # --- links: no folder or file the builder writes under the output folder is written through ----
 
 
