@@ -293,7 +293,7 @@ def test_sighup_and_sigquit_stop_a_build_like_sigterm_and_are_recorded(
     project: Project, stop: signal.Signals, jobs: tuple[str, ...]
 ) -> None:
     """A real signal to the builder (a pool passes it on): exit 128 + N, the signal recorded."""
-    block = project.block_in_phase(PHASES[1], input=INPUT)
+    block = hold(project, PHASES[1], INPUT, PARAM)
     builder = project.start(*BUILD_ALL, *jobs)
     block.wait_until_reached(builder)
     builder.send_signal(stop)
@@ -651,6 +651,22 @@ def test_a_terminal_of_zero_columns_is_taken_for_80(project: Project, columns: s
     terminal = project.in_terminal(*BUILD_ALL, COLUMNS=columns, NO_COLOR="1")
     live = re.findall(r"(\[\d+/\d+\] [^\r\n]*)\r", terminal)
     assert live and all(re.search(r" elapsed(, ETA \d+:\d\d)?$", line) for line in live), live
+
+
+# --- one bad input name refuses that input alone ----------------------------------------------
+
+
+def test_one_unsafe_input_id_is_left_out_in_one_line_and_the_rest_go_on(project: Project) -> None:
+    """As a file named ``my data.csv`` in the demo's data/ folder would be."""
+    project.configure(inputs={**project.config["inputs"], "my data": 3})
+    warned = f"warning: {axes.INPUT_AXIS} id 'my data' is not a safe filename stem"
+    listed = project.run(axes.LIST_INPUTS)
+    assert listed.stdout.split()[::3] == INPUTS
+    assert listed.stderr.startswith(warned) and listed.stderr.count("\n") == 1, listed.stderr
+    built = project.run(*BUILD_ALL)
+    one_line(built, warned, f"summary: {TOTAL} built")
+    assert built.stderr.count(warned) == 1, built.stderr
+    assert project.manifest()["done"] == TOTAL
 
 
 # --- links: no folder or file the builder writes under the output folder is written through ----

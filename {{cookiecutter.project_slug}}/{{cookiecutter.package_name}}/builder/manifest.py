@@ -4,19 +4,21 @@ It costs one listing of the output folder and one of its staging folder, whateve
 matrix: a missing artifact is learned from its absence in the listing, never from a ``stat``, and a
 staged build's status is read from its lock only for the staging dirs that exist. What the
 pipeline answers (ids, costs) is checked here, so a mistake in it is one line naming the function.
-The manifest never prints; ``selection`` picks entries and ``formats`` writes them.
+The manifest prints nothing but a warning for an input id it leaves out; ``selection`` picks
+entries and ``formats`` writes them.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
 from .. import settings
 from . import axes, failures, layout, staging, status
-from .ids import UsageError, check_safe_stem
+from .ids import SAFE_STEM_RULE, UsageError, check_safe_stem, is_safe_stem
 from .pipeline_module import pipeline
 
 # A permutation: the spec's fields (permutation_id, done, sort_key, label) and the builder's own
@@ -41,15 +43,29 @@ def pipeline_call(name: str, *args: Any) -> Any:
 
 
 def discover_inputs() -> list[str]:
-    """The pipeline's input ids, refused one by one if any is unsafe as a file name or repeated."""
+    """The pipeline's input ids. One unsafe as a file name (a file ``my data.csv``) is left out,
+    said in one line on stderr, once a process, so that one bad name blocks nothing else; an
+    answer that is no list of str, or repeats an id, is refused whole."""
     found = pipeline_call("discover_inputs")
     if not isinstance(found, list | tuple) or not all(isinstance(i, str) for i in found):
         raise UsageError(
             f"pipeline.discover_inputs() returned {found!r:.80}; return a list of str ids"
         )
-    inputs = [check_safe_stem(i, f"{axes.INPUT_AXIS} id") for i in found]
+    inputs = [i for i in found if is_safe_stem(i) or _leave_out(i)]
     _refuse_repeats(inputs, f"{axes.INPUT_AXIS} id")
     return inputs
+
+
+_left_out: set[str] = set()
+
+
+def _leave_out(input_id: str) -> bool:
+    """Say (once) that an input id is left out; False, so that it is."""
+    if input_id not in _left_out:
+        _left_out.add(input_id)
+        what = f"{axes.INPUT_AXIS} id {input_id!r}"
+        print(f"warning: {what} is not {SAFE_STEM_RULE}; left out", file=sys.stderr)
+    return False
 
 
 def param_names() -> list[str]:
