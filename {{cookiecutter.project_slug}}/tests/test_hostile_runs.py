@@ -247,6 +247,113 @@ def test_what_a_killed_workers_phase_left_running_is_ended(
     assert pids_in(pids) and not still_alive(pids_in(pids), timeout=1)
 
 
+# --- an OOM kill is recorded in-band, by the array task's wrapper ------------------------------
+
+MEMORY_CGROUPS = Path("/sys/fs/cgroup/memory")  # cgroup v1's memory controller
+UNIFIED_CGROUPS = Path("/sys/fs/cgroup")  # cgroup v2, when it holds the memory controller
+
+
+@pytest.fixture
+def memory_cgroup(tmp_path: Path) -> Iterator[Callable[[int], tuple[str, ...]]]:
+    """``memory_cgroup(mebibytes)``: a command prefix that runs the command in a fresh memory
+    cgroup of that limit (v1 or v2, as the machine has it), as SLURM gives each task one."""
+    made: list[Path] = []
+
+    def limited(mebibytes: int) -> tuple[str, ...]:
+        if os.geteuid() != 0:
+            pytest.skip("making a memory cgroup needs root")
+        v2 = (
+            "memory" in (UNIFIED_CGROUPS / "cgroup.controllers").read_text().split()
+            if (UNIFIED_CGROUPS / "cgroup.controllers").exists()
+            else False
+        )
+        parent = UNIFIED_CGROUPS if v2 else MEMORY_CGROUPS
+        limit = "memory.max" if v2 else "memory.limit_in_bytes"
+        group = parent / f"permtest-{os.getpid()}-{len(made)}"
+        try:
+            group.mkdir()
+            (group / limit).write_text(str(mebibytes * 1024 * 1024))
+        except OSError as error:
+            pytest.skip(f"cannot make a memory cgroup under {parent}: {error.strerror}")
+        made.append(group)
+        script = 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"'
+        return ("sh", "-c", script, "sh", str(group))
+
+    yield limited
+    for group in made:
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        still_alive([])
+        for _ in range(50):  # emptied: removable once the kernel has reaped its last process
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def run_slurm_task(
+    project: Project, script: Path, prefix: tuple[str, ...], index: int
+) -> subprocess.CompletedProcess[str]:
+    """Task ``index`` of the file's first array, as SLURM runs it (job 77), after ``prefix``."""
+    array = submissions(script.read_text())[0]
+    env = {**project.env(), "SLURM_JOB_ID": "78", "SLURM_ARRAY_JOB_ID": "77"}
+    env["SLURM_ARRAY_TASK_ID"] = str(index)
+    args = [str(array.plan), str(array.offset), str(array.jobs)]
+    return subprocess.run(
+        [*prefix, "bash", str(script), *args],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_an_oom_kill_is_recorded_by_the_array_tasks_wrapper(
+    project: Project, memory_cgroup: Callable[[int], tuple[str, ...]]
+) -> None:
+    """A real OOM kill in a real memory cgroup, no SLURM to ask: the wrapper that ran the build
+    records ``oom`` (its cgroup counted the kill) and a plain SIGKILL stays ``killed``, saying so.
+    Without the record, once SLURM forgets the job, a retry would not give it more memory."""
+    first, second = project.manifest()["entries"][:2]
+    project.fault(
+        PHASES[1], "allocate", 400, input=first[axes.INPUT_KEY], param=first[axes.PARAM_KEY]
+    )
+    project.fault(PHASES[1], "kill", input=second[axes.INPUT_KEY], param=second[axes.PARAM_KEY])
+    script = project.root / "build.slurm"
+    script.write_text(local_commands(project.run("manifest", "--slurm", "--limit", "2").stdout))
+    for index in range(2):
+        task = run_slurm_task(project, script, memory_cgroup(200), index)
+        assert task.returncode == 128 + signal.SIGKILL, task.stderr
+    entries = project.manifest()["by_id"]
+    oom, killed = entries[first["permutation_id"]], entries[second["permutation_id"]]
+    assert oom["reason"] == "oom" and "OOM killer" in oom["error"], oom
+    assert killed["reason"] == "killed" and "not by the OOM killer" in killed["error"], killed
+    retry = project.run(
+        "manifest", "--status", "fail", "--slurm", "--retry-scale", "mem=2", "--mem", "200M"
+    )
+    arrays = {tuple(a.options): plan_ids(a.plan) for a in submissions(retry.stdout)}
+    assert arrays[("--cpus-per-task=1", "--mem=400M")] == [first["permutation_id"]], arrays
+
+
+def test_a_retry_says_which_failures_have_no_known_reason(project: Project) -> None:
+    """Killed outright, nothing recorded, and no SLURM that still knows the job: said on stderr,
+    and retried as the user says (the same resources, or those the flags give)."""
+    cheapest = project.manifest()["entries"][0]
+    project.fault(PHASES[1], "kill")
+    project.extra_env.update(SLURM_ARRAY_JOB_ID="77", SLURM_ARRAY_TASK_ID="3", SLURM_JOB_ID="80")
+    build_pair(project, cheapest[axes.INPUT_KEY], cheapest[axes.PARAM_KEY], code=None)
+    retry = project.run("manifest", "--status", "fail", "--slurm", "--retry-scale", "mem=2")
+    assert retry.stderr == (
+        "--retry-scale: 1 failure(s) of reason killed have no known cause (nothing recorded it,"
+        " and SLURM no longer knows their jobs): retried with the same resources; give --mem or"
+        " --time to retry them with more\n"
+    )
+    assert [plan_ids(a.plan) for a in submissions(retry.stdout)] == [[cheapest["permutation_id"]]]
+
+
 # --- retries: the header counts the plan, not the selection --------------------------------------
 
 

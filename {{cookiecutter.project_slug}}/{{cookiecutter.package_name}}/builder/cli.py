@@ -237,7 +237,7 @@ NEEDS_BUILD = frozenset({"missing", "fail"})
 def run_build(args: argparse.Namespace) -> int:
     output_dir = layout.output_folder(args.output_folder)
     chosen = selection.from_args(args)
-    if args.plan is not None or args.task_index is not None:
+    if args.plan is not None or args.task_index is not None or args.task_ended is not None:
         return _build_planned(args, output_dir, chosen)
     force = args.force or chosen.stale  # a stale artifact is done: rebuilding it is forcing it
     pair = chosen.single_pair()
@@ -273,6 +273,10 @@ def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection
 
     pairs, forced = read_task(Path(args.plan), args.task_index, args.per_task)
     entries = pair_entries(output_dir, pairs)
+    if args.task_ended is not None:  # the task's wrapper, after its build was killed
+        from .task_end import record_end
+
+        return record_end(entries, output_dir, args.task_ended)
     force = args.force or forced
     return _build(entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
 

@@ -19,8 +19,12 @@ kind, then for some kinds a detail.
 Under SLURM the builder records its job (``slurm_job``, as ``squeue`` names it: ``123_4`` for an
 array task) when it takes the lock, and on SIGTERM asks ``scontrol`` the job's state: a time limit
 reads COMPLETING, with the reason TimeLimit, by then. A build killed outright records nothing
-more; a reader that is asked to (``show``, ``manifest --retry-scale``) learns its job's final
-state from SLURM, in one call for all the jobs (``learn``).
+itself; what survives it does, in-band, from the memory cgroup it shares with the build (which
+counts OOM kills, ``oom_kills``): an array task's wrapper (``task_end``), a ``--jobs`` pool whose
+worker died. So ``oom`` stays known after SLURM forgets the job (without accounting, MinJobAge,
+300 s). Else a reader that is asked to (``show``, ``manifest --retry-scale``) learns the job's
+final state from SLURM, in one call for all the jobs (``learn``), and a retry says what nobody
+knows.
 
 Which failures a retry takes, and with what: ``RETRIED``.
 """
@@ -30,6 +34,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from . import interrupts
 
@@ -175,6 +180,54 @@ def _scontrol_line(line: str) -> tuple[str, str]:
     job = f"{fields['ArrayJobId']}_{task}" if task and "ArrayJobId" in fields else fields["JobId"]
     state = fields["JobState"]
     return job, ENDING.get(fields.get("Reason", ""), state) if state == "COMPLETING" else state
+
+
+# Where cgroup v1's memory controller is mounted, and where cgroup v2 may be (alone, or beside v1).
+_CGROUP_V1 = Path("/sys/fs/cgroup/memory")
+_CGROUP_V2 = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"))
+
+
+def oom_kills(proc_cgroup: Path = Path("/proc/self/cgroup")) -> int | None:
+    """The OOM kills counted in this process's memory cgroup and those above it, up to the
+    SLURM job's (``job_N``) where there is one; None where no count can be read.
+
+    A process the OOM killer ended (a build) shared that cgroup with what outlived it (the array
+    task's wrapper, a pool's builder), which reads the count once the build is gone.
+    """
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            counted = _count(_CGROUP_V1, path, "memory.oom_control")
+        elif controllers == "":
+            roots = [root for root in _CGROUP_V2 if (root / "cgroup.controllers").exists()]
+            counted = _count(roots[0], path, "memory.events") if roots else None
+        else:
+            continue
+        if counted is not None:
+            return counted
+    return None
+
+
+def _count(root: Path, path: str, name: str) -> int | None:
+    """The ``oom_kill`` counts of the cgroup at ``path`` and its ancestors up to a ``job_*`` one
+    (only its own where there is none); None if none of them has the file."""
+    parts = [part for part in path.split("/") if part]
+    jobs = [i for i, part in enumerate(parts) if part.startswith("job_")]
+    top = jobs[-1] + 1 if jobs else len(parts)
+    total: int | None = None
+    for depth in range(len(parts), top - 1, -1):
+        try:
+            text = (root.joinpath(*parts[:depth]) / name).read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+        if "oom_kill" in fields:
+            total = (total or 0) + int(fields["oom_kill"])
+    return total
 
 
 def learn(entries: Iterable[dict[str, object]]) -> None:

@@ -40,7 +40,18 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
-from . import context, failures, interrupts, layout, leftovers, manifest, overall, runner, status
+from . import (
+    context,
+    failures,
+    interrupts,
+    layout,
+    leftovers,
+    manifest,
+    overall,
+    runner,
+    status,
+    task_end,
+)
 from .manifest import Entry
 from .runner import Outcome
 
@@ -155,6 +166,7 @@ class Pool:
     workers: list[Worker] = field(default_factory=list)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     own: set[int] = field(default_factory=set)  # this process's children that are no leftovers
+    oom_kills: int | None = field(default_factory=failures.oom_kills)  # counted so far
 
     def start_worker(self) -> None:
         spawning = multiprocessing.get_context("spawn")  # no fork of a threaded process
@@ -232,8 +244,12 @@ class Pool:
             self.start_worker()
 
     def dead_build(self, entry: Entry, exitcode: int | None) -> Outcome:
-        """The outcome of a build whose worker died: what its stage says, as ``manifest`` does."""
+        """The outcome of a build whose worker died: what its stage says, as ``manifest`` does,
+        once told what this process saw (an OOM kill in the cgroup it shares with the worker)."""
         permutation_id = entry["permutation_id"]
+        if exitcode is not None and exitcode < 0:
+            task_end.record_end([entry], self.output_dir, 128 - exitcode, since=self.oom_kills)
+            self.oom_kills = failures.oom_kills()
         stage = manifest.read_stage(self.output_dir, permutation_id)
         how = (
             f"of {signal.Signals(-exitcode).name}"

@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import failures
+from . import failures, status
 from .array_options import RETRY_FLAG as FLAG
 from .ids import UsageError
 from .manifest import Entry
@@ -73,9 +73,12 @@ class Retry:
     scale: Scale
     exceptions: bool = False  # --retry-exceptions: exceptions and exits go again as they were
     left_out: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unknown: int = 0  # killed, and nothing (no record, no SLURM) says why
 
     def __call__(self, entry: Entry, resources: Resources) -> Resources | None:
         kind = failures.kind_of(entry["reason"] or failures.KILLED)
+        if kind == failures.KILLED and entry["error"] == status.KILLED:
+            self.unknown += 1
         scaled = SCALED.get(kind)
         if scaled is not None:
             if getattr(resources, scaled) is None:
@@ -98,6 +101,13 @@ class Retry:
             else:
                 what = "fix the code first, or add --retry-exceptions to retry them as they were"
             print(f"{FLAG}: {count} failure(s) of reason {kind} left out: {what}", file=sys.stderr)
+        if self.unknown:
+            print(
+                f"{FLAG}: {self.unknown} failure(s) of reason {failures.KILLED} have no known cause"
+                " (nothing recorded it, and SLURM no longer knows their jobs): retried with the"
+                " same resources; give --mem or --time to retry them with more",
+                file=sys.stderr,
+            )
 
 
 def from_args(args: argparse.Namespace, statuses: frozenset[str]) -> Retry | None:

@@ -187,6 +187,31 @@ def dead_builder(lock_path: Path, record: dict[str, str]) -> tuple[int, str] | N
     return pid, ", ".join(map(str, leftovers.holding(lock_path))) or "unknown"
 
 
+def amend_record(lock_path: Path, **fields: str) -> bool:
+    """Add to a stopped build's record what outlived its builder learned (why it was killed);
+    False if the lock is held or gone (a builder is at work, or the stage was removed)."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _write_record(fd, {**_record(fd), **fields})
+    except OSError:  # held (BlockingIOError), or the disk is full
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _write_record(fd: int, fields: dict[str, str]) -> None:
+    """Write a record over the old one from the start, then cut it to length, so a reader never
+    sees an empty record; values are kept to one line."""
+    text = "".join(f"{key}: {' '.join(value.split())}\n" for key, value in fields.items())
+    os.pwrite(fd, text.encode(), 0)
+    os.ftruncate(fd, len(text.encode()))
+
+
 def _record(fd: int) -> dict[str, str]:
     text = os.pread(fd, 8192, 0).decode(errors="replace")
     fields = (line.partition(": ") for line in text.splitlines())
@@ -262,11 +287,9 @@ class BuildLock:
         """
         if self._fd is None:
             return
-        self._fields.update({key: " ".join(value.split()) for key, value in fields.items()})
-        text = "".join(f"{key}: {value}\n" for key, value in self._fields.items()).encode()
+        self._fields.update(fields)
         with contextlib.suppress(OSError):  # a full disk: the record is news, not the build
-            os.pwrite(self._fd, text, 0)
-            os.ftruncate(self._fd, len(text))
+            _write_record(self._fd, self._fields)
 
     def release(self) -> None:
         _held.discard(self)

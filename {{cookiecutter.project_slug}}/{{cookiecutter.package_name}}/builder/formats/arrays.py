@@ -6,7 +6,8 @@ resource options on the submit command line, then the options given to ``bash FI
 override the file's; and it passes the array task three arguments: its plan, its offset and its
 ``build --jobs``. Run by the engine as an array task, the file turns the engine's index variable
 into the 0-based task index ``offset + index - first`` and runs
-``build --plan PLAN --per-task K --jobs J --task-index I``.
+``build --plan PLAN --per-task K --jobs J --task-index I``; if a signal ended it (the OOM killer's
+SIGKILL), the same with ``--task-ended CODE`` records why, in-band (``task_end``).
 """
 
 from __future__ import annotations
@@ -59,7 +60,28 @@ _BODY = r"""
 if [[ -n "${@TASK@:-}"@PLAIN@ ]]; then  # an array task: plan, offset, jobs
     index=$(( $2 + @TASK@@FIRST@ ))
     echo "${HOSTNAME:-?}: task $index of plan $1 on $3 job(s)" >&2@SETUP@
-    exec @COMMAND@ --plan "$1" --per-task @PER_TASK@ --jobs "$3" --task-index "$index"
+    # This file outlives the build, to say from the task's cgroup why it was killed. A stop (a
+    # time limit's SIGTERM, which SLURM sends this file alone) is passed on for the build to
+    # handle, and this file waits on.
+    build=""
+    for stop in TERM HUP INT QUIT; do
+        trap "kill -s $stop \"\$build\" 2>/dev/null || :" "$stop"
+    done
+    (
+        trap - TERM HUP INT QUIT
+        exec @COMMAND@ --plan "$1" --per-task @PER_TASK@ --jobs "$3" --task-index "$index"
+    ) &
+    build=$!
+    code=0
+    wait "$build" || code=$?
+    while kill -0 "$build" 2>/dev/null; do  # a stop ended the wait, not the build
+        code=0
+        wait "$build" || code=$?
+    done
+    if (( code > 128 )); then  # killed (by the OOM killer?): said from here, in the task's cgroup
+        @COMMAND@ --plan "$1" --per-task @PER_TASK@ --task-index "$index" --task-ended "$code" || :
+    fi
+    exit "$code"
 fi
 if [[ -n "${@JOB@:-}" ]]; then
     echo "error: submit this file with bash, which makes the log folder, not with @SUBMITTER@" >&2
