@@ -128,6 +128,7 @@ def test_an_output_folder_that_is_a_file_is_one_line_and_exit_2(project: Project
     assert project.output.read_text() == "not a folder"
 
 
+@pytest.mark.unprivileged
 def test_an_unwritable_output_folder_is_one_line_exit_2_and_loses_nothing(
     project: Project,
 ) -> None:
