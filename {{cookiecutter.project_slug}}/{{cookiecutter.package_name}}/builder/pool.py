@@ -182,7 +182,8 @@ class Pool:
         for worker in self.workers:
             if worker.entry is None and self.queue:
                 worker.entry, worker.began = self.queue.popleft(), False
-                worker.channel.send((worker.entry, self.output_dir, self.force))
+                with contextlib.suppress(OSError):  # it died: step() sees it, and requeues this
+                    worker.channel.send((worker.entry, self.output_dir, self.force))
 
     def busy(self) -> list[Worker]:
         return [worker for worker in self.workers if worker.entry is not None]

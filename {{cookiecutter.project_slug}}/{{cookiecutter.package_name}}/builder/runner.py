@@ -6,10 +6,12 @@ Lifecycle of one permutation (``build_permutation``):
    registry entry and code (else start over, saying why), or start afresh with ``--force``;
 3. run each remaining phase; for SQLite artifacts the phase's work and its progress row commit in
    one transaction, so a phase killed half-way leaves nothing a resumed build would trust;
-4. on success let the artifact's kind (``kinds``) make the final artifact from the untouched
-   staged one and move it into place, then delete the staging dir; on failure or interruption
-   (at any point, finishing included) keep it, with the partial artifact, its progress, the three
-   logs and the lock's record of where and why it stopped.
+4. on success, once the stage holds no link and the inputs are as they were when it was begun,
+   let the artifact's kind (``kinds``) make the final artifact from the untouched staged one and
+   move it into place, then delete the staging dir; on failure or interruption (at any point,
+   finishing included) keep it, with the partial artifact, its progress, the three logs and the
+   lock's record of where and why it stopped (on a full disk, only if it holds completed phases);
+5. whatever the end, end what the phases left running (``leftovers``) before the lock is let go.
 The stage never holds a symbolic link the builder would write through, and lies on the output
 folder's file system (the final move must be one atomic rename).
 Only ``build`` imports this module: the info subcommands never pay for logging or sqlite3.
@@ -214,8 +216,7 @@ def _build_staged(entry: Entry, stage: Path, final: Path, lock: staging.BuildLoc
                 log.error(f"{stopped.message}; staging kept, rerun to resume: {stage}")
                 return stopped
             # A KeyboardInterrupt that no signal sent was raised by the phase: its failure.
-            stopped = _failed(permutation_id, error, where, lock, log)
-            stopped.error_log = error_log
+            stopped = _failed(permutation_id, error, where, lock, log, error_log)
         finally:
             conn.close()
         if stopped is None:
@@ -249,6 +250,7 @@ def _failed(
     where: str,
     lock: staging.BuildLock,
     log: logging.Logger,
+    error_log: Path,
 ) -> Outcome:
     """A build that failed: its error and reason noted in the lock and the error log."""
     reason = failures.of_error(error)
@@ -258,7 +260,8 @@ def _failed(
         message = f"no space left on device ({message})"
     lock.note(error=message[:500], **{failures.REASON_KEY: reason})
     log.error(f"{where} failed: {message}", exc_info=None if user_error else error)
-    return Outcome(permutation_id, "failed", f"{where} failed: {message}", FAILED, reason=reason)
+    said = f"{where} failed: {message}"
+    return Outcome(permutation_id, "failed", said, FAILED, error_log, reason=reason)
 
 
 class RecordedExits:
