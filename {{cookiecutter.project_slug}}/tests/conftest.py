@@ -427,24 +427,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def compiled_package() -> Path:
-    """The package, its bytecode made once for every project's copy: each command a test runs
-    then loads the builder rather than compiling it, about a third of a short command's time.
-    Checked against the source's hash, not its mtime, so an edited copy is never run stale."""
+def compiled_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the package with its bytecode, made once per test process for every project's
+    copy: each command a test runs then loads the builder rather than compiling it, about a third
+    of a short command's time. The bytecode is checked against the source's hash, not its mtime,
+    so an edited copy is never run stale; and it is this process's own (xdist workers would race
+    to write the same files)."""
     import compileall
     import py_compile
 
-    package = ROOT / settings.PACKAGE
+    package = tmp_path_factory.mktemp("compiled") / settings.PACKAGE
+    ignore = shutil.ignore_patterns("__pycache__", settings.DEFAULT_OUTPUT_FOLDER, "_build")
+    shutil.copytree(ROOT / settings.PACKAGE, package, ignore=ignore)
     mode = py_compile.PycInvalidationMode.CHECKED_HASH
-    compileall.compile_dir(package, quiet=1, force=True, invalidation_mode=mode)
+    compileall.compile_dir(package, quiet=1, invalidation_mode=mode)
     return package
 
 
 @pytest.fixture
 def project(tmp_path: Path, compiled_package: Path) -> Iterator[Project]:
     root = tmp_path / "project"
-    ignore = shutil.ignore_patterns(settings.DEFAULT_OUTPUT_FOLDER, "_build")
-    shutil.copytree(compiled_package, root / settings.PACKAGE, ignore=ignore)
+    shutil.copytree(compiled_package, root / settings.PACKAGE)
     shutil.copy(FIXTURE_PIPELINE, root / FIXTURE_PIPELINE.name)
     project = Project(root)
     project.configure()
