@@ -50,6 +50,7 @@ from {{ cookiecutter.package_name }}.builder import axes, layout
 IS_SQLITE = layout.artifact_is_sqlite()
 
 BUILD_ALL = ("build", "--output-folder", "output")
+LEFT_FOR = 120  # seconds a process a phase leaves running sleeps, unless ended
 # Two inputs by two parameters (the default test matrix's dearest and cheapest input, its two
 # cheapest parameters): all these runs need, at less than half the builds.
 RUN_INPUTS = sorted({INPUT, min(INPUTS, key=DEFAULT_CONFIG["inputs"].get)})
@@ -116,8 +117,8 @@ def test_a_worker_killed_mid_build_fails_only_its_permutation(
     running.wait_until_reached(builder)
     os.kill(holder(project, first), signal.SIGKILL)
     running.open()
-    # Promptly: the daemon holds copies of the dead worker's pipes, which never close alone.
-    result = project.finish(builder, code=1, timeout=15)
+    # Before the daemon would end: it holds copies of the dead worker's pipes, which never close.
+    result = project.finish(builder, code=1, timeout=LEFT_FOR / 2)
     one_line(result, f"summary: {TOTAL - 1} built, 1 failed")
     assert pids_in(daemon) and not still_alive(pids_in(daemon), timeout=1)
     after = statuses(project)
@@ -149,13 +150,15 @@ def test_os_exit_0_in_a_phase_fails_its_permutation_and_never_exits_0(
 
 @pytest.fixture
 def spawned(project: Project) -> Iterator[Callable[..., Path]]:
-    """``spawned(how, phase)`` makes a phase start a process that sleeps 30 s (see the fixture
-    pipeline's ``spawn``); the file of their pids. Whatever is left is killed at the end."""
+    """``spawned(how, phase)`` makes a phase start a process that sleeps ``LEFT_FOR`` seconds
+    (see the fixture pipeline's ``spawn``); the file of their pids. Whatever is left is killed
+    at the end."""
     files: list[Path] = []
 
     def spawn(how: str, phase: str = PHASES[1], **pair: str) -> Path:
         pids = project.root / f"pids-{how}-{len(files)}"
-        project.fault(phase, "spawn", {"how": how, "seconds": 30, "pids": str(pids)}, **pair)
+        arg = {"how": how, "seconds": LEFT_FOR, "pids": str(pids)}
+        project.fault(phase, "spawn", arg, **pair)
         files.append(pids)
         return pids
 
