@@ -209,14 +209,18 @@ class Project:
         document["by_id"] = {e["permutation_id"]: e for e in document["entries"]}
         return document
 
-    def block_in_phase(self, phase: str, *, input: str | None = None) -> Block:
-        """Make a phase signal that it has started, then wait until the test releases it."""
+    def block_in_phase(
+        self, phase: str, *, input: str | None = None, param: str | None = None
+    ) -> Block:
+        """Make a phase signal that it has started, then wait until the test releases it (for
+        every permutation, or for those of ``input`` and ``param``)."""
         block = Block(self.root / f"reached-{phase}", self.root / f"release-{phase}")
         self.fault(
             phase,
             "block",
             {"reached": str(block.reached), "release": str(block.release)},
             input=input,
+            param=param,
         )
         return block
 

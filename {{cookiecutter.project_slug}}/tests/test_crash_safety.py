@@ -232,7 +232,9 @@ def children(pid: int) -> list[int]:
 def test_workers_stop_when_their_parent_dies_and_leave_resumable_stages(
     project: Project, signum: int
 ) -> None:
-    block = project.block_in_phase(PHASES[1], input=INPUT)
+    # PERMUTATION's own block: once it is reached, PERMUTATION has completed its first phase
+    # (blocking every permutation of INPUT, the other worker's could reach it first).
+    block = project.block_in_phase(PHASES[1], input=INPUT, param=PARAM)
     builder = project.start(*BUILD_ALL, "--jobs", "2")
     block.wait_until_reached(builder)
     workers = children(builder.pid)
