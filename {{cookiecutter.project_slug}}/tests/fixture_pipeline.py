@@ -207,7 +207,7 @@ def _spawn(how: str, seconds: float, pids: Path) -> None:
     else:
         pid = os.fork()
     if pid:
-        if how == "daemon":  # the first child exits once the daemon is forked, and is reaped
+        if how == "daemon":  # the first child notes the daemon's pid, exits, and is reaped
             os.waitpid(pid, 0)
         else:
             _note_pid(pids, pid)
@@ -217,9 +217,10 @@ def _spawn(how: str, seconds: float, pids: Path) -> None:
         os.dup2(null, stream)
     if how == "daemon":
         os.setsid()
-        if os.fork():
+        daemon = os.fork()
+        if daemon:
+            _note_pid(pids, daemon)
             os._exit(0)
-        _note_pid(pids, os.getpid())
     time.sleep(seconds)
     os._exit(0)
 
