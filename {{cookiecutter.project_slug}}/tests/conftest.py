@@ -134,9 +134,10 @@ class Project:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            # Python ignores Ctrl-C if started with SIGINT ignored, as background jobs of
-            # non-interactive shells are: give the builder the default, as in a terminal.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            # A background job of a non-interactive shell starts with SIGINT and SIGQUIT ignored
+            # (nohup: SIGHUP), which the builder keeps ignoring: give it the defaults, as in a
+            # terminal, so that a test's signal reaches it wherever the suite runs.
+            preexec_fn=restore_stop_signals,
         )
         self.started.append(process)
         return process
@@ -310,6 +311,12 @@ def victim(tmp_path: Path) -> Path:
     (folder / "sub").mkdir(parents=True)
     (folder / "precious.txt").write_text("x\n")
     return folder
+
+
+def restore_stop_signals() -> None:
+    """In a child about to run the builder: the stop signals' default dispositions."""
+    for stop in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(stop, signal.SIG_DFL)
 
 
 def run_commands_through_a_shell(project: Project, commands: str) -> None:
