@@ -3,10 +3,14 @@
 The clients find the cluster through ``SLURM_CONF`` in ``env``, and SLURM finds munge through
 ``AuthInfo=socket=...``; the daemons' lifecycle is ``local_cluster``'s.
 
-With ``enforce_memory`` a task's ``--mem`` is a cgroup (v1) memory limit: past it the kernel's
-OOM killer ends the task and SLURM says OUT_OF_MEMORY, as on a production cluster. SLURM's other
-way, ``JobAcctGatherParams=OverMemoryKill``, also kills such a task, but SLURM 22.05 then says
-FAILED (Reason=JobLaunchFailure), so a reader could not tell it from any other kill.
+With ``enforce_memory`` a task's ``--mem`` is a cgroup memory limit: past it the kernel's OOM
+killer ends the task and SLURM says OUT_OF_MEMORY, as on a production cluster. SLURM's other way,
+``JobAcctGatherParams=OverMemoryKill``, also kills such a task, but SLURM 22.05 then says FAILED
+(Reason=JobLaunchFailure), so a reader could not tell it from any other kill. The cgroup plugin is
+the one the machine's memory controller asks for (``memory_cgroups``): cgroup/v1 where v1 holds
+it, cgroup/v2 where a cgroup2 file system at /sys/fs/cgroup does (without systemd:
+``IgnoreSystemd``, the plugin's own way for tests); a machine with neither (a hybrid one whose
+memory controller is in neither place) cannot run the test, and says why.
 """
 
 from __future__ import annotations
@@ -21,21 +25,44 @@ from local_cluster import LocalCluster, free_port
 
 # Debian: apt-get install --no-install-recommends slurmctld slurmd slurm-client munge
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "sinfo")
-MEMORY_CGROUPS = Path("/sys/fs/cgroup/memory")
-# Where SLURM's cgroup/v1 plugin makes the node's cgroups (its node is "localhost").
+CGROUPS = Path("/sys/fs/cgroup")
+# Where SLURM's cgroup/v1 plugin makes the node's cgroups (its node is "localhost"), and where its
+# cgroup/v2 plugin, without systemd, makes the steps' (IgnoreSystemd).
 NODE_CGROUPS = "slurm_localhost"
+STEP_CGROUPS = "system.slice"
 
 
-def memory_enforcement_problem() -> str | None:
-    """Why this machine cannot give SLURM memory cgroups (v1), or None if it can."""
-    if not (MEMORY_CGROUPS / "memory.limit_in_bytes").exists():
-        return f"no cgroup v1 memory controller at {MEMORY_CGROUPS} (SLURM's task/cgroup needs one)"
-    probe = MEMORY_CGROUPS / f"permtest-probe-{os.getpid()}"
+def memory_cgroups(root: Path = CGROUPS) -> tuple[str | None, str | None]:
+    """The cgroup plugin that can hold a task to its memory here (``cgroup/v1`` or
+    ``cgroup/v2``) and None, or None and why neither can."""
+    v1 = root / "memory"
+    if (v1 / "memory.limit_in_bytes").exists():
+        problem = _probe(v1)
+        return ("cgroup/v1", None) if problem is None else (None, problem)
+    controllers = root / "cgroup.controllers"
+    if controllers.exists() and "memory" in controllers.read_text().split():
+        problem = _probe(root)
+        return ("cgroup/v2", None) if problem is None else (None, problem)
+    unified = [
+        f"{path.parent} holds {' '.join(path.read_text().split()) or 'none'}"
+        for path in (controllers, root / "unified" / "cgroup.controllers")
+        if path.exists()
+    ]
+    found = f" (cgroup v2 at {'; at '.join(unified)})" if unified else ""
+    return None, (
+        f"no memory controller in cgroup v1 ({v1}) or in cgroup v2 ({controllers}){found}:"
+        " SLURM's task/cgroup has no memory to limit"
+    )
+
+
+def _probe(folder: Path) -> str | None:
+    """Why no cgroup can be made under ``folder`` (the daemons run as this user), or None."""
+    probe = folder / f"permtest-probe-{os.getpid()}"
     try:
         probe.mkdir()
         probe.rmdir()
     except OSError as error:
-        return f"cannot make a memory cgroup under {MEMORY_CGROUPS}: {error.strerror}"
+        return f"cannot make a cgroup under {folder}: {error.strerror}"
     return None
 
 
@@ -48,7 +75,7 @@ class SlurmCluster(LocalCluster):
         max_array_size: int = 1001,
         cpus: int = 2,
         memory_mb: int = 2048,
-        enforce_memory: bool = False,
+        enforce_memory: str | None = None,
     ) -> None:
         super().__init__("slurm-")
         self.max_array_size = max_array_size
@@ -56,7 +83,7 @@ class SlurmCluster(LocalCluster):
         # What the node offers jobs: without it SLURM assumes 1 MB and refuses any --mem. Well
         # below the machine's memory, or slurmd would drain the node.
         self.memory_mb = memory_mb
-        self.enforce_memory = enforce_memory
+        self.enforce_memory = enforce_memory  # the cgroup plugin that does (memory_cgroups)
         self.conf = self.root / "slurm.conf"
         self.env["SLURM_CONF"] = str(self.conf)
 
@@ -80,21 +107,36 @@ class SlurmCluster(LocalCluster):
         self.wait_for(socket_path.exists, "munged to open its socket")
         self.conf.write_text(self._slurm_conf(socket_path), encoding="utf-8")
         if self.enforce_memory:  # found beside slurm.conf
-            cgroups = "CgroupPlugin=cgroup/v1\nCgroupMountpoint=/sys/fs/cgroup\n"
-            limits = "CgroupAutomount=no\nConstrainRAMSpace=yes\nConstrainSwapSpace=yes\n"
-            (self.root / "cgroup.conf").write_text(cgroups + limits, encoding="utf-8")
+            (self.root / "cgroup.conf").write_text(self._cgroup_conf(), encoding="utf-8")
+        if self.enforce_memory == "cgroup/v2":  # where slurmd puts its steps, without systemd
+            (CGROUPS / STEP_CGROUPS).mkdir(exist_ok=True)
         self.spawn("slurmctld", "-D", "-i")
         self.spawn("slurmd", "-D", "-N", "localhost")
         self.wait_for(self._node_is_idle, "the node to be idle in sinfo", timeout=60)
 
+    def _cgroup_conf(self) -> str:
+        """cgroup/v1 as the machine mounts it; cgroup/v2 making its own hierarchy, without
+        systemd (IgnoreSystemd, with CgroupAutomount enabling the controllers it needs)."""
+        plugin = f"CgroupPlugin={self.enforce_memory}\nCgroupMountpoint={CGROUPS}\n"
+        if self.enforce_memory == "cgroup/v2":
+            plugin += "IgnoreSystemd=yes\nCgroupAutomount=yes\n"
+        else:
+            plugin += "CgroupAutomount=no\n"
+        return plugin + "ConstrainRAMSpace=yes\nConstrainSwapSpace=yes\n"
+
     def stop(self) -> None:
         super().stop()
-        if self.enforce_memory:  # the node's cgroups, emptied by slurmd: removed, deepest first
-            for controller in Path("/sys/fs/cgroup").iterdir():
-                node = controller / NODE_CGROUPS
-                for folder in sorted(node.glob("**/"), key=lambda p: -len(p.parts)):
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+        if not self.enforce_memory:
+            return
+        # The cgroups slurmd made, emptied by now: removed, deepest first.
+        if self.enforce_memory == "cgroup/v2":
+            made = list((CGROUPS / STEP_CGROUPS).glob("*slurmstepd.scope"))
+        else:
+            made = [controller / NODE_CGROUPS for controller in CGROUPS.iterdir()]
+        for node in made:
+            for folder in sorted(node.glob("**/"), key=lambda p: -len(p.parts)):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
     def _slurm_conf(self, socket_path: Path) -> str:
         user = getpass.getuser()

@@ -22,8 +22,11 @@ table, whose entries the tests edit one by one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -172,17 +175,23 @@ def inject(ctx: BuildContext, phase: str) -> None:
     """Apply the configured faults of this phase that match the permutation, in order.
 
     A fault is ``{"phase", "action", "arg", "input"?, "param"?}``; actions: ``raise`` (a
-    RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``sleep``
-    (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to the file ``arg``), ``sql`` (run
-    the statement ``arg`` on the staged database), ``allocate`` (hold ``arg`` MiB, every page
+    RuntimeError with ``arg`` as message), ``exit`` (``sys.exit(arg)``), ``os_exit``, ``kill``
+    (SIGKILL to its own process, as the OOM killer sends), ``interrupt`` (raise KeyboardInterrupt
+    itself, with no signal), ``sleep`` (seconds), ``note`` (append ``<id> <phase> <pid> <time>`` to
+    the file ``arg``), ``sql`` (run the statement ``arg`` on the staged database), ``script``
+    (``executescript(arg)`` there, which commits first), ``allocate`` (hold ``arg`` MiB, every page
     touched, for a second, or ``[MiB, seconds]``: past a memory limit, a MemoryError or the OOM
-    killer), ``block``
-    (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to exist), ``handles``
-    (append the numbers of open file descriptors and of logging handlers to the file ``arg``),
-    ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``), ``spin`` (keep a cpu busy for ``arg``
-    seconds), ``child`` (run a child process that holds ``arg`` MiB, and wait for it), ``call``
-    (call ``function(ctx)`` of the project module ``arg``, ``"module:function"``: code outside
-    this file).
+    killer), ``block`` (touch ``arg["reached"]``, then wait up to 30 s for ``arg["release"]`` to
+    exist), ``handles`` (append the numbers of open file descriptors and of logging handlers to the
+    file ``arg``), ``cpus`` (append ``<id> <ctx.cpus>`` to the file ``arg``), ``spin`` (keep a cpu
+    busy for ``arg`` seconds), ``child`` (run a child process that holds ``arg`` MiB, and wait for
+    it), ``call`` (call ``function(ctx)`` of the project module ``arg``, ``"module:function"``: code
+    outside this file), ``link`` (make ``arg["name"]`` in the stage, ``{pid}`` in it the builder's
+    pid, a symbolic link to ``arg["to"]``), ``fill`` (write zeros to the file ``arg`` until its disk
+    is full), ``spawn`` (start a process that sleeps ``arg["seconds"]``, by ``arg["how"]``: ``fork``
+    (``os.fork``), ``libc`` (libc's own ``fork()``, past Python's fork hooks), ``subprocess``
+    (keeping the inheritable descriptors) or ``daemon`` (forked twice, so that its parent exits at
+    once), and append its pid to the file ``arg["pids"]``).
     """
     for fault in CONFIG["faults"]:
         if fault["phase"] != phase or fault.get("input", ctx.input_id) != ctx.input_id:
@@ -196,6 +205,10 @@ def inject(ctx: BuildContext, phase: str) -> None:
             sys.exit(arg)
         if action == "os_exit":
             os._exit(arg)
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if action == "interrupt":
+            raise KeyboardInterrupt(arg)
         if action == "sleep":
             time.sleep(arg)
         elif action == "note":
@@ -205,10 +218,20 @@ def inject(ctx: BuildContext, phase: str) -> None:
             _allocate(arg)
         elif action == "sql":
             ctx.db.execute(arg)
+        elif action == "script":
+            ctx.db.executescript(arg)
         elif action == "block":
             _block(Path(arg["reached"]), Path(arg["release"]))
         elif action == "handles":
             _count_handles(Path(arg))
+        elif action == "link":
+            link = ctx.staging_dir / arg["name"].format(pid=os.getpid())
+            link.unlink(missing_ok=True)
+            link.symlink_to(arg["to"])
+        elif action == "fill":
+            _fill(Path(arg))
+        elif action == "spawn":
+            _spawn(arg["how"], arg["seconds"], Path(arg["pids"]))
         elif action == "cpus":
             with open(arg, "a", encoding="utf-8") as out:
                 out.write(f"{ctx.permutation_id} {ctx.cpus}\n")
@@ -217,8 +240,6 @@ def inject(ctx: BuildContext, phase: str) -> None:
             while time.process_time() < until:
                 pass
         elif action == "child":
-            import subprocess
-
             touched = f"n = {arg} << 20; b = bytearray(n); b[::4096] = bytes(n >> 12)"
             subprocess.run([sys.executable, "-c", touched], check=True)
         elif action == "call":
@@ -234,6 +255,54 @@ def _allocate(arg: int | list[float]) -> None:
     for page in range(0, len(held), 4096):
         held[page] = 1
     time.sleep(seconds)
+
+
+def _spawn(how: str, seconds: float, pids: Path) -> None:
+    """A process that outlives the phase, holding whatever its parent held but its standard
+    streams (as a daemon would, and so that the builder's own pipes close when it ends): its pid
+    noted."""
+    if how == "subprocess":
+        sleeper = [sys.executable, "-c", f"import time; time.sleep({seconds})"]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        child = subprocess.Popen(sleeper, close_fds=False, **quiet)  # type: ignore[call-overload]
+        _note_pid(pids, child.pid)
+        return
+    if how == "libc":
+        import ctypes
+
+        pid = ctypes.CDLL(None).fork()
+    else:
+        pid = os.fork()
+    if pid:
+        if how == "daemon":  # the first child notes the daemon's pid, exits, and is reaped
+            os.waitpid(pid, 0)
+        else:
+            _note_pid(pids, pid)
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for stream in (0, 1, 2):
+        os.dup2(null, stream)
+    if how == "daemon":
+        os.setsid()
+        daemon = os.fork()
+        if daemon:
+            _note_pid(pids, daemon)
+            os._exit(0)
+    time.sleep(seconds)
+    os._exit(0)
+
+
+def _fill(path: Path) -> None:
+    """Write zeros to ``path`` until its file system is full."""
+    with contextlib.suppress(OSError), open(path, "ab") as filler:
+        while True:
+            filler.write(bytes(1 << 16))
+            filler.flush()
+
+
+def _note_pid(pids: Path, pid: int) -> None:
+    with open(pids, "a", encoding="utf-8") as out:
+        out.write(f"{pid}\n")
 
 
 def _block(reached: Path, release: Path) -> None:

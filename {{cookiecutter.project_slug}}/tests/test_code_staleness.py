@@ -169,12 +169,12 @@ def test_a_malformed_record_makes_only_its_artifact_stale(project: Project) -> N
     broken = f"{INPUTS[0]}_{PARAMS[0]}"
 
     def damage(document: dict[str, Any]) -> None:
-        document["inputs"] = "oops"
+        document["code"] = "oops"  # the shape of what staleness compares (inputs: test_hostile_runs)
 
     edit_provenance(provenance_file(project.artifact(broken)), damage)
-    assert stale(project) == {broken: ['no provenance: malformed inputs "oops"']}
+    assert stale(project) == {broken: ['no provenance: malformed code "oops"']}
     result = project.run("show", broken, code=2)
-    assert "malformed inputs" in result.stderr and "Traceback" not in result.stderr
+    assert "malformed code" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_registry_value_that_is_a_function_compares_by_its_name(project: Project) -> None:

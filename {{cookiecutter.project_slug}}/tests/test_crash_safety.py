@@ -27,6 +27,8 @@ from conftest import (
     PHASES,
     Project,
     assert_valid_artifact,
+    in_tmpfs,
+    one_line,
 )
 
 from {{ cookiecutter.package_name }} import settings
@@ -44,13 +46,6 @@ def rows(artifact: Path) -> list[list[float]]:
     return list(json.loads(artifact.read_text())["rows"])
 
 
-def one_line(result: subprocess.CompletedProcess[str], *needles: str) -> None:
-    """The run explained itself on stderr in plain lines: no traceback, each needle said."""
-    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr, result.stderr
-    for needle in needles:
-        assert needle in result.stderr, result.stderr
-
-
 def fail_last_phase(project: Project) -> None:
     """A staged build whose first phases completed: what a resume starts from."""
     project.fault(PHASES[-1], "raise", "late failure")
@@ -58,39 +53,7 @@ def fail_last_phase(project: Project) -> None:
     project.clear_faults()
 
 
-def in_tmpfs(folder: Path, size: str, then: str = "") -> tuple[str, ...]:
-    """A command prefix that runs the command with a fresh tmpfs of ``size`` on ``folder``
-    (after the shell line ``then``), in a private mount namespace gone when the command ends."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    script = f'mkdir -p "$1" && mount -t tmpfs -o size={size} tmpfs "$1" && {then or "true"}'
-    prefix = (
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        script + ' && shift && exec "$@"',
-        "sh",
-        str(folder),
-    )
-    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=30)
-    if probe.returncode:
-        pytest.skip(f"cannot mount a tmpfs here (unshare --mount): {probe.stderr.strip()}")
-    return prefix
-
-
 # --- 1. symbolic links ---
-
-
-@pytest.fixture
-def victim(tmp_path: Path) -> Path:
-    """A folder outside the output folder that no build may touch."""
-    folder = tmp_path / "victim"
-    (folder / "sub").mkdir(parents=True)
-    (folder / "precious.txt").write_text("x\n")
-    return folder
 
 
 @pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])

@@ -111,7 +111,7 @@ def fail_four_ways(project: Project) -> None:
     first, second = INPUTS[:2]
     project.fault(PHASES[1], "allocate", 2**40, param=HALF)
     project.fault(PHASES[1], "raise", "boom", param=DOUBLE)
-    project.fault(PHASES[1], "os_exit", 9, input=first, param=TRIPLE)
+    project.fault(PHASES[1], "kill", input=first, param=TRIPLE)
     project.fault(PHASES[1], "allocate", 2**40, input=second, param=TRIPLE)
     for inp, param in ((first, HALF), (first, DOUBLE), (first, TRIPLE), (second, TRIPLE)):
         pair = (axes.INPUT_FLAG, inp, axes.PARAM_FLAG, param)
@@ -142,6 +142,9 @@ def test_retry_scale_resubmits_by_reason_and_says_what_it_left_out(project: Proj
         " --retry-exceptions to retry them as they were",
         "--retry-scale: 1 failure(s) of reason oom left out: no mem declared to scale; give"
         " --mem 4G (times the factor) or declare 'mem' in the pipeline's resources",
+        "--retry-scale: 1 failure(s) of reason killed have no known cause (nothing recorded it,"
+        " and SLURM no longer knows their jobs): retried with the same resources; give --mem or"
+        " --time to retry them with more",
     ]
 
     with_exceptions = project.run(*RETRY, "--retry-exceptions", "--mem", "4G").stdout

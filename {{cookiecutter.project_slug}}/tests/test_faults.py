@@ -136,6 +136,7 @@ def test_an_output_folder_that_is_a_file_is_one_line_and_exit_2(project: Project
     assert project.output.read_text() == "not a folder"
 
 
+@pytest.mark.unprivileged
 def test_an_unwritable_output_folder_is_one_line_exit_2_and_loses_nothing(
     project: Project,
 ) -> None:
@@ -171,7 +172,7 @@ def test_ctrl_c_outside_a_phase_exits_130_without_a_traceback(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(owner, name, interrupted)
-    monkeypatch.setattr(interrupts, "handle_sigterm", lambda: None)  # not in pytest's process
+    monkeypatch.setattr(interrupts, "handle_stops", lambda: None)  # not in pytest's process
     args = ["build", "--output-folder", str(tmp_path), axes.INPUT_FLAG, INPUT]
     assert cli.main([*args, axes.PARAM_FLAG, PARAM]) == 130
     stderr = capsys.readouterr().err

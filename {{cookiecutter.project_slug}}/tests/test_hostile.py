@@ -36,16 +36,32 @@ def pipeline_file(
     discover: str = 'return ["a", "b"]',
     cost: str = "return 1",
     params: dict[str, int] | None = None,
+    then: str = "",
 ) -> Callable[[Project], None]:
-    """A case's preparation: write that pipeline into the project and point the variable at it."""
+    """A case's preparation: write that pipeline (with the lines ``then`` after it) into the
+    project and point the variable at it."""
     registry = {name: {"cost": cost_} for name, cost_ in (params or {"p": 1, "q": 2}).items()}
 
     def prepare(project: Project) -> None:
         source = PIPELINE.replace("@DISCOVER@", discover).replace("@COST@", cost)
         source = source.replace("@PARAMS@", repr(registry))
         path = project.root / "hostile_pipeline.py"
-        path.write_text(textwrap.dedent(source))
+        path.write_text(textwrap.dedent(source) + then)
         project.extra_env[layout.PIPELINE_VARIABLE] = str(path)
+
+    return prepare
+
+
+def pipeline_variable(value: str, text: str | None = None) -> Callable[[Project], None]:
+    """A case's preparation: the pipeline variable names ``value`` (a file of ``text``, if given,
+    in the project)."""
+
+    def prepare(project: Project) -> None:
+        path = value
+        if text is not None:
+            path = str(project.root / value)
+            (project.root / value).write_text(text)
+        project.extra_env[layout.PIPELINE_VARIABLE] = path
 
     return prepare
 
@@ -126,6 +142,72 @@ HOSTILE: list[object] = [
         "pipeline.estimate_cost('a') failed: ZeroDivisionError",
         id="cost-raises",
     ),
+    pytest.param(
+        nothing,
+        ("manifest", axes.INPUT_FLAG, ""),
+        f"{axes.INPUT_FLAG} '' holds an empty value",
+        id="empty-input-id",
+    ),
+    pytest.param(
+        nothing,
+        ("build", "--output-folder", "output", axes.PARAM_FLAG, "half,,double"),
+        f"{axes.PARAM_FLAG} 'half,,double' holds an empty value",
+        id="empty-value-in-a-list",
+    ),
+    pytest.param(
+        nothing,
+        ("build", "--output-folder", "output", axes.INPUT_FLAG, "zz*"),
+        f"{axes.INPUT_FLAG} 'zz*' matches no {axes.INPUT_AXIS} id; valid: ",
+        id="build-pattern-matches-nothing",
+    ),
+    pytest.param(
+        pipeline_variable("/etc/passwd"),
+        ("manifest",),
+        f"{layout.PIPELINE_VARIABLE}='/etc/passwd' is not a Python file (.py)",
+        id="pipeline-not-python",
+    ),
+    pytest.param(
+        pipeline_variable("broken.py", "def phase(:\n"),
+        ("manifest",),
+        "cannot be loaded: SyntaxError: invalid syntax (line 1)",
+        id="pipeline-syntax-error",
+    ),
+    pytest.param(
+        pipeline_variable("raising.py", "import no_such_module_here\n"),
+        (axes.LIST_PARAMS,),
+        "cannot be loaded: ModuleNotFoundError: No module named 'no_such_module_here'",
+        id="pipeline-import-fails",
+    ),
+    pytest.param(
+        pipeline_file(then="PHASES = None\n"),
+        ("manifest",),
+        "pipeline.PHASES is None; give a list of phase functions",
+        id="phases-none",
+    ),
+    pytest.param(
+        pipeline_file(then="PHASES = [print, 'not a function']\n"),
+        ("build", "--output-folder", "output"),
+        "pipeline.PHASES[1] is 'not a function'; give a list of phase functions",
+        id="phase-not-a-function",
+    ),
+    pytest.param(
+        pipeline_file(then="PARAM_REGISTRY = ['p', 'q']\n"),
+        (axes.LIST_PARAMS,),
+        "pipeline.PARAM_REGISTRY is a list; give a dict of each",
+        id="registry-a-list",
+    ),
+    pytest.param(
+        pipeline_file(then="PARAM_REGISTRY['q'] = None\n"),
+        ("manifest", "--json"),
+        "pipeline.PARAM_REGISTRY['q'] is None; give a dict with a 'cost'",
+        id="registry-entry-none",
+    ),
+    pytest.param(
+        pipeline_file(then="del COST_UNIT\n"),
+        ("manifest",),
+        "pipeline.COST_UNIT is missing; give a str, the unit of estimate_cost (e.g. 'rows')",
+        id="cost-unit-missing",
+    ),
 ]
 
 
@@ -165,10 +247,11 @@ def test_a_folder_starting_with_a_dash_gives_working_commands(project: Project, 
     assert len(built) == 1, result.stderr
 
 
+@pytest.mark.unprivileged
 def test_an_unreadable_output_folder_is_one_line_and_exit_2(project: Project) -> None:
     import os
 
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # the template's CI runs this as an ordinary user (test_unprivileged)
         pytest.skip("root reads any folder whatever its mode, and no trick makes one unreadable")
     project.output.mkdir()
     project.output.chmod(0)

@@ -430,6 +430,7 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(project: Project, text: str) -> 
     assert len(json.loads(cache.read_text())["ids"]) == len(PARAMS)
 
 
+@pytest.mark.unprivileged
 def test_stale_answers_from_a_read_only_folder(project: Project) -> None:
     build(project, axes.INPUT_FLAG, INPUTS[0])
     edit_scale(project)

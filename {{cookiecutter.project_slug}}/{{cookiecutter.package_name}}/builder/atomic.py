@@ -17,15 +17,18 @@ def atomic_publish(target: Path, content: bytes | Path) -> Path:
     """Put ``content`` (bytes, or a finished file to move) at ``target`` in one atomic step.
 
     Bytes go to a sibling named after this process, so two writers never share one; a write
-    that fails leaves no temporary file behind.
+    that fails leaves no temporary file behind. The sibling is made afresh, never opened through
+    whatever stands at its name (a link would carry the write elsewhere).
     """
     if isinstance(content, Path):
         partial = content
         fsync(partial)
     else:
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        partial.unlink(missing_ok=True)  # a leftover or a link: removed, never followed
+        fresh = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         try:
-            with open(partial, "wb") as handle:
+            with open(os.open(partial, fresh, 0o666), "wb") as handle:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())

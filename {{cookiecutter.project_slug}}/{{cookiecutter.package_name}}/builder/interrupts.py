@@ -1,8 +1,13 @@
-"""SIGINT and SIGTERM stop the builder the same way: unwinding, so logs and locks close properly.
+"""Stop signals stop the builder the same way: unwinding, so logs and locks close properly.
 
-Ctrl-C raises ``KeyboardInterrupt``; a scheduler's SIGTERM (a cancel, a time limit) raises its
-subclass ``Terminated``, so one ``except KeyboardInterrupt`` handles both and the exit code is the
-shell's convention for the signal: 130 for SIGINT, 143 for SIGTERM.
+Ctrl-C (SIGINT) raises ``KeyboardInterrupt``; a scheduler's SIGTERM (a cancel, a time limit), a
+lost terminal's SIGHUP and SIGQUIT raise its subclass ``Terminated``, which knows its signal. So
+one ``except KeyboardInterrupt`` handles them all, the record names the signal, and the exit code is
+the shell's convention: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM). A signal that
+was ignored when the builder started (``nohup``) stays ignored.
+
+``received`` tells a stop that a signal sent from a ``KeyboardInterrupt`` a phase raised itself:
+the first stops the build, the second is the phase's failure like any other exception.
 """
 
 from __future__ import annotations
@@ -10,29 +15,48 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT})
+
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, like Ctrl-C."""
+    """SIGTERM, SIGHUP or SIGQUIT, raised where the program is, like Ctrl-C."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.signum = signum
 
 
-# The SIGTERM received, if any: a stop raised inside a SQLite callback is swallowed by sqlite3
+# The stop signal received, if any: a stop raised inside a SQLite callback is swallowed by sqlite3
 # (the statement fails as "interrupted"), so the builder looks here to tell a stop from a failure.
-received: Terminated | None = None
+received: KeyboardInterrupt | None = None
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+def stop_of(signum: int) -> KeyboardInterrupt:
+    """What a stop signal raises; ``received`` remembers it."""
     global received
-    received = Terminated()
-    raise received
+    received = KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+    return received
 
 
-def handle_sigterm() -> None:
-    signal.signal(signal.SIGTERM, _raise_terminated)
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise stop_of(signum)
+
+
+def handle_stops() -> None:
+    """From here on, each stop signal raises where the program is (unless it was ignored)."""
+    for stop in STOP_SIGNALS:
+        handler = signal.getsignal(stop)
+        if handler in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(stop, _raise_stop)
+
+
+def signal_of(stop: KeyboardInterrupt) -> int:
+    return stop.signum if isinstance(stop, Terminated) else signal.SIGINT
 
 
 def signal_name(stop: KeyboardInterrupt) -> str:
-    return "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+    return signal.Signals(signal_of(stop)).name
 
 
 def exit_code(stop: KeyboardInterrupt) -> int:
-    return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+    return 128 + signal_of(stop)

@@ -152,6 +152,23 @@ def log_file(stage: Path, permutation_id: str, level: str) -> Path:
     return stage / f"{permutation_id}.{level}.log"
 
 
+LINK = "is a symbolic link; remove it (the builder never follows one)"
+NOT_A_LOCK = "is a folder, not a lock file; remove it"
+
+
+class UnsafeStage(UsageError):
+    """A path the builder refuses to write through; the message says why and what to do. A build
+    fails with it (exit 1); elsewhere, like any usage error, it is one line and exit 2."""
+
+
+def refuse_link(path: Path) -> Path:
+    """A folder or file of the builder's own under the output folder, refused if it is a link: a
+    link would carry the builder's writes (and ``--force``'s deletions) outside."""
+    if path.is_symlink():
+        raise UnsafeStage(f"{path} {LINK}")
+    return path
+
+
 def unreadable(output_dir: Path, error: OSError) -> UsageError:
     """The one-line error of an output folder that cannot be listed."""
     if isinstance(error, NotADirectoryError):

@@ -20,7 +20,8 @@ def can_redraw(stream: TextIO) -> bool:
 
 
 def terminal_style(stream: TextIO) -> tuple[int, bool]:
-    """A terminal's width and whether to colour it; 80 columns and plain for a pipe."""
+    """A terminal's width and whether to colour it; 80 columns and plain for a pipe. A width of 0
+    (``script``, some CI ptys, ``COLUMNS=0``) is no width at all: unknown, so 80 too."""
     if not stream.isatty():
         return DEFAULT_WIDTH, False
     try:
@@ -30,4 +31,5 @@ def terminal_style(stream: TextIO) -> tuple[int, bool]:
             width = os.get_terminal_size(stream.fileno()).columns
         except OSError:
             width = DEFAULT_WIDTH
-    return width, can_redraw(stream) and not os.environ.get("NO_COLOR")
+    colour = can_redraw(stream) and not os.environ.get("NO_COLOR")
+    return (width if width > 0 else DEFAULT_WIDTH), colour

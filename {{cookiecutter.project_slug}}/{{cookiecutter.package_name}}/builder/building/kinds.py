@@ -94,7 +94,7 @@ class FileKind:
 
     def _publish_sidecar(self, final: Path, artifact: Path, document: Document) -> None:
         sidecar = layout.sidecar_path(final)
-        sidecar.parent.mkdir(exist_ok=True)
+        layout.refuse_link(sidecar.parent).mkdir(exist_ok=True)
         text = json.dumps({**document, "artifact": identity(artifact, content=True)}, indent=1)
         atomic_publish(sidecar, (text + "\n").encode())
 

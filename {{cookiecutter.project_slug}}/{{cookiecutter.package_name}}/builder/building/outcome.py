@@ -22,6 +22,7 @@ class Outcome:
     code: int = 0
     error_log: Path | None = None
     seconds: float | None = None  # how long build_permutation took
+    reason: str | None = None  # a failure's (see failures)
 
 
 def counts_text(counts: dict[str, int]) -> str:

@@ -8,10 +8,12 @@ Lifecycle of one permutation, or gather (``build_permutation``; ``targets`` says
 3. run each remaining phase, noting the code it runs (``tracing``); for SQLite artifacts the
    phase's work and its progress rows commit in one transaction, so a phase killed half-way leaves
    nothing a resumed build would trust;
-4. on success let the artifact's kind (``kinds``) make the final artifact from the untouched
-   staged one and move it into place, then delete the staging dir; on failure or interruption
-   (at any point, finishing included) keep it, with the partial artifact, its progress, the three
-   logs and the lock's record of where and why it stopped.
+4. on success, once the stage holds no link and the inputs are as they were when it was begun,
+   let the artifact's kind (``kinds``) make the final artifact from the untouched staged one and
+   move it into place, then delete the staging dir; on failure or interruption (at any point,
+   finishing included) keep it, with the partial artifact, its progress, the three logs and the
+   lock's record of where and why it stopped (on a full disk, only if it holds completed phases);
+5. whatever the end, end what the phases left running (``leftovers``) before the lock is let go.
 The stage never holds a symbolic link the builder would write through, and lies on the output
 folder's file system (the final move must be one atomic rename).
 Only ``build`` imports this module: the info subcommands never pay for logging or sqlite3.
@@ -21,23 +23,26 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from .. import axes, failures, interrupts, layout, scheduler, status, tracing
 from ..ids import UsageError
 from ..manifest import measured
 from ..manifest.entries import Entry
 from ..manifest.history import Estimator
+from ..manifest.listing import not_an_artifact
 from ..manifest.provenance_cache import canonical
 from ..manifest.recorded import Document, MissingProvenance
 from ..manifest.stages import read_stage
 from ..manifest.stale import Today
-from . import measure, overall, progress, provenance, staging, targets
+from . import leftovers, measure, overall, progress, provenance, staging, targets
 from .context import BuildContext, cpus_per_build
 from .kinds import KIND
 from .logs import PROGRESS, BuildLogs
@@ -47,11 +52,13 @@ Phase = Callable[[BuildContext], "str | None"]
 
 
 def prepare_output_folder(output_dir: Path) -> None:
-    """Create the output folder, or say in one line why builds cannot write there."""
+    """Create the output folder, or say in one line why builds cannot write there; remove what
+    earlier builds discarded but were killed before they had deleted."""
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=output_dir):  # can a file be created there at all?
             pass
+        staging.remove_discarded(layout.staging_root(output_dir))
     except (FileExistsError, NotADirectoryError):
         raise UsageError(
             f"output folder '{output_dir}' is a file or lies under one; give a folder"
@@ -77,10 +84,14 @@ def _build_locked(target: targets.Target, force: bool) -> Outcome:
     final = layout.artifact_path(output_dir, permutation_id)
     lock = staging.BuildLock(stage, permutation_id)
     before = read_stage(output_dir, permutation_id) if stage.is_dir() else None
+    children = leftovers.Watch()
     try:
         staging.refuse_links(stage, permutation_id, force=force)
+        stray = not_an_artifact(final)
+        if stray is not None:  # no build could move its artifact there
+            raise layout.UnsafeStage(stray)
         if not lock.acquire():
-            return Outcome(permutation_id, "busy", f"is being built by {lock.holder}", BUSY)
+            return Outcome(permutation_id, "busy", lock.refusal(), BUSY)
         job = failures.this_job()
         if job is not None:  # a killed build's reader may learn its fate from SLURM
             lock.note(**{failures.JOB_KEY: job})
@@ -99,12 +110,23 @@ def _build_locked(target: targets.Target, force: bool) -> Outcome:
             staging.clear(stage, keep=[lock.path])
         staging.check_same_file_system(stage, output_dir)
         return _build_staged(target, stage, final, lock, previous)
-    except staging.UnsafeStage as problem:
+    except layout.UnsafeStage as problem:
         return Outcome(permutation_id, "failed", str(problem), FAILED)
     except KeyboardInterrupt as stop:  # taking the lock, clearing or discarding the stage
         return _interrupted(permutation_id, stop, "outside a phase", None)
     finally:
+        _end_leftovers(permutation_id, children)  # before the lock is let go
         lock.release()
+
+
+def _end_leftovers(permutation_id: str, children: leftovers.Watch) -> None:
+    ended = children.end()
+    if ended:
+        pids = ", ".join(map(str, ended))
+        print(
+            f"warning: {permutation_id}: ended what its phases left running (pid {pids})",
+            file=sys.stderr,
+        )
 
 
 def _stage_under_lock(
@@ -148,6 +170,8 @@ def _build_staged(
     def note_peak(peak: int) -> None:
         lock.note(**{measured.PEAK: str(peak)})
 
+    held = 0  # completed phases in the stage: worth keeping it for
+    stopped: Outcome | None = None
     with BuildLogs(stage, permutation_id) as log, measure.sampling(meter, note_peak):
         conn = sqlite3.connect(KIND.progress_file(stage, permutation_id), isolation_level=None)
         try:
@@ -157,6 +181,7 @@ def _build_staged(
             conn, begun = _begin(target, today, stage, lock, conn, log)
             completed = _still_standing(target, today, progress.completed_phases(conn), conn, log)
             _check_progress_matches(completed, phases)
+            held = len(completed)
             context = BuildContext(
                 permutation_id=permutation_id,
                 input_id=entry[axes.INPUT_KEY] or "",  # a gather over all has neither
@@ -179,44 +204,99 @@ def _build_staged(
                     record.resumed(number, phase.__name__, completed_at, ran or {})
                     continue
                 lock.note(phase=f"[{number}/{total}] {phase.__name__}")
-                with record.timing(number, phase.__name__):
+                with record.timing(number, phase.__name__), RecordedExits(lock, log, where):
                     record.noted(_run_phase(phase, where, number, context, conn, noting))
                 lock.note(**{measured.MEASURED: meter.record()})
+                held = number
             where = "finishing"
+            staging.refuse_links(stage, permutation_id, force=False)  # none made by a phase
+            _check_inputs_unchanged(target, begun)
             lock.note(phase=f"[{total}/{total}] finishing")
             log.debug(f"finish {context.artifact_path} into {final}")
             KIND.finish(conn, context.artifact_path, final, record.finished())
             lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")  # a kill now leaves it DONE
-        except KeyboardInterrupt as stop:
-            outcome = _interrupted(permutation_id, stop, f"in {where}", error_log)
-            lock.note(
-                error=outcome.message,
-                **{
-                    failures.REASON_KEY: failures.of_stop(stop),
-                    measured.MEASURED: meter.record(where),
-                },
-            )
-            log.error(f"{outcome.message}; staging kept, rerun to resume: {stage}")
-            return outcome
         except BaseException as error:  # SystemExit too: a phase that exits has failed
-            user_error = isinstance(error, UsageError)  # a known cause: no type, no traceback
-            message = str(error) if user_error else f"{type(error).__name__}: {error}"
-            lock.note(
-                error=message[:500],
-                **{
-                    failures.REASON_KEY: failures.of_error(error),
-                    measured.MEASURED: meter.record(where),
-                },
-            )
-            log.error(f"{where} failed: {message}", exc_info=None if user_error else error)
-            return Outcome(
-                permutation_id, "failed", f"{where} failed: {message}", FAILED, error_log
-            )
+            if isinstance(error, KeyboardInterrupt) and interrupts.received is not None:
+                stopped = _interrupted(permutation_id, error, f"in {where}", error_log)
+                lock.note(
+                    error=stopped.message,
+                    **{
+                        failures.REASON_KEY: failures.of_stop(error),
+                        measured.MEASURED: meter.record(where),
+                    },
+                )
+                log.error(f"{stopped.message}; staging kept, rerun to resume: {stage}")
+                return stopped
+            # A KeyboardInterrupt that no signal sent was raised by the phase: its failure.
+            lock.note(**{measured.MEASURED: meter.record(where)})
+            stopped = _failed(permutation_id, error, where, lock, log, error_log)
         finally:
             conn.close()
-        log.info(f"built {final} in {time.monotonic() - started:.2f}s", extra=PROGRESS)
-    staging.discard(stage)
-    return Outcome(permutation_id, "built", f"built {final}")
+        if stopped is None:
+            log.info(f"built {final} in {time.monotonic() - started:.2f}s", extra=PROGRESS)
+    if stopped is None:
+        staging.discard(stage)
+        return Outcome(permutation_id, "built", f"built {final}")
+    if stopped.reason == failures.NO_SPACE and not held:
+        staging.discard(stage)  # it holds nothing worth the space it takes on a full disk
+        stopped.error_log = None
+    return stopped
+
+
+def _check_inputs_unchanged(target: targets.Target, begun: Document) -> None:
+    """The inputs are as they were when the stage was begun, or the artifact would mix both:
+    fingerprinted again before anything is published."""
+    changed = target.changed_inputs(begun)
+    if changed:
+        raise failures.InputChanged(
+            f"input changed during the build: {', '.join(changed)}; the next build starts over"
+        )
+
+
+def _failed(
+    permutation_id: str,
+    error: BaseException,
+    where: str,
+    lock: staging.BuildLock,
+    log: logging.Logger,
+    error_log: Path,
+) -> Outcome:
+    """A build that failed: its error and reason noted in the lock and the error log."""
+    reason = failures.of_error(error)
+    user_error = isinstance(error, UsageError | failures.InputChanged)  # no type, no traceback
+    message = str(error) if user_error else f"{type(error).__name__}: {error}"
+    if reason == failures.NO_SPACE:
+        message = f"no space left on device ({message})"
+    lock.note(error=message[:500], **{failures.REASON_KEY: reason})
+    log.error(f"{where} failed: {message}", exc_info=None if user_error else error)
+    said = f"{where} failed: {message}"
+    return Outcome(permutation_id, "failed", said, FAILED, error_log, reason=reason)
+
+
+class RecordedExits:
+    """While a phase runs, ``os._exit`` called in the builder's own process (not in a child the
+    phase forked) is recorded in the lock and the error log as the phase's failure, reason
+    ``exit CODE``; then the process ends as asked, with 1 for 0: a phase that ends the process
+    never leaves a stage, or an exit code, that says nothing went wrong."""
+
+    def __init__(self, lock: staging.BuildLock, log: logging.Logger, where: str) -> None:
+        self.lock, self.log, self.where = lock, log, where
+        self.builder = os.getpid()
+        self.real = os._exit
+
+    def __enter__(self) -> None:
+        setattr(os, "_exit", self.exit)  # noqa: B010 (a module's function, replaced for a while)
+
+    def __exit__(self, *raised: object) -> None:
+        setattr(os, "_exit", self.real)  # noqa: B010
+
+    def exit(self, code: int) -> NoReturn:
+        if os.getpid() == self.builder:
+            message = f"{self.where} failed: os._exit({code}) in the phase"
+            self.lock.note(error=message, **{failures.REASON_KEY: f"{failures.EXIT} {code}"})
+            self.log.error(message)
+            self.real(code or FAILED)
+        self.real(code)
 
 
 def _begin(
@@ -237,16 +317,23 @@ def _begin(
     progress.ensure_tables(conn)
     then = progress.begun(conn)
     completed = progress.completed_phases(conn)
-    if then is not None and all(ran is not None for *_, ran in completed):
+    committed = progress.committed_on_its_own(conn)
+    if committed is not None:
+        names = [phase.__name__ for phase in target.phases]
+        name = names[committed - 1] if 0 < committed <= len(names) else "?"
+        where = f"phase {committed}/{len(names)} {name}"
+        _starting_over(permutation_id, f"the stage holds writes {where} committed on its own", log)
+    elif then is not None and all(ran is not None for *_, ran in completed):
         try:
             why = target.source_reasons(today, then)
         except MissingProvenance as malformed:
             why = (str(malformed),)
         if not why:
             return conn, then
-        message = f"staged phases were built from other inputs ({'; '.join(why)}): starting over"
-        log.info(message)
-        print(f"{permutation_id}: {message}", file=sys.stderr)
+        inputs = "; ".join(why)
+        _starting_over(
+            permutation_id, f"staged phases were built from other inputs ({inputs})", log
+        )
     elif completed:
         log.info("staged phases record nothing of what they ran: starting over")
     else:
@@ -257,6 +344,13 @@ def _begin(
     conn = sqlite3.connect(KIND.progress_file(stage, permutation_id), isolation_level=None)
     progress.ensure_tables(conn)
     return conn, _record_begun(target, conn)
+
+
+def _starting_over(permutation_id: str, why: str, log: logging.Logger) -> None:
+    """Say on stderr and in the info log why a stage's completed phases are not resumed."""
+    message = f"{why}: starting over"
+    log.info(message)
+    print(f"{permutation_id}: {message}", file=sys.stderr)
 
 
 def _record_begun(target: targets.Target, conn: sqlite3.Connection) -> Document:
@@ -334,11 +428,15 @@ def _run_phase(
         if sqlite:
             conn.set_progress_handler(_listen_for_stops, 10_000)
             conn.execute("BEGIN IMMEDIATE")
+            progress.open_phase(conn, number)  # kept only if the phase commits: see progress
         noting.start()
         summary = phase(context)
         ran = noting.take(phase)
         if sqlite and not conn.in_transaction:
-            raise RuntimeError("the phase committed on its own; let the builder commit each phase")
+            raise RuntimeError(
+                "the phase committed on its own (executescript and commit() do); let the builder"
+                " commit each phase: the next build starts this permutation over"
+            )
         progress.record_phase(conn, number, phase.__name__, ran)
         if sqlite:
             conn.execute("COMMIT")

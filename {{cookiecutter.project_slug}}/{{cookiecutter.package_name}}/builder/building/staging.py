@@ -3,10 +3,12 @@
 Layout: ``<output>/_build/<permutation_id>/`` holds the staged artifact, its progress file (for
 non-SQLite kinds), the three logs and ``<permutation_id>.lock``. The lock is an ``flock`` on that
 file, so the kernel releases it when its builder dies, even by SIGKILL: a lock file nobody holds is
-stale by construction. The file's text is its builder's status record, ``key: value`` lines that
-the manifest reads without opening the artifact: ``holder`` (pid, host, start), ``phase`` (the one
-running, as ``[k/N] name``) and, when the build failed, ``error``. A dead build keeps its record, so
-it still says where and why it stopped.
+stale by construction. Its descriptor is close-on-exec and closed in any child a phase forks, so no
+process a phase started keeps it; one that still does (forked past Python, by C code) after its
+builder died is reported as exactly that, with its pid (``leftovers``). The file's text is its
+builder's status record, ``key: value`` lines that the manifest reads without opening the artifact:
+``holder`` (pid, host, start), ``phase`` (the one running, as ``[k/N] name``) and, when the build
+failed, ``error``. A dead build keeps its record, so it still says where and why it stopped.
 """
 
 from __future__ import annotations
@@ -20,30 +22,45 @@ from pathlib import Path
 
 from .. import layout
 from ..ids import UsageError
-from ..manifest.stages import record_of
+from ..layout import NOT_A_LOCK, UnsafeStage, refuse_link
+from ..manifest.stages import dead_builder, record_of
 
 # A manifest probing the lock holds it shared for microseconds; a starting builder retries this
 # long before it reports the permutation as busy.
 _LOCK_ATTEMPTS = 5
 _LOCK_RETRY_SECONDS = 0.05
+# The locks this process holds: a child that a phase forks closes their descriptors at once.
+_held: set[BuildLock] = set()
 
 
-class UnsafeStage(Exception):
-    """A stage the builder refuses to write through; the message says why and what to do."""
+def _close_held_locks() -> None:
+    """In a forked child: let go of the locks' descriptors, which stay held by the parent alone
+    (closing a copy of an ``flock``'s descriptor leaves the lock with the others)."""
+    for lock in _held:
+        lock.forget_in_child()
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_locks)
+
+
+DISCARDED = ".discarded"  # the end of a discarded stage's name: .<id>.<pid>.discarded
 
 
 def refuse_links(stage: Path, permutation_id: str, *, force: bool) -> None:
-    """No symbolic link where the builder writes: a link would carry its writes (and ``--force``'s
-    deletions) outside the output folder. ``--force`` removes links in a stage, never follows."""
-    for folder in (stage.parent, stage):
-        if folder.is_symlink():
-            raise UnsafeStage(
-                f"{folder} is a symbolic link; remove it (the builder never follows one)"
-            )
+    """No symbolic link where a build writes: ``_build``, the stage, the stage's own files and, for
+    kinds with sidecars, ``_provenance``. ``--force`` removes links in a stage, never follows."""
+    folders = [stage.parent, stage]
+    if not layout.artifact_is_sqlite():
+        folders.append(stage.parent.parent / layout.PROVENANCE_FOLDER)
+    for folder in folders:
+        refuse_link(folder)
+    lock = refuse_link(layout.lock_file(stage, permutation_id))  # taken before --force clears
+    if lock.is_dir():
+        raise UnsafeStage(f"{lock} {NOT_A_LOCK}")
     if force:
         return
     own = [
-        layout.lock_file(stage, permutation_id),
         layout.staged_artifact(stage, permutation_id),
         layout.progress_file(stage, permutation_id),
         layout.finishing_file(layout.staged_artifact(stage, permutation_id)),
@@ -87,7 +104,7 @@ def discard(stage: Path) -> None:
     """
     import shutil  # only builds discard; the manifest imports this module for the layout
 
-    trash = stage.with_name(f".{stage.name}.{os.getpid()}.discarded")
+    trash = stage.with_name(f".{stage.name}.{os.getpid()}{DISCARDED}")
     try:
         os.rename(stage, trash)
     except OSError:
@@ -95,6 +112,43 @@ def discard(stage: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
     with contextlib.suppress(OSError):  # not empty: other permutations are staged or building
         os.rmdir(stage.parent)
+
+
+def remove_discarded(staging_root: Path) -> None:
+    """Delete what ``discard`` renamed away but did not delete (its builder was killed, or the
+    deletion failed): nothing ever reads a discarded stage, so another deleting it too is harmless.
+    """
+    import shutil
+
+    with contextlib.suppress(OSError), os.scandir(staging_root) as listing:
+        for item in listing:
+            if item.name.startswith(".") and item.name.endswith(DISCARDED):
+                shutil.rmtree(item.path, ignore_errors=True)
+
+
+def amend_record(lock_path: Path, **fields: str) -> bool:
+    """Add to a stopped build's record what outlived its builder learned (why it was killed);
+    False if the lock is held or gone (a builder is at work, or the stage was removed)."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _write_record(fd, {**record_of(fd), **fields})
+    except OSError:  # held (BlockingIOError), or the disk is full
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _write_record(fd: int, fields: dict[str, str]) -> None:
+    """Write a record over the old one from the start, then cut it to length, so a reader never
+    sees an empty record; values are kept to one line."""
+    text = "".join(f"{key}: {' '.join(value.split())}\n" for key, value in fields.items())
+    os.pwrite(fd, text.encode(), 0)
+    os.ftruncate(fd, len(text.encode()))
 
 
 class BuildLock:
@@ -106,6 +160,17 @@ class BuildLock:
         self._fd: int | None = None
         self._fields: dict[str, str] = {}
         self._writing = threading.Lock()  # the build and its peak sampler both note
+
+    def refusal(self) -> str:
+        """Why the lock could not be taken: its live builder, or what a dead one left behind."""
+        dead = dead_builder(self.path, {"holder": self.holder})
+        if dead is None:
+            return f"is being built by {self.holder}"
+        pid, holders = dead
+        return (
+            f"is locked by processes that its dead builder (pid {pid}) left behind: pid {holders};"
+            " end them, then build again"
+        )
 
     def acquire(self) -> bool:
         """Take the lock and record our pid and host in it; False if a live builder holds it."""
@@ -124,6 +189,7 @@ class BuildLock:
                 os.close(fd)
                 continue
             self._fd = fd
+            _held.add(self)
             started = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
             self._fields = {}
             self.note(holder=f"pid {os.getpid()} on {os.uname().nodename} since {started}")
@@ -156,14 +222,24 @@ class BuildLock:
         with self._writing:
             if self._fd is None:
                 return
-            self._fields.update({key: " ".join(value.split()) for key, value in fields.items()})
-            text = "".join(f"{key}: {value}\n" for key, value in self._fields.items()).encode()
+            self._fields.update(fields)
             with contextlib.suppress(OSError):  # a full disk: the record is news, not the build
-                os.pwrite(self._fd, text, 0)
-                os.ftruncate(self._fd, len(text))
+                _write_record(self._fd, self._fields)
 
     def release(self) -> None:
+        _held.discard(self)
+        self.forget()
+
+    def forget_in_child(self) -> None:
+        """``forget`` in a forked child, where the thread that held the writing lock at the fork
+        (the peak sampler) does not exist: the child's copy of it starts afresh."""
+        self._writing = threading.Lock()
+        self.forget()
+
+    def forget(self) -> None:
+        """Close this process's descriptor of the lock; notes are no longer written."""
         with self._writing:
             if self._fd is not None:
-                os.close(self._fd)
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
                 self._fd = None

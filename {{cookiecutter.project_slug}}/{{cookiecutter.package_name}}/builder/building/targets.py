@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import axes, layout
-from ..manifest import gathers
+from ..manifest import fingerprints, gathers
 from ..manifest.entries import Entry
 from ..manifest.recorded import Document
-from ..manifest.stale import Reasons, Today
+from ..manifest.stale import Reasons, Today, changed_inputs
 from ..pipeline_module import PIPELINE_FILE, pipeline
 from . import provenance
 
@@ -64,6 +64,16 @@ class Target:
         if (begun.get("members") or {}).get("digest") != now["members"]["digest"]:
             return ("other members",)
         return () if begun.get("param") == now["param"] else ("another declaration",)
+
+    def changed_inputs(self, begun: Document) -> list[str]:
+        """What it is built from that changed since its stage was ``begun``: input files, or a
+        gather's members."""
+        if self.target is None:
+            mode = fingerprints.fingerprint_mode()
+            now = fingerprints.fingerprint_inputs(self.entry[axes.INPUT_KEY], mode)
+            return changed_inputs(begun.get("inputs") or [], now)
+        members = (begun.get("members") or {}).get("digest")
+        return [] if members == self.begin()["members"]["digest"] else ["its members"]
 
 
 def of(entry: Entry, output_dir: Path) -> Target:

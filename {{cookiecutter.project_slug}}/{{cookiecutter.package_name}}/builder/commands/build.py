@@ -32,8 +32,9 @@ VERBOSITY = {
 # What it builds when no status is asked for: what is not done, or done with a rebuild pending;
 # with --force, everything selected.
 NEEDS_BUILD = frozenset({"missing", "fail"})
-# The exit codes of a build that Ctrl-C or SIGTERM stopped: no gather is built after one.
-INTERRUPTED = (130, 143)
+# The exit codes of a build that a stop signal ended (SIGHUP, SIGINT, SIGQUIT, SIGTERM): no
+# gather is built after one.
+INTERRUPTED = (129, 130, 131, 143)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     output_dir = layout.output_folder(args.output_folder)
     chosen = selection.from_args(args)
-    if args.plan is not None or args.task_index is not None:
+    if args.plan is not None or args.task_index is not None or args.task_ended is not None:
         return _build_planned(args, output_dir, chosen)
     force = args.force or chosen.stale  # a stale artifact is done: rebuilding it is forcing it
     pair = chosen.single_pair()
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 return code
             return _build_gathers(output_dir, chosen, force, stale, args.verbosity, entries) or code
         if not entries:
+            selection.refuse_unmatched(chosen, found.entries)
             return nothing("build: no selected permutation needs a build (--force rebuilds)")
     return _build(
         entries,
@@ -132,7 +134,7 @@ def _build_gathers(
         if built:
             return 0
         return nothing("build: nothing selected needs a build (--force rebuilds)")
-    interrupts.handle_sigterm()
+    interrupts.handle_stops()
     return build_all(picked, output_dir, force=force, verbosity=verbosity, forced=forced)
 
 
@@ -151,6 +153,10 @@ def _build_planned(args: argparse.Namespace, output_dir: Path, chosen: Selection
     if task.resources is not None:  # each build records what its task asked for
         scheduler.pass_on(task.resources)
     entries = pair_entries(output_dir, task.pairs)
+    if args.task_ended is not None:  # the task's wrapper, after its build was killed
+        from ..building.task_end import record_end
+
+        return record_end(entries, output_dir, args.task_ended)
     force = args.force or task.force
     return _build(entries, output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
 
@@ -164,12 +170,12 @@ def _build(
     verbosity: Verbosity,
     learned: Estimator | None = None,
 ) -> int:
-    """On a pool of ``jobs`` workers, or in this process; from here on, a scheduler's SIGTERM
-    unwinds the build like Ctrl-C (before, it stops a process that has written nothing).
-    ``learned``: what earlier builds measured, which the ETA starts from."""
+    """On a pool of ``jobs`` workers, or in this process; from here on, a scheduler's SIGTERM (or
+    SIGHUP, SIGQUIT) unwinds the build like Ctrl-C (before, it stops a process that has written
+    nothing). ``learned``: what earlier builds measured, which the ETA starts from."""
     from .. import interrupts
 
-    interrupts.handle_sigterm()
+    interrupts.handle_stops()
     if jobs > 1 and len(entries) > 1:
         from ..building.pool import build_in_pool
 

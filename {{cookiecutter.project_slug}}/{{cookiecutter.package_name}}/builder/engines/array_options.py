@@ -108,6 +108,13 @@ TASK_FLAGS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
         1,
         "with --plan: permutations per task (default: 1)",
     ),
+    "--task-ended": (
+        "CODE",
+        int,
+        None,
+        "with --plan: build nothing; the task's build ended with CODE (128 + a signal): record"
+        " why its killed builds died (the array file's task runs this)",
+    ),
 }
 
 

@@ -7,7 +7,8 @@ override the file's; and it passes the array task three arguments: its plan, its
 ``build --jobs``. Run by the engine as an array task, the file turns the engine's index variable
 into the 0-based task index ``offset + index - first``, runs the engine's own setup and then the
 job's ``--setup`` lines, and runs ``build --plan PLAN --per-task K --jobs J --task-index I``
-with the project's runner or the job's ``--python``.
+with the project's runner or the job's ``--python``; if a signal ended it (the OOM killer's
+SIGKILL), the same with ``--task-ended CODE`` records why, in-band (``building/task_end``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,28 @@ _BODY = r"""
 if [[ -n "${@TASK@:-}"@PLAIN@ ]]; then  # an array task: plan, offset, jobs
     index=$(( $2 + @TASK@@FIRST@ ))
     echo "${HOSTNAME:-?}: task $index of plan $1 on $3 job(s)" >&2@SETUP@
-    exec @COMMAND@ --plan "$1" --per-task @PER_TASK@ --jobs "$3" --task-index "$index"
+    # This file outlives the build, to say from the task's cgroup why it was killed. A stop (a
+    # time limit's SIGTERM, which SLURM sends this file alone) is passed on for the build to
+    # handle, and this file waits on.
+    build=""
+    for stop in TERM HUP INT QUIT; do
+        trap "kill -s $stop \"\$build\" 2>/dev/null || :" "$stop"
+    done
+    (
+        trap - TERM HUP INT QUIT
+        exec @COMMAND@ --plan "$1" --per-task @PER_TASK@ --jobs "$3" --task-index "$index"
+    ) &
+    build=$!
+    code=0
+    wait "$build" || code=$?
+    while kill -0 "$build" 2>/dev/null; do  # a stop ended the wait, not the build
+        code=0
+        wait "$build" || code=$?
+    done
+    if (( code > 128 )); then  # killed (by the OOM killer?): said from here, in the task's cgroup
+        @COMMAND@ --plan "$1" --per-task @PER_TASK@ --task-index "$index" --task-ended "$code" || :
+    fi
+    exit "$code"
 fi
 if [[ -n "${@JOB@:-}" ]]; then
     echo "error: submit this file with bash, which makes the log folder, not with @SUBMITTER@" >&2
@@ -62,6 +84,10 @@ if [[ -n "${@JOB@:-}" ]]; then
 fi
 
 logs=@LOGS@
+if [[ -L $logs ]]; then  # the engine would write the task logs through it
+    echo "error: $logs is a symbolic link; remove it (the builder never follows one)" >&2
+    exit 2
+fi
 mkdir -p "$logs"
 status=0
 submit() {  # plan, offset, task count, jobs, then the array's options and those given to this file
@@ -117,13 +143,13 @@ def format_array_file(
     named = [(f"plan{number}", group) for number, group in enumerate(groups, 1)]
     lines = [line for plan, group in named for line in submissions(engine, job, group, plan)]
     tasks = sum(group.tasks for group in groups)
+    builds = sum(group.permutations for group in groups)  # a retry plans fewer than it selects
     name = " ".join(project_name.split())  # one comment line, whatever the name holds
     per = "1 build" if job.per_task == 1 else f"up to {job.per_task} builds"
     shift = f" - {engine.first_task}" if engine.first_task else ""
     header = [
         "#!/bin/bash",
-        f"# {name}: {sum(g.permutations for g in groups)} builds in {tasks} {engine.name}"
-        f" array task(s) of {per},"
+        f"# {name}: {builds} builds in {tasks} {engine.name} array task(s) of {per},"
         f" as {len(lines)} array(s) over {len(groups)} resource set(s), cheapest first.",
         f"# Submit from anywhere: bash THIS_FILE [{engine.submitter} options]; they go after each"
         " array's own, so they override them.",

@@ -77,6 +77,8 @@ def task_shell(job: ArrayJob, group: ArrayGroup, command_folder: str, index: str
     lines (a failing one ends the task) and the build with the task index
     ``${PLAN_OFFSET} + ${<index>}``, run by the project's runner or the job's ``--python``.
 
+    Both must be whole numbers in decimal: unset or not a number, shell arithmetic would read 0,
+    and ``010`` as 8 (octal), so the wrong task would build; such a value is refused in one line.
     Kubernetes expands ``$(NAME)`` in a command itself, but only for a defined variable: the
     arithmetic ``$(( ... ))`` reaches the shell as it is written.
     """
@@ -85,9 +87,19 @@ def task_shell(job: ArrayJob, group: ArrayGroup, command_folder: str, index: str
         f" --plan {shlex.quote(safe_path(group.plan))}"
         f" --per-task {job.per_task} --jobs {group.jobs}"
     )
+    checks = "".join(_decimal_check(variable) for variable in (OFFSET_VARIABLE, index))
     task = f'"$(( ${{{OFFSET_VARIABLE}}} + ${{{index}}} ))"'
     go = f"cd {shlex.quote(job.project_root)}"
     run = f"exec {build} --task-index {task}"
     if not job.setup:
-        return ["sh", "-c", f"{go} && {run}"]
-    return ["sh", "-c", "\n".join(["set -e", go, *job.setup, run])]
+        return ["sh", "-c", f"{checks}{go} && {run}"]
+    return ["sh", "-c", "\n".join(["set -e", checks + go, *job.setup, run])]
+
+
+def _decimal_check(variable: str) -> str:
+    """Shell that exits 2, saying why, unless ``${variable}`` (``NAME`` or ``NAME:-default``) is
+    a whole number in decimal with no leading zero."""
+    name = variable.split(":", 1)[0]
+    value = f"${{{variable}}}" if ":" in variable else f"${{{name}-}}"
+    said = f"error: {name}='{value}' is not a whole number in decimal, such as 0 or 12"
+    return f'case "{value}" in ""|*[!0-9]*|0?*) echo "{said}" >&2; exit 2;; esac; '

@@ -115,10 +115,10 @@ def format_kubernetes(
         document for group in groups for document in job_documents(job, group, command_folder)
     ]
     tasks = sum(group.tasks for group in groups)
+    builds = sum(group.permutations for group in groups)  # a retry plans fewer than it selects
     name = " ".join(settings.PROJECT_NAME.split())
     header = (
-        f"# {name}: {sum(g.permutations for g in groups)} builds in {tasks} pod(s) of up to"
-        f" {job.per_task},"
+        f"# {name}: {builds} builds in {tasks} pod(s) of up to {job.per_task},"
         f" as {len(documents)} Kubernetes Indexed Job(s), one per resource set.\n"
         "# Submit: kubectl create -f THIS_FILE (the same Jobs twice are refused by name).\n"
         f"# A pod builds plan task {OFFSET_VARIABLE} + {INDEX_VARIABLE} (from 0); the plans:\n"

@@ -12,13 +12,18 @@ tab-separated):
 
 Task I (0-based) builds the lines I*K to I*K+K-1 after the header, in order. A plan is named
 after a hash of its content and written atomically, and never rewritten: a later ``plan`` writes a
-new plan, so it cannot change what a queued task builds.
+new plan, so it cannot change what a queued task builds. A task checks that hash (of a plan named
+``<16 hex digits>.plan``; one named otherwise was written by hand), so a plan cut short, even at a
+line's end, or edited is refused; so is a plan that lists nothing or one permutation twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,6 +37,7 @@ from ..manifest.entries import Entry
 HEADER = f"# {settings.PACKAGE} plan 1"
 RESOURCES = "resources="
 Pair = tuple[str, str]
+_NAMED_BY_HASH = re.compile(r"[0-9a-f]{16}")
 
 
 class Task(NamedTuple):
@@ -72,14 +78,32 @@ def frozen(
 ) -> Frozen:
     """The plan of these entries and its path under the output folder, not yet written."""
     text = text_of(entries, force=force, resources=resources)
-    return Frozen(
-        layout.plan_path(output_dir, hashlib.sha256(text.encode()).hexdigest()[:16]), text
-    )
+    return Frozen(layout.plan_path(output_dir, digest(text.encode())), text)
 
 
-def publish(plan: Frozen) -> None:
-    """Write a plan once: an existing one with its name already holds this text."""
-    if not plan.path.exists():
+def digest(content: bytes) -> str:
+    """What names a plan: the start of its content's sha256."""
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+def _refuse_repeats(path: Path, lines: list[str]) -> None:
+    """Each permutation once: a line twice would be built by two tasks, or twice by one."""
+    first: dict[str, int] = {}
+    for number, line in enumerate(lines[1:], 2):
+        if first.setdefault(line, number) != number:
+            raise UsageError(
+                f"plan file '{path}' line {number} repeats line {first[line]} ({line!r});"
+                " a plan lists each permutation once"
+            )
+
+
+def publish(plans: list[Frozen]) -> None:
+    """Write each plan once (an existing one with its name already holds its text), then remove
+    the earlier plans that no queued task needs any more (``prune``)."""
+    for plan in plans:
+        layout.refuse_link(plan.path.parent)
+        if plan.path.exists():
+            continue
         try:
             plan.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_publish(plan.path, plan.text.encode())
@@ -87,6 +111,35 @@ def publish(plan: Frozen) -> None:
             raise UsageError(
                 f"cannot write the plan file '{plan.path}': {error.strerror}"
             ) from None
+    if plans:
+        prune(plans[0].path.parent, {plan.path for plan in plans})
+
+
+def prune(folder: Path, keep: set[Path]) -> None:
+    """Remove the plans (but ``keep``) whose every permutation was built after the plan was
+    written: a task of theirs still queued would only find its builds done. A plan with anything
+    left to build stays, as does one that cannot be read."""
+    output_dir = folder.parent
+    with contextlib.suppress(OSError), os.scandir(folder) as listing:
+        for item in listing:
+            path = Path(item.path)
+            if not item.name.endswith(".plan") or path in keep:
+                continue
+            try:
+                written = item.stat().st_mtime_ns
+                lines = path.read_text(encoding="utf-8").splitlines()[1:]
+            except (OSError, UnicodeDecodeError):
+                continue
+            if all(_built_since(output_dir, line, written) for line in lines):
+                path.unlink(missing_ok=True)
+
+
+def _built_since(output_dir: Path, line: str, written: int) -> bool:
+    artifact = layout.artifact_path(output_dir, "_".join(line.split("\t")))
+    try:
+        return artifact.stat().st_mtime_ns > written
+    except OSError:
+        return False
 
 
 def task_count(permutations: int, per_task: int) -> int:
@@ -98,7 +151,8 @@ def read_task(path: Path, index: int, per_task: int) -> Task:
     """The (input id, param name) pairs of task ``index``, whether the plan forces rebuilds, and
     the resources it asks for."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        content = path.read_bytes()
+        lines = content.decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
         raise UsageError(f"cannot read the plan file '{path}': {reason}") from None
@@ -112,7 +166,15 @@ def read_task(path: Path, index: int, per_task: int) -> Task:
     ):
         first = f"{HEADER}<TAB>force=0|1[<TAB>resources=JSON]"
         raise UsageError(f"'{path}' is not a plan file: its first line is not '{first}'")
+    if _NAMED_BY_HASH.fullmatch(path.stem) and digest(content) != path.stem:
+        raise UsageError(
+            f"plan file '{path}' does not hold what its name says (its content's hash): it was"
+            " cut short or edited; write a new one with plan"
+        )
+    _refuse_repeats(path, lines)
     count = len(lines) - 1
+    if not count:
+        raise UsageError(f"plan file '{path}' lists no permutations: nothing to build")
     tasks = task_count(count, per_task)
     if index >= tasks:
         raise UsageError(

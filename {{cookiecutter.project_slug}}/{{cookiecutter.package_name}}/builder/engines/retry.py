@@ -1,11 +1,11 @@
 """``plan --status fail --slurm --retry-scale mem=2,time=1.5``: which failures go again, how.
 
 A failure is retried by its reason (``failures``): out of memory with its memory times ``mem``, a
-time limit with its time times ``time``, a lost node, a signal or a kill with the same resources.
-An exception or an exit is the code's to fix, so it is left out unless ``--retry-exceptions``. The
-resources scaled are the permutation's own (the pipeline's, under the flags): with no memory (or
-time) to scale, the cluster's default holds, which nobody here knows, so such a failure is left
-out and stderr says what to give.
+time limit with its time times ``time``, a lost node, a signal, a kill, a full disk or an input
+edited mid-build with the same resources. An exception or an exit is the code's to fix, so it is
+left out unless ``--retry-exceptions``. The resources scaled are the permutation's own (the
+pipeline's, under the flags): with no memory (or time) to scale, the cluster's default holds, which
+nobody here knows, so such a failure is left out and stderr says what to give.
 """
 
 from __future__ import annotations
@@ -15,14 +15,22 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .. import failures
+from .. import failures, status
 from ..ids import UsageError
 from ..manifest.entries import Entry
 from .array_options import RETRY_FLAG as FLAG
 from .resources import Resources
 
 SCALED = {failures.OOM: "mem", failures.TIMEOUT: "time"}  # a reason kind -> what it scales
-AS_THEY_WERE = frozenset({failures.NODE_FAIL, failures.SIGNAL, failures.KILLED})
+AS_THEY_WERE = frozenset(
+    {
+        failures.NODE_FAIL,
+        failures.SIGNAL,
+        failures.KILLED,
+        failures.NO_SPACE,
+        failures.INPUT_CHANGED,
+    }
+)
 FIXED_BY_CODE = frozenset({failures.EXCEPTION, failures.EXIT})
 # What to give when nothing declares what an OOM or a TIMEOUT would scale.
 EXAMPLES = {"mem": "--mem 4G", "time": "--time 1:00:00"}
@@ -65,9 +73,12 @@ class Retry:
     scale: Scale
     exceptions: bool = False  # --retry-exceptions: exceptions and exits go again as they were
     left_out: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unknown: int = 0  # killed, and nothing (no record, no SLURM) says why
 
     def __call__(self, entry: Entry, resources: Resources) -> Resources | None:
         kind = failures.kind_of(entry["reason"] or failures.KILLED)
+        if kind == failures.KILLED and entry["error"] == status.KILLED:
+            self.unknown += 1
         scaled = SCALED.get(kind)
         if scaled is not None:
             if getattr(resources, scaled) is None:
@@ -90,6 +101,13 @@ class Retry:
             else:
                 what = "fix the code first, or add --retry-exceptions to retry them as they were"
             print(f"{FLAG}: {count} failure(s) of reason {kind} left out: {what}", file=sys.stderr)
+        if self.unknown:
+            print(
+                f"{FLAG}: {self.unknown} failure(s) of reason {failures.KILLED} have no known cause"
+                " (nothing recorded it, and SLURM no longer knows their jobs): retried with the"
+                " same resources; give --mem or --time to retry them with more",
+                file=sys.stderr,
+            )
 
 
 def from_args(args: argparse.Namespace, statuses: frozenset[str]) -> Retry | None:

@@ -195,6 +195,5 @@ def write(
     if not groups:
         return []
     pieces = engine_file(engine)(job, tuple(groups), command_folder)
-    for frozen in plans:
-        plan.publish(frozen)
+    plan.publish(plans)
     return pieces

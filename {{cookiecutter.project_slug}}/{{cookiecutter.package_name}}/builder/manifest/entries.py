@@ -4,20 +4,23 @@ It costs one listing of the output folder and one of its staging folder, whateve
 matrix: a missing artifact is learned from its absence in the listing, never from a ``stat``, and a
 staged build's status is read from its lock only for the staging dirs that exist. What the
 pipeline answers (ids, costs) is checked here, so a mistake in it is one line naming the function.
-The manifest never prints; ``selection`` picks entries and ``formats`` writes them.
+The manifest prints nothing but a warning for an input id it leaves out; ``selection`` picks
+entries and ``formats`` writes them.
 """
 
 from __future__ import annotations
 
+import stat
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ... import settings
 from .. import axes, failures, layout, status
-from ..ids import UsageError, check_safe_stem
+from ..ids import SAFE_STEM_RULE, UsageError, check_safe_stem, is_safe_stem
 from ..pipeline_module import pipeline
 from .gathers import declared, gather_entries
-from .listing import finished_artifacts
+from .listing import finished_artifacts, not_an_artifact
 from .stages import read_stage, staged
 
 # A permutation: the spec's fields (permutation_id, done, sort_key, label) and the builder's own
@@ -42,16 +45,33 @@ def pipeline_call(name: str, *args: Any) -> Any:
 
 
 def discover_inputs() -> list[str]:
-    """The pipeline's input ids, refused one by one if any is unsafe as a file name or repeated."""
+    """The pipeline's input ids. One unsafe as a file name (a file ``my data.csv``) is left out,
+    said in one line on stderr, once a process, so that one bad name blocks nothing else; an
+    answer that is no list of str, or repeats an id, is refused whole."""
     declared()  # a gather declared wrongly is refused by whatever command comes first
+    """The pipeline's input ids. One unsafe as a file name (a file ``my data.csv``) is left out,
+    said in one line on stderr, once a process, so that one bad name blocks nothing else; an
+    answer that is no list of str, or repeats an id, is refused whole."""
     found = pipeline_call("discover_inputs")
     if not isinstance(found, list | tuple) or not all(isinstance(i, str) for i in found):
         raise UsageError(
             f"pipeline.discover_inputs() returned {found!r:.80}; return a list of str ids"
         )
-    inputs = [check_safe_stem(i, f"{axes.INPUT_AXIS} id") for i in found]
+    inputs = [i for i in found if is_safe_stem(i) or _leave_out(i)]
     _refuse_repeats(inputs, f"{axes.INPUT_AXIS} id")
     return inputs
+
+
+_left_out: set[str] = set()
+
+
+def _leave_out(input_id: str) -> bool:
+    """Say (once) that an input id is left out; False, so that it is."""
+    if input_id not in _left_out:
+        _left_out.add(input_id)
+        what = f"{axes.INPUT_AXIS} id {input_id!r}"
+        print(f"warning: {what} is not {SAFE_STEM_RULE}; left out", file=sys.stderr)
+    return False
 
 
 def param_names() -> list[str]:
@@ -238,9 +258,11 @@ def make_entries(
     artifacts: dict[str, int | None],
     stages: dict[str, status.Stage],
     excluded: dict[str, Excluded] | None = None,
+    strays: set[str] | frozenset[str] = frozenset(),
 ) -> list[Entry]:
     """The entry of each pair but the ``excluded``: the one place entries are made, for the whole
-    matrix and for one permutation alike."""
+    matrix and for one permutation alike. A stray (what stands where its artifact goes is no file)
+    is a build that cannot go on until it is removed, and says so."""
     folder = str(output_dir)
     suffix = "." + settings.ARTIFACT_EXTENSION
     unit = pipeline.COST_UNIT
@@ -270,6 +292,8 @@ def make_entries(
                 continue
             done = permutation_id in artifacts
             stage = stages.get(permutation_id)
+            if permutation_id in strays:
+                stage = _stray(output_dir, permutation_id, stage)
             state, error = status.classify(done, stage, phases)
             entries.append(
                 {
@@ -288,6 +312,14 @@ def make_entries(
             if error is not None and stage is not None:  # a stopped build: why, and its job
                 _add_reason(entries[-1], stage.record)
     return entries
+
+
+def _stray(output_dir: Path, permutation_id: str, stage: status.Stage | None) -> status.Stage:
+    """A stage that says what stands at the artifact's path, on top of what a real one says."""
+    path = layout.artifact_path(output_dir, permutation_id)
+    said = not_an_artifact(path) or f"{path} is not a file, not an artifact; remove it"
+    record = stage.record if stage is not None else {}
+    return status.Stage(False, {**record, "error": said})
 
 
 def _add_reason(entry: Entry, record: dict[str, str]) -> None:
@@ -314,10 +346,11 @@ def survey(output_dir: Path, *, sizes: bool = True) -> Survey:
     ``sizes`` is false: then no artifact is ``stat``-ed.
     """
     inputs, params = axis_values()
-    artifacts = finished_artifacts(output_dir, sizes=sizes)
+    strays: set[str] = set()
+    artifacts = finished_artifacts(output_dir, sizes=sizes, strays=strays)
     stages = staged(output_dir)
     excluded = excluded_pairs(inputs, params)
-    entries = make_entries(output_dir, inputs, params, artifacts, stages, excluded)
+    entries = make_entries(output_dir, inputs, params, artifacts, stages, excluded, strays)
     found = gather_entries(output_dir, inputs, params, entries)
     return Survey(entries, excluded, found, artifacts, stages)
 
@@ -352,13 +385,19 @@ def pair_entries(output_dir: Path, pairs: list[tuple[str, str]]) -> list[Entry]:
 def _entry(output_dir: Path, inp: str, param: str) -> Entry:
     permutation_id = f"{inp}_{param}"
     artifacts: dict[str, int | None] = {}
+    strays: set[str] = set()
     try:
-        artifacts[permutation_id] = layout.artifact_path(output_dir, permutation_id).stat().st_size
+        info = layout.artifact_path(output_dir, permutation_id).stat()
     except FileNotFoundError:
         pass
     except OSError as error:
         raise layout.unreadable(output_dir, error) from None
+    else:
+        if stat.S_ISREG(info.st_mode):
+            artifacts[permutation_id] = info.st_size
+        else:
+            strays.add(permutation_id)
     stages = {}
     if layout.staging_dir(output_dir, permutation_id).is_dir():
         stages[permutation_id] = read_stage(output_dir, permutation_id)
-    return make_entries(output_dir, [inp], [param], artifacts, stages)[0]
+    return make_entries(output_dir, [inp], [param], artifacts, stages, strays=strays)[0]

@@ -140,6 +140,7 @@ class ProvenanceCache:
         self.changed = False
 
     def __enter__(self) -> ProvenanceCache:
+        layout.refuse_link(self.path)  # neither read nor replaced: a link is the user's to remove
         with contextlib.suppress(OSError):  # no folder, no artifact to ask about
             self.folder = os.open(self.output_dir, os.O_RDONLY | os.O_DIRECTORY)
             self.load()

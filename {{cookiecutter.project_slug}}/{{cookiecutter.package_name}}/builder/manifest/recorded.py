@@ -58,7 +58,7 @@ class InsideRecord:
                 document[str(key)] = json.loads(value)
             except (TypeError, ValueError):
                 raise MissingProvenance(f"malformed {key} in {artifact.name}") from None
-        return document
+        return checked(document, f"{artifact.name}'s {TABLE}")
 
 
 class SidecarRecord:
@@ -78,12 +78,43 @@ class SidecarRecord:
             raise MissingProvenance(f"cannot read {path.name}: {error}") from None
         if not isinstance(document, dict):
             raise MissingProvenance(f"{path.name} is not a JSON object")
+        checked(document, path.name)
         recorded = document.get("artifact") or {}
+        if not isinstance(recorded, dict):
+            raise MissingProvenance(f"{path.name}: 'artifact' is not an object")
         if not _same_artifact(recorded, artifact):
             raise MissingProvenance(
                 f"{path.name} was written for another copy of the artifact (size or content differ)"
             )
         return document
+
+
+# The shape of what readers use in a provenance document: key -> (its type, its items' type).
+SHAPE: dict[str, tuple[type, type | None]] = {
+    "axes": (dict, None),
+    "inputs": (list, dict),
+    "param": (dict, None),
+    "pipeline": (dict, None),
+    "phases": (list, dict),
+}
+
+
+def checked(document: Document, where: str) -> Document:
+    """A provenance document whose values have the shape readers use; MissingProvenance naming
+    the first that has not, so that one malformed artifact is only that: one without provenance."""
+    for key, (kind, items) in SHAPE.items():
+        value = document.get(key)
+        if value is None:
+            continue
+        wrong_items = isinstance(value, list) and not all(
+            isinstance(x, items or object) for x in value
+        )
+        if not isinstance(value, kind) or wrong_items:
+            shape = f"a {kind.__name__}" + (f" of {items.__name__}s" if items else "")
+            raise MissingProvenance(f"{where}: {key!r} is {value!r:.40}, not {shape}")
+    if not all(isinstance(item.get("path"), str) for item in document.get("inputs") or []):
+        raise MissingProvenance(f"{where}: an input has no 'path'")
+    return document
 
 
 def identity(artifact: Path, *, content: bool) -> Document:

@@ -58,9 +58,15 @@ def parse_shard(text: str) -> tuple[int, int]:
     raise UsageError(f"--shard {text!r} is not I/N with whole numbers 1 <= I <= N (e.g. 1/4)")
 
 
-def _values(given: list[str] | None) -> tuple[str, ...]:
-    """``--x a --x b,c`` -> ``("a", "b", "c")``."""
-    return tuple(v for text in given or () for v in text.split(",") if v)
+def _values(given: list[str] | None, flag: str) -> tuple[str, ...]:
+    """``--x a --x b,c`` -> ``("a", "b", "c")``; an empty value (``--x ""`` from an empty shell
+    variable, ``a,,b``) is refused, never read as "every value"."""
+    for text in given or ():
+        if not all(text.split(",")):
+            raise UsageError(
+                f"{flag} {text!r} holds an empty value; give ids, a,b lists or patterns ('x*')"
+            )
+    return tuple(v for text in given or () for v in text.split(","))
 
 
 def positive_int(flag: str) -> Callable[[str], int]:
@@ -124,8 +130,8 @@ def from_args(args: argparse.Namespace) -> Selection:
     statuses = set(args.status or ())
     statuses.update(name for name in ("missing", "done", "stale") if getattr(args, name))
     return Selection(
-        inputs=_values(getattr(args, axes.INPUT_KEY)),
-        params=_values(getattr(args, axes.PARAM_KEY)),
+        inputs=_values(getattr(args, axes.INPUT_KEY), axes.INPUT_FLAG),
+        params=_values(getattr(args, axes.PARAM_KEY), axes.PARAM_FLAG),
         statuses=frozenset(statuses),
         shard=None if args.shard is None else parse_shard(args.shard),
         sort=args.sort,
@@ -180,6 +186,19 @@ def select_gathers(gathers: list[Entry], selection: Selection) -> list[Entry]:
     if not selection.statuses:
         return gathers
     return [entry for entry in gathers if _wanted(entry, selection.statuses)]
+
+
+def refuse_unmatched(selection: Selection, entries: list[Entry]) -> None:
+    """A ``build`` told which ids to build, of which none exists, is a mistake (a typo in a
+    pattern), not "nothing to do": name the flag and the valid values."""
+    for given, key, flag, what in (
+        (selection.inputs, axes.INPUT_KEY, axes.INPUT_FLAG, f"{axes.INPUT_AXIS} id"),
+        (selection.params, axes.PARAM_KEY, axes.PARAM_FLAG, f"{axes.PARAM_AXIS} name"),
+    ):
+        valid = list(dict.fromkeys(entry[key] for entry in entries))
+        if given and not any(_matches(value, given) for value in valid):
+            asked = ",".join(given)
+            raise UsageError(f"{flag} {asked!r} matches no {what}; valid: {', '.join(valid)}")
 
 
 def _matches(value: str, patterns: tuple[str, ...]) -> bool:
