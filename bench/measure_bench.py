@@ -241,7 +241,8 @@ version = importlib.import_module(PACKAGE + ".builder").BUILDER_VERSION
 output = layout.output_folder("output")
 (output / layout.PROVENANCE_FOLDER).mkdir(parents=True, exist_ok=True)
 rng = random.Random(25)
-code = fingerprints.legacy_code_fingerprint()  # what builders before per-function digests recorded: fresh
+# What builders before per-function digests recorded: these artifacts stay fresh.
+code = fingerprints.legacy_code_fingerprint()
 inputs, params = {}, {}
 lanes = [time.time() - 86400.0] * WORKERS
 MIB = 1 << 20
