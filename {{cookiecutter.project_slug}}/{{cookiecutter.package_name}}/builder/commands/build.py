@@ -67,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
         return _build_planned(args, output_dir, chosen)
     force = args.force or chosen.stale  # a stale artifact is done: rebuilding it is forcing it
     pair = chosen.single_pair()
-    learned: Estimator | None = None
     if pair is not None:  # one permutation: answered without listing the output folder
         # (a done one with a leftover stage goes to the runner, which clears it)
         entry = permutation_entry(output_dir, *pair)
@@ -75,45 +74,45 @@ def run(args: argparse.Namespace) -> int:
         if status.state_of(entry["status"]) == status.DONE and not (force or leftover):
             done = f"{entry['permutation_id']} is done: {entry['output_path']}"
             return nothing(f"{done} (--force rebuilds it)")
-        entries = [entry]
-    else:
-        if not chosen.statuses and not force:
-            chosen = chosen._replace(statuses=NEEDS_BUILD)
-        found = selection.matrix(output_dir, chosen, sizes=False)
-        entries = selection.select(found.entries, chosen._replace(limit=None))
-        if len(entries) > 1:  # learned from earlier builds: the ETA, and cheapest first
-            from ..manifest import history
+        return _build([entry], output_dir, force=force, jobs=args.jobs, verbosity=args.verbosity)
+    if not chosen.statuses and not force:
+        chosen = chosen._replace(statuses=NEEDS_BUILD)
+    found = selection.matrix(output_dir, chosen, sizes=False)
+    entries, learned = _in_build_order(output_dir, found.entries, chosen)
+    gathering = found.gathers and not (chosen.inputs or chosen.params or chosen.shard)
+    if not (entries or gathering):
+        selection.refuse_unmatched(chosen, found.entries)
+        return nothing("build: no selected permutation needs a build (--force rebuilds)")
+    code = 0
+    if entries:
+        code = _build(
+            entries,
+            output_dir,
+            force=force,
+            jobs=args.jobs,
+            verbosity=args.verbosity,
+            learned=learned,
+        )
+    if not gathering or code in INTERRUPTED:
+        return code
+    stale = frozenset(e["permutation_id"] for e in found.gathers if "stale" in e)
+    return _build_gathers(output_dir, chosen, force, stale, args.verbosity, entries) or code
 
-            learned = history.learned(output_dir, found.entries)
-            if chosen.sort == "size":
-                entries = history.cheapest_first(entries, learned)
-        entries = entries[: chosen.limit]
-        if found.gathers and not (chosen.inputs or chosen.params or chosen.shard):
-            stale = frozenset(e["permutation_id"] for e in found.gathers if "stale" in e)
-            code = 0
-            if entries:
-                code = _build(
-                    entries,
-                    output_dir,
-                    force=force,
-                    jobs=args.jobs,
-                    verbosity=args.verbosity,
-                    learned=learned,
-                )
-            if code in INTERRUPTED:
-                return code
-            return _build_gathers(output_dir, chosen, force, stale, args.verbosity, entries) or code
-        if not entries:
-            selection.refuse_unmatched(chosen, found.entries)
-            return nothing("build: no selected permutation needs a build (--force rebuilds)")
-    return _build(
-        entries,
-        output_dir,
-        force=force,
-        jobs=args.jobs,
-        verbosity=args.verbosity,
-        learned=learned,
-    )
+
+def _in_build_order(
+    output_dir: Path, everything: list[Entry], chosen: Selection
+) -> tuple[list[Entry], Estimator | None]:
+    """The selected entries, cheapest first by what earlier builds measured when they measured
+    any (and what they learned, for the ETA), cut to ``--limit`` after that order."""
+    entries = selection.select(everything, chosen._replace(limit=None))
+    learned: Estimator | None = None
+    if len(entries) > 1:
+        from ..manifest import history
+
+        learned = history.learned(output_dir, everything)
+        if chosen.sort == "size":
+            entries = history.cheapest_first(entries, learned)
+    return entries[: chosen.limit], learned
 
 
 def _build_gathers(
