@@ -169,7 +169,7 @@ def test_a_malformed_record_makes_only_its_artifact_stale(project: Project) -> N
     broken = f"{INPUTS[0]}_{PARAMS[0]}"
 
     def damage(document: dict[str, Any]) -> None:
-        document["code"] = "oops"  # the shape of what staleness compares (inputs: test_hostile_runs)
+        document["code"] = "oops"  # the shape staleness compares (inputs: test_hostile_runs)
 
     edit_provenance(provenance_file(project.artifact(broken)), damage)
     assert stale(project) == {broken: ['no provenance: malformed code "oops"']}
