@@ -40,7 +40,7 @@ from ..manifest.selection import Selection
 from . import Context
 from .commands import command_head, self_commands
 from .document import excluded_fields, gather_fields, json_fields, orphan_fields
-from .grid import COLOURS, DONE_SYMBOLS, EXCLUDED, MEANINGS, SYMBOLS
+from .grid import COLOURS, DONE_SYMBOLS, EXCLUDED, MEANINGS, SYMBOLS, axis_order
 
 DIM = "2"  # the terminal's dim cells (missing, excluded): pale, with dark letters
 # The terminal grid's colours (ANSI codes) as the page draws them.
@@ -189,7 +189,7 @@ def gathers_of(context: Context, folder: str) -> dict[str, Any]:
     }
 
 
-def data_of(entries: list[Entry], context: Context) -> dict[str, Any]:
+def data_of(entries: list[Entry], selection: Selection, context: Context) -> dict[str, Any]:
     """Everything the page shows, as one JSON-able document: the permutations' rows at its top,
     the gathers', the excluded pairs' and the orphans' each in a table of its own."""
     commands = self_commands(entries, context)
@@ -211,8 +211,6 @@ def data_of(entries: list[Entry], context: Context) -> dict[str, Any]:
     excluded = excluded_fields(context)
     for field in excluded:
         del field["permutation_id"]  # always <input>_<param>
-    inputs = list(dict.fromkeys(str(e[axes.INPUT_KEY]) for e in entries if axes.INPUT_KEY in e))
-    params = list(dict.fromkeys(str(e[axes.PARAM_KEY]) for e in entries if axes.PARAM_KEY in e))
     orphans = context.orphans
     return {
         **rows_of(fields, entries),
@@ -221,8 +219,10 @@ def data_of(entries: list[Entry], context: Context) -> dict[str, Any]:
         "param_key": axes.PARAM_KEY,
         "input_axis": axes.INPUT_AXIS,
         "param_axis": axes.PARAM_AXIS,
-        "inputs": inputs,
-        "params": params,
+        # The grid's rows and columns in the terminal grid's order: a value that a pair excluded
+        # leaves out of the first row still comes where its cost puts it.
+        "inputs": axis_order(entries, axes.INPUT_KEY, 0, selection.sort),
+        "params": axis_order(entries, axes.PARAM_KEY, 1, selection.sort),
         "folder": folder,
         "command_folder": context.command_folder,
         "command_head": command_head(context.command_folder),
@@ -261,4 +261,4 @@ def format_report(entries: list[Entry], selection: Selection, context: Context) 
     """The page, in three pieces: what precedes the data, the data, what follows it."""
     head, tail = page().split("@DATA@")
     title = html.escape(f"{settings.PROJECT_NAME}: build report")
-    return [head.replace("@TITLE@", title), script_json(data_of(entries, context)), tail]
+    return [head.replace("@TITLE@", title), script_json(data_of(entries, selection, context)), tail]
