@@ -241,7 +241,7 @@ version = importlib.import_module(PACKAGE + ".builder").BUILDER_VERSION
 output = layout.output_folder("output")
 (output / layout.PROVENANCE_FOLDER).mkdir(parents=True, exist_ok=True)
 rng = random.Random(25)
-code = fingerprints.code_fingerprint()
+code = fingerprints.legacy_code_fingerprint()
 inputs, params = {}, {}
 lanes = [time.time() - 86400.0] * WORKERS
 MIB = 1 << 20
