@@ -3,8 +3,11 @@
 Bakes the demo in a scratch folder, makes ``alpine_quadratic`` fail in ``fit_model`` (as the
 README's grid example does), builds ``coastal`` and ``alpine`` and ``desert_linear``, writes the
 report, opens it in headless Chromium (``tests/browser.py``), clicks the failed cell and saves the
-window, its colours cut to 256 (a third of the size, the same to the eye). Standard library only;
-run it with the template's venv (``.venv/bin/python scripts/docs_screenshot.py``).
+window, its colours cut to 256 (a third of the size, the same to the eye). The failed build's
+error log names files by where the scratch bake is; before the report reads it, those paths are
+made relative to the project, as a reader's own project would show them, so the picture holds
+nothing of this machine. Standard library only; run it with the template's venv
+(``.venv/bin/python scripts/docs_screenshot.py``).
 """
 
 from __future__ import annotations
@@ -107,7 +110,9 @@ def main() -> int:
         (root,) = scratch.iterdir()
         pipeline = root / "perm_builder" / "pipeline.py"
         text = pipeline.read_text()
-        anchor = '    model = fit_polynomial(ctx.read_json("samples.json"), ctx.params["degree"])\n'
+        anchor = '    model = fit(ctx.read_json("samples.json"), ctx.params)\n'
+        if text.count(anchor) != 1:  # the demo changed: fail rather than picture no failure
+            raise SystemExit(f"{pipeline}: no line {anchor.strip()!r} to inject the failure before")
         pipeline.write_text(text.replace(anchor, FAILURE + anchor))
         builder = [sys.executable, "-m", "perm_builder.builder"]
         selections = (
@@ -117,6 +122,8 @@ def main() -> int:
         for selection in selections:
             build = [*builder, "build", "--output-folder", "output", "--quiet", *selection]
             subprocess.run(build, cwd=root, capture_output=True, check=False)  # one fails
+        for log in (root / "output").rglob("*.log"):  # tracebacks: paths from the project
+            log.write_text(log.read_text().replace(f"{root}/", ""))
         written = subprocess.run(
             [*builder, "report"], cwd=root, capture_output=True, text=True, check=True
         )

@@ -568,18 +568,27 @@ def parse_grid(text: str) -> Grid:
 _REPORT_DATA = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
 
 
-def report_rows(page: str) -> list[dict[str, Any]]:
-    """The rows of a report's data (see formats/report.py), read back as the page reads them:
-    each row's JSON fields, its permutation id rebuilt, its ``trace`` and ``error_tail``."""
+def report_data(page: str) -> dict[str, Any]:
+    """The data a report embeds (see formats/report.py), parsed."""
     found = _REPORT_DATA.search(page)
     assert found, "no report data in the page"
-    data = json.loads(found[1])
+    data: dict[str, Any] = json.loads(found[1])
+    return data
+
+
+def report_rows(page: str, table: str | None = None) -> list[dict[str, Any]]:
+    """The rows of a report's data (see formats/report.py), read back as the page reads them: the
+    permutations' (each one's JSON fields, its id and artifact's path rebuilt, its ``trace`` and
+    ``error_tail``), or those of another ``table``: the ``gathers`` (as those), the ``excluded``
+    pairs (their ids rebuilt) or the ``orphans``."""
+    data = report_data(page)
+    rows_of = data if table is None else data[table]
 
     def column(spec: dict[str, Any]) -> list[Any]:
         if spec["t"] == "dict":
             return [None if value is None else spec["s"][value] for value in spec["v"]]
         if spec["t"] == "sparse":
-            values: list[Any] = [None] * data["n"]
+            values: list[Any] = [None] * rows_of["n"]
             for row, value in zip(spec["i"], spec["v"], strict=True):
                 values[row] = value
             return values
@@ -587,20 +596,24 @@ def report_rows(page: str) -> list[dict[str, Any]]:
             return [None if value is None else bool(value) for value in spec["v"]]
         return list(spec["v"])
 
-    fields = {key: column(data["columns"][key]) for key in data["keys"]}
-    traces = {key: column(spec) for key, spec in data["trace"]["columns"].items()}
-    tails = column(data["error_tail"])
+    fields = {key: column(rows_of["columns"][key]) for key in rows_of["keys"]}
+    traced = "trace" in rows_of
+    if traced:
+        traces = {key: column(spec) for key, spec in rows_of["trace"]["columns"].items()}
+        tails = column(rows_of["error_tail"])
+    folder = data["folder"] if table is None else f"{data['folder']}/{layout.GATHER_FOLDER}"
+    id_key = "gather_id" if table == "gathers" else "id" if table == "orphans" else None
     rows = []
-    for row in range(data["n"]):
+    for row in range(rows_of["n"]):
         found_row = {key: values[row] for key, values in fields.items()}
-        if found_row.get("permutation_id") is None:
+        if id_key is None and found_row.get("permutation_id") is None:
             found_row["permutation_id"] = f"{found_row[axes.INPUT_KEY]}_{found_row[axes.PARAM_KEY]}"
-        if found_row.get("output_path") is None:
-            found_row["output_path"] = (
-                f"{data['folder']}/{found_row['permutation_id']}.{data['extension']}"
-            )
-        found_row["trace"] = {key: values[row] for key, values in traces.items()}
-        found_row["error_tail"] = tails[row]
+        if traced and found_row.get("output_path") is None:
+            row_id = found_row[id_key or "permutation_id"]
+            found_row["output_path"] = f"{folder}/{row_id}.{data['extension']}"
+        if traced:
+            found_row["trace"] = {key: values[row] for key, values in traces.items()}
+            found_row["error_tail"] = tails[row]
         rows.append(found_row)
     return rows
 

@@ -9,7 +9,8 @@ test varies comes from the JSON file named by ``FIXTURE_PIPELINE_CONFIG`` (``DEF
   test gives them, its ``resources``);
 - ``pair_resources``: what ``resources(input_id, param_name, cost)`` answers, as rules
   ``{"input"?, "param"?, "resources"}``: the last rule that matches the pair (none: ``{}``);
-- ``faults``: what to do at the start of a phase, for every permutation or only some (``inject``);
+- ``faults``: what to do at the start of a phase (or of a gather), for every permutation or only
+  some (``inject``);
 - ``exclude``: rules ``{"input"?, "param"?, "reason"}``: ``exclude`` answers the last that matches;
 - ``gathers``: name -> ``over`` ("all" or an axis name), each built by ``count_rows``;
 - ``ignore_libraries``: ``IGNORE_LIBRARIES``.
@@ -144,7 +145,9 @@ PHASES = [load_rows, transform, write_artifact]
 
 
 def count_rows(ctx: BuildContext) -> str:
-    """A gather: each member's number of rows."""
+    """A gather: each member's number of rows (faults of the phase ``count_rows`` apply, by the
+    input a gather is over)."""
+    inject(ctx, "count_rows")
     counts = []
     for member in ctx.members:
         if ctx.connection is not None:

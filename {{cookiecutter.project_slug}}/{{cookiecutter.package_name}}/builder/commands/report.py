@@ -1,6 +1,7 @@
 """``report``: one self-contained HTML file of the selected permutations (default: all): the
-matrix as a grid, each permutation's detail on click, time and memory per parameter, and a
-timeline of builds. Written atomically; its path goes to stdout."""
+matrix as a grid (the excluded pairs marked in it), each permutation's detail on click, the
+gathers and the orphans as ``manifest`` counts them, time and memory per parameter, and a timeline
+of builds. Written atomically; its path goes to stdout."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from ..atomic import atomic_publish
 from ..formats import Context
 from ..formats.report import format_report
 from ..ids import UsageError
-from ..manifest import selection
-from ..manifest.details import detailed
+from ..manifest import orphans, selection
+from ..manifest.details import detailed, detailed_gathers
 from ..manifest.stale import mark_stale
 from .shared import add_output_folder, nothing
 
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         command_folder=layout.command_folder(output_dir),
         stale=True,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        gathers=detailed_gathers(output_dir, selection.select_gathers(found.gathers, chosen)),
+        excluded=found.excluded,
+        orphans=orphans.find(found, output_dir),
     )
     page = "".join(format_report(detailed(output_dir, selected), chosen, context))
     try:

@@ -117,22 +117,31 @@ def gather_fields(entry: Entry, stale: bool) -> dict[str, Any]:
     return fields
 
 
-def _rest(context: Context) -> dict[str, Any]:
-    """What follows the entries: the gathers, the orphans (each id, why, its paths) and the
-    excluded pairs (each with its reason)."""
+def orphan_fields(context: Context) -> list[dict[str, Any]]:
+    """Each orphan as the document writes it: its id, why, its paths (none when only counted)."""
     orphans = [] if isinstance(context.orphans, int) else context.orphans
+    return [
+        {
+            "id": orphan.name,
+            "why": orphan.why,
+            "paths": [layout.display_path(path) for path in orphan.paths],
+        }
+        for orphan in orphans
+    ]
+
+
+def excluded_fields(context: Context) -> list[dict[str, Any]]:
+    """Each excluded pair as the document writes it, with its reason."""
+    return [
+        {"permutation_id": pid, axes.INPUT_KEY: inp, axes.PARAM_KEY: param, "reason": reason}
+        for pid, (inp, param, reason) in context.excluded.items()
+    ]
+
+
+def _rest(context: Context) -> dict[str, Any]:
+    """What follows the entries: the gathers, the orphans and the excluded pairs."""
     return {
         "gathers": [gather_fields(entry, context.stale) for entry in context.gathers],
-        "orphans": [
-            {
-                "id": orphan.name,
-                "why": orphan.why,
-                "paths": [layout.display_path(path) for path in orphan.paths],
-            }
-            for orphan in orphans
-        ],
-        "excluded": [
-            {"permutation_id": pid, axes.INPUT_KEY: inp, axes.PARAM_KEY: param, "reason": reason}
-            for pid, (inp, param, reason) in context.excluded.items()
-        ],
+        "orphans": orphan_fields(context),
+        "excluded": excluded_fields(context),
     }

@@ -69,8 +69,9 @@ class Matrix:
         return sum(self.cells[row, column] != EXCLUDED for row in self.rows)
 
 
-def _ordered(entries: list[Entry], key: str, cost_at: int, sort: str) -> list[str]:
-    """An axis's values among the entries: by name, or cheapest first as ``sort_key`` says."""
+def axis_order(entries: list[Entry], key: str, cost_at: int, sort: str) -> list[str]:
+    """An axis's values among the entries: by name, or cheapest first as ``sort_key`` says (the
+    report's grid orders its rows and columns so too)."""
     costs: dict[str, Any] = {}
     for entry in entries:
         costs.setdefault(entry[key], entry["sort_key"][cost_at])
@@ -92,8 +93,8 @@ def grid_matrix(
     """
     if selection.limit is not None:  # the first N rows of the selection before its limit
         chosen = select(everything, selection._replace(limit=None))
-    rows = _ordered(chosen, axes.INPUT_KEY, 0, selection.sort)[: selection.limit]
-    columns = _ordered(chosen, axes.PARAM_KEY, 1, selection.sort)
+    rows = axis_order(chosen, axes.INPUT_KEY, 0, selection.sort)[: selection.limit]
+    columns = axis_order(chosen, axes.PARAM_KEY, 1, selection.sort)
     row_set, column_set = set(rows), set(columns)
     cells = {
         (e[axes.INPUT_KEY], e[axes.PARAM_KEY]): SYMBOLS.get(state_of(e["status"]), "?")

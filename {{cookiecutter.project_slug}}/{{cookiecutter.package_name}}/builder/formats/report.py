@@ -13,6 +13,11 @@ type="application/json">`` that the page parses once:
 - a trace keeps seconds to the millisecond, memory in MiB to a tenth, and its start as seconds
   after the earliest one.
 
+Beside the permutations, as ``manifest --json`` writes them and packed the same way, each in a
+table of its own: the gathers (their fields, traces, error tails, and how many members a built one
+was built from), the pairs the pipeline excludes (each with its reason: the grid marks them as
+the terminal grid does, in no total) and the orphans (each with why and its paths).
+
 The page (``report.html``: its style and script, with ``@DATA@`` where the data goes) draws only
 the rows of the grid in view, and the distributions and the timeline when
 they are opened, so the file grows by about 100 bytes a permutation and a browser opens 100,000 of
@@ -24,6 +29,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +39,10 @@ from ..manifest.entries import Entry
 from ..manifest.selection import Selection
 from . import Context
 from .commands import command_head, self_commands
-from .document import json_fields
-from .grid import COLOURS, DONE_SYMBOLS, MEANINGS, SYMBOLS
+from .document import excluded_fields, gather_fields, json_fields, orphan_fields
+from .grid import COLOURS, DONE_SYMBOLS, EXCLUDED, MEANINGS, SYMBOLS, axis_order
 
+DIM = "2"  # the terminal's dim cells (missing, excluded): pale, with dark letters
 # The terminal grid's colours (ANSI codes) as the page draws them.
 CSS_COLOURS = {
     "31": "#cf222e",
@@ -43,7 +50,7 @@ CSS_COLOURS = {
     "33": "#d4a72c",
     "35": "#8250df",
     "36": "#1b9aaa",
-    "2": "#d0d7de",
+    DIM: "#d0d7de",
 }
 # Keys of an entry the page shows apart from its JSON fields.
 APART = ("trace", "error_tail")
@@ -135,41 +142,87 @@ def trace_columns(traces: list[dict[str, Any] | None]) -> dict[str, Any]:
     return {"origin": origin, "phase_names": list(names), "columns": columns}
 
 
-def data_of(entries: list[Entry], context: Context) -> dict[str, Any]:
-    """Everything the page shows, as one JSON-able document."""
+def columns_of(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows of fields as the page reads them: their keys, in the order they first come, each key
+    a packed column."""
+    keys: list[str] = []
+    for field in fields:
+        keys += [key for key in field if key not in keys and key not in APART]
+    return {
+        "n": len(fields),
+        "keys": keys,
+        "columns": {key: pack([field.get(key) for field in fields]) for key in keys},
+    }
+
+
+def rows_of(fields: list[dict[str, Any]], entries: Sequence[Entry]) -> dict[str, Any]:
+    """The entries' fields as columns (``columns_of``), with their traces and error tails."""
+    return {
+        **columns_of(fields),
+        "trace": trace_columns([entry.get("trace") for entry in entries]),
+        "error_tail": pack([entry.get("error_tail") for entry in entries]),
+    }
+
+
+def _error_log(folder: str) -> str:
+    """Where a stopped build's error log is, its id as @ID@ (the layout's, from the folder)."""
+    return str(layout.log_file(layout.staging_dir(Path(folder), "@ID@"), "@ID@", "error"))
+
+
+def _artifact(folder: str, artifact_id: str) -> str:
+    return f"{folder}/{artifact_id}.{settings.ARTIFACT_EXTENSION}"
+
+
+def gathers_of(context: Context, folder: str) -> dict[str, Any]:
+    """The gathers' rows, as ``manifest --json`` writes them with how many members a built one
+    was built from; where their error logs are, and where the page shows their artifacts."""
+    fields = []
+    for entry in context.gathers:
+        field = {**gather_fields(entry, context.stale), "members": entry.get("members")}
+        if field["output_path"] == _artifact(folder, field["gather_id"]):
+            field["output_path"] = None
+        fields.append(field)
+    return {
+        **rows_of(fields, context.gathers),
+        "error_log": _error_log(folder),
+        "shown_folder": f"{context.command_folder}/{layout.GATHER_FOLDER}",
+    }
+
+
+def data_of(entries: list[Entry], selection: Selection, context: Context) -> dict[str, Any]:
+    """Everything the page shows, as one JSON-able document: the permutations' rows at its top,
+    the gathers', the excluded pairs' and the orphans' each in a table of its own."""
     commands = self_commands(entries, context)
     fields = [
         json_fields(entry, command, stale=context.stale)
         for entry, command in zip(entries, commands, strict=True)
     ]
-    keys: list[str] = []
-    for field in fields:
-        keys += [key for key in field if key not in keys and key not in APART]
     folder = entries[0]["output_path"].rsplit("/", 1)[0] if entries else ""
     for field in fields:  # what a row can rebuild is left out
         inp, param = field.get(axes.INPUT_KEY), field.get(axes.PARAM_KEY)
         if field["permutation_id"] == f"{inp}_{param}":
             field["permutation_id"] = None
-        if field.get("output_path") == f"{folder}/{inp}_{param}.{settings.ARTIFACT_EXTENSION}":
+        if field.get("output_path") == _artifact(folder, f"{inp}_{param}"):
             field["output_path"] = None
         expected = f"{command_head(context.command_folder)} {axes.INPUT_FLAG} {inp}"
         expected += f" {axes.PARAM_FLAG} {param}{' --force' if context.force else ''}"
         if field.get("command") == expected:
             field["command"] = None
-    columns = {key: pack([field.get(key) for field in fields]) for key in keys}
-    inputs = list(dict.fromkeys(str(e[axes.INPUT_KEY]) for e in entries if axes.INPUT_KEY in e))
-    params = list(dict.fromkeys(str(e[axes.PARAM_KEY]) for e in entries if axes.PARAM_KEY in e))
+    excluded = excluded_fields(context)
+    for field in excluded:
+        del field["permutation_id"]  # always <input>_<param>
+    orphans = context.orphans
     return {
+        **rows_of(fields, entries),
         "title": settings.PROJECT_NAME,
-        "n": len(entries),
-        "keys": keys,
-        "columns": columns,
         "input_key": axes.INPUT_KEY,
         "param_key": axes.PARAM_KEY,
         "input_axis": axes.INPUT_AXIS,
         "param_axis": axes.PARAM_AXIS,
-        "inputs": inputs,
-        "params": params,
+        # The grid's rows and columns in the terminal grid's order: a value that a pair excluded
+        # leaves out of the first row still comes where its cost puts it.
+        "inputs": axis_order(entries, axes.INPUT_KEY, 0, selection.sort),
+        "params": axis_order(entries, axes.PARAM_KEY, 1, selection.sort),
         "folder": folder,
         "command_folder": context.command_folder,
         "command_head": command_head(context.command_folder),
@@ -180,14 +233,15 @@ def data_of(entries: list[Entry], context: Context) -> dict[str, Any]:
         "symbols": SYMBOLS,
         "meanings": MEANINGS,
         "colours": {symbol: CSS_COLOURS.get(code, "#999") for symbol, code in COLOURS.items()},
+        "dim": sorted(symbol for symbol, code in COLOURS.items() if code == DIM),
+        "excluded_mark": EXCLUDED,
         "done_symbols": sorted(DONE_SYMBOLS),
         "generated": context.generated,
-        "trace": trace_columns([entry.get("trace") for entry in entries]),
-        "error_tail": pack([entry.get("error_tail") for entry in entries]),
-        # A stopped build's error log, its id as @ID@ (the layout's, from the folder alone).
-        "error_log": str(
-            layout.log_file(layout.staging_dir(Path(folder), "@ID@"), "@ID@", "error")
-        ),
+        "error_log": _error_log(folder),
+        "gathers": gathers_of(context, f"{folder}/{layout.GATHER_FOLDER}"),
+        "excluded": columns_of(excluded),
+        "orphans": columns_of(orphan_fields(context)),
+        "orphan_count": orphans if isinstance(orphans, int) else len(orphans),
     }
 
 
@@ -207,4 +261,4 @@ def format_report(entries: list[Entry], selection: Selection, context: Context) 
     """The page, in three pieces: what precedes the data, the data, what follows it."""
     head, tail = page().split("@DATA@")
     title = html.escape(f"{settings.PROJECT_NAME}: build report")
-    return [head.replace("@TITLE@", title), script_json(data_of(entries, context)), tail]
+    return [head.replace("@TITLE@", title), script_json(data_of(entries, selection, context)), tail]

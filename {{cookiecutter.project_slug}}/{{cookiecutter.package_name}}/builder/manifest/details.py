@@ -1,5 +1,6 @@
-"""What the report shows of each permutation beyond its manifest entry: what its build measured
-(``history.traces``) and, for a stopped build, the last lines of its error log.
+"""What the report shows of each permutation, and each gather, beyond its manifest entry: what its
+build measured (``history.traces``) and, for a stopped build, the last lines of its error log; for
+a built gather, how many members its provenance records.
 
 Error logs are read for stopped builds only, at most ``TAIL_BYTES`` of each and ``TAIL_BUDGET``
 in all (the timestamps cut, so the same error in many builds is kept once by the report's
@@ -8,6 +9,7 @@ packing): past the budget a report names the log instead.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -15,6 +17,8 @@ from pathlib import Path
 from .. import layout
 from . import history
 from .entries import Entry
+from .provenance_cache import ProvenanceCache
+from .recorded import MissingProvenance
 
 TAIL_LINES, TAIL_BYTES, TAIL_BUDGET = 20, 4096, 4 << 20
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d \[(\w+)\] ", re.MULTILINE)
@@ -49,3 +53,27 @@ def detailed(output_dir: Path, entries: list[Entry]) -> list[Entry]:
             extra["error_tail"] = tail
         shown.append({**entry, **extra})
     return shown
+
+
+def detailed_gathers(output_dir: Path, gathered: list[Entry]) -> list[Entry]:
+    """The gathers' entries as ``detailed`` makes the permutations' (their folder is laid out like
+    the output folder), a built one's with ``members``: how many its provenance records, read
+    through the provenance cache that judging their staleness has just filled."""
+    if not gathered:
+        return []
+    folder = layout.gathers_folder(output_dir)
+    shown = detailed(folder, gathered)
+    with ProvenanceCache(folder) as cache:
+        for entry in shown:
+            if entry["done"]:
+                entry["members"] = _members(cache, entry["permutation_id"])
+    return shown
+
+
+def _members(cache: ProvenanceCache, gather_id: str) -> int | None:
+    try:
+        *_, members = cache.recorded(gather_id)
+    except MissingProvenance:
+        return None
+    summary = json.loads(members)
+    return summary["count"] if summary else None
