@@ -49,9 +49,6 @@ def discover_inputs() -> list[str]:
     said in one line on stderr, once a process, so that one bad name blocks nothing else; an
     answer that is no list of str, or repeats an id, is refused whole."""
     declared()  # a gather declared wrongly is refused by whatever command comes first
-    """The pipeline's input ids. One unsafe as a file name (a file ``my data.csv``) is left out,
-    said in one line on stderr, once a process, so that one bad name blocks nothing else; an
-    answer that is no list of str, or repeats an id, is refused whole."""
     found = pipeline_call("discover_inputs")
     if not isinstance(found, list | tuple) or not all(isinstance(i, str) for i in found):
         raise UsageError(
