@@ -94,3 +94,11 @@ def test_the_report_holds_the_gathers_the_excluded_pairs_and_the_orphans(project
     assert total["trace"]["seconds"] > 0 and total["trace"]["host"]
     gathers_folder = layout.gathers_folder(project.output)
     assert total["output_path"] == str(layout.artifact_path(gathers_folder, "total"))
+    # A selection only a gather matches (the failed one) is a report of it, as manifest lists it.
+    fails = project.manifest("--status", "fail")
+    assert fails["entries"] == []
+    assert [gather["gather_id"] for gather in fails["gathers"]] == [f"per_{second}"]
+    project.run("report", "--status", "fail", "--to", "fails.html")
+    assert report_rows((project.root / "fails.html").read_text()) == []
+    only = report_rows((project.root / "fails.html").read_text(), "gathers")
+    assert [row["gather_id"] for row in only] == [f"per_{second}"]

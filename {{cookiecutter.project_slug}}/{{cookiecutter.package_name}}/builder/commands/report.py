@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if not chosen.stale:  # the report says what is stale whatever it selects
         mark_stale(everything, output_dir, found.gathers)
     selected = selection.select(everything, chosen)
-    if not selected:
+    gathered = selection.select_gathers(found.gathers, chosen)
+    if not (selected or gathered):  # as manifest: a selection of gathers alone is a report
         return nothing("report: no permutation matches the selection; nothing written")
     target = Path(args.to) if args.to else output_dir / REPORT_NAME
     context = Context(
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         command_folder=layout.command_folder(output_dir),
         stale=True,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        gathers=detailed_gathers(output_dir, selection.select_gathers(found.gathers, chosen)),
+        gathers=detailed_gathers(output_dir, gathered),
         excluded=found.excluded,
         orphans=orphans.find(found, output_dir),
     )
