@@ -829,6 +829,20 @@ LINKED: dict[str, Callable[[Project, Path], subprocess.CompletedProcess[str]]] =
 }
 
 
+def test_a_link_at_the_gathers_folder_is_refused(project: Project, victim: Path) -> None:
+    """``_gathers/`` is the builder's own, as ``_build`` is: a gather's stage and artifact would
+    go through a link there to wherever it points."""
+    project.configure(gathers={"total": "all"})
+    before = tree(victim)
+    link = layout.gathers_folder(project.output)
+    link.parent.mkdir(parents=True)
+    link.symlink_to(victim)
+    result = project.run(*BUILD_ALL, code=1)
+    assert f"error: total {link} is a symbolic link" in result.stderr, result.stderr
+    assert tree(victim) == before
+    assert project.manifest()["done"] == TOTAL  # the permutations are built all the same
+
+
 @pytest.mark.parametrize("name", list(LINKED))
 def test_a_link_where_the_builder_writes_is_refused_in_one_line(
     project: Project, victim: Path, name: str

@@ -86,6 +86,8 @@ def _build_locked(target: targets.Target, force: bool) -> Outcome:
     before = read_stage(output_dir, permutation_id) if stage.is_dir() else None
     children = leftovers.Watch()
     try:
+        if target.target is not None:  # _gathers/ is the builder's own, as _build is
+            layout.refuse_link(output_dir)
         staging.refuse_links(stage, permutation_id, force=force)
         stray = not_an_artifact(final)
         if stray is not None:  # no build could move its artifact there
