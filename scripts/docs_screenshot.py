@@ -1,10 +1,10 @@
-"""Make the baked README's report screenshot, {{cookiecutter.project_slug}}/docs/report.png.
+"""Make the baked docs' report screenshot, {{cookiecutter.project_slug}}/docs/report.png.
 
 Bakes the demo in a scratch folder, makes ``alpine_quadratic`` fail in ``fit_model`` (as the
-README's grid example does), builds ``coastal`` and ``alpine`` and ``desert_linear``, writes the
-report, opens it in headless Chromium (``tests/browser.py``), clicks the failed cell and saves the
-window, its colours cut to 256 (a third of the size, the same to the eye). Standard library only;
-run it with the template's venv (``.venv/bin/python scripts/docs_screenshot.py``).
+grid example of docs/results.md does), builds ``coastal`` and ``alpine`` and ``desert_linear``,
+writes the report, opens it in headless Chromium (``tests/browser.py``), clicks the failed cell
+and saves the window, its colours cut to 256 (a third of the size, the same to the eye). Standard
+library only; run it with the template's venv (``.venv/bin/python scripts/docs_screenshot.py``).
 """
 
 from __future__ import annotations
