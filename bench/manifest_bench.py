@@ -31,7 +31,7 @@ It prints one markdown table, then the import check of ``manifest`` and the targ
 standard library is needed; cookiecutter comes from this interpreter or the scratch virtualenv.
 
     python bench/manifest_bench.py                      # 10,000 and 100,000 permutations
-    python bench/manifest_bench.py --peers --repeats 7    # the README's table
+    python bench/manifest_bench.py --peers --repeats 7    # with every peer (bench/README.md)
     python bench/manifest_bench.py --peers make,doit      # without Snakemake's minutes
     python bench/manifest_bench.py --sizes 10x2 --repeats 1
 """

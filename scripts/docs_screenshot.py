@@ -1,11 +1,11 @@
-"""Make the baked README's report screenshot, {{cookiecutter.project_slug}}/docs/report.png.
+"""Make the baked docs' report screenshot, {{cookiecutter.project_slug}}/docs/report.png.
 
 Bakes the demo in a scratch folder, makes ``alpine_quadratic`` fail in ``fit_model`` (as the
-README's grid example does), builds ``coastal`` and ``alpine`` and ``desert_linear``, writes the
-report, opens it in headless Chromium (``tests/browser.py``), clicks the failed cell and saves the
-window, its colours cut to 256 (a third of the size, the same to the eye). The failed build's
-error log names files by where the scratch bake is; before the report reads it, those paths are
-made relative to the project, as a reader's own project would show them, so the picture holds
+grid example of docs/results.md does), builds ``coastal`` and ``alpine`` and ``desert_linear``,
+writes the report, opens it in headless Chromium (``tests/browser.py``), clicks the failed cell
+and saves the window, its colours cut to 256 (a third of the size, the same to the eye). The failed
+build's error log names files by where the scratch bake is; before the report reads it, those paths
+are made relative to the project, as a reader's own project would show them, so the picture holds
 nothing of this machine. Standard library only; run it with the template's venv
 (``.venv/bin/python scripts/docs_screenshot.py``).
 """

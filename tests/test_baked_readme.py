@@ -1,4 +1,4 @@
-"""The baked README speaks the pipeline's own names, and what it says to run does run."""
+"""The baked README and docs/ speak the pipeline's own names, and what they say to run does run."""
 
 from __future__ import annotations
 
@@ -7,13 +7,19 @@ import json
 import re
 
 import pytest
-from conftest import ANSWERS_FILE, Bake, BakedProject
+from conftest import ANSWERS_FILE, Bake, BakedProject, require_program
 
 CUSTOM_AXES = {"input_axis": "dataset", "param_axis": "model", "param_values": "small,base"}
 
 
 def readme(project: BakedProject) -> str:
     return (project.root / "README.md").read_text(encoding="utf-8")
+
+
+def docs(project: BakedProject) -> dict[str, str]:
+    """The README and each page of docs/, by name."""
+    pages = [project.root / "README.md", *sorted((project.root / "docs").glob("*.md"))]
+    return {page.name: page.read_text(encoding="utf-8") for page in pages}
 
 
 def section(project: BakedProject, title: str) -> str:
@@ -43,9 +49,12 @@ def test_readme_names_the_baked_axes_and_never_the_defaults(bake: Bake) -> None:
     text = readme(project)
 
     assert [name for name in axis_names(project) if name not in text] == []
-    assert [name for name in axis_names(default) if name in text] == []
     for name in (f"{project.package}/pipeline.py", f"{project.package}/builder/", ANSWERS_FILE):
         assert name in text
+    pages = docs(project)
+    assert {"README.md", "scaling-out.md", "provenance.md", "building.md", "json.md"} < set(pages)
+    assert [(page, name) for page, words in pages.items() for name in axis_names(default)
+            if name in words] == []  # fmt: skip
 
 
 def test_readme_explains_how_to_regenerate_and_update(bake: Bake) -> None:
@@ -89,11 +98,17 @@ def test_make_it_yours_names_what_exists(bake: Bake, extension: str) -> None:
 
 @pytest.mark.slow
 def test_readme_builder_commands_run_in_a_shell(bake: Bake) -> None:
-    """Each builder command of the README's shell blocks, as written, from the project root."""
+    """Each builder command of the shell blocks of the README, then of docs/, whole and as
+    written (pipes into GNU parallel, xargs and jq included), from the project root, on the demo.
+    The bake's tests/test_docs.py runs their builder's part on its test pipeline, and checks
+    every command the docs show against the builder's flags."""
+    require_program("parallel", "jq")
     project = bake(command_runner="python", **CUSTOM_AXES)
     prefix = f"python -m {project.package}.builder "
-    commands = [line for line in readme(project).splitlines() if line.startswith(prefix)]
+    lines = [line for text in docs(project).values() for line in text.splitlines()]
+    commands = [line for line in lines if line.startswith(prefix)]
     assert any(" build " in line for line in commands)
+    assert any(" plan " in line for line in commands)
     project.run("bash", "-euo", "pipefail", "-c", "\n".join(commands))
 
     assert all(project.artifact(pid).is_file() for pid in project.permutation_ids)
@@ -117,8 +132,9 @@ TEMPLATE_ONLY = (
 
 @pytest.mark.parametrize("extension", ["db", "parquet"])
 def test_readme_speaks_only_of_the_project(bake: Bake, extension: str) -> None:
-    text = readme(bake(artifact_extension=extension)).lower()
-    assert [phrase for phrase in TEMPLATE_ONLY if phrase.lower() in text] == []
+    pages = docs(bake(artifact_extension=extension))
+    assert [(page, phrase) for page, text in pages.items() for phrase in TEMPLATE_ONLY
+            if phrase.lower() in text.lower()] == []  # fmt: skip
 
 
 def test_readme_says_which_commands_default_the_output_folder(bake: Bake) -> None:

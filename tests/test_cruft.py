@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,44 @@ def test_cruft_update_replaces_the_machinery_and_keeps_the_pipeline(
     # contract (the whole suite runs on other bakes).
     tests = ("tests/test_build.py", "tests/test_pipeline_contract.py")
     project.suite(*tests)
+
+
+def test_cruft_link_takes_a_cookiecutter_bake_into_cruft(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """A project baked with plain cookiecutter joins cruft by the baked README's `cruft link`
+    line, run as written: its answers kept, its next update brings the template's next commit."""
+    template = copy_template(tmp_path / "template")
+    commit_all(template, cli_env, "template, first version")
+    output = tmp_path / "projects"
+    answers = [f"{name}={value}" for name, value in ANSWERS.items()]
+    run_command(["cookiecutter", template, "--no-input", "-o", output, *answers], tmp_path, cli_env)
+    root = baked_root(output)
+    project = BakedProject(root, recorded_answers(root), cli_env)
+    commit_all(project.root, cli_env, "baked with cookiecutter")
+
+    readme = (project.root / "README.md").read_text(encoding="utf-8")
+    (link,) = [line.split("#")[0].strip() for line in readme.splitlines()
+               if line.strip().startswith("cruft link ")]  # fmt: skip
+    project.run(*shlex.split(link.replace("<template>", str(template))))
+    state = json.loads((project.root / ".cruft.json").read_text(encoding="utf-8"))
+    assert {name: state["context"]["cookiecutter"][name] for name in PUBLIC_VARIABLES} == {
+        name: project.context[name] for name in PUBLIC_VARIABLES
+    }
+    commit_all(project.root, cli_env, "linked with cruft")
+    assert "SUCCESS" in cruft(project, CRUFT_CHECK)
+
+    line = newer_template(template)
+    commit_all(template, cli_env, "template, second version")
+    cruft(project, CRUFT_UPDATE)
+    assert line in (project.root / project.package / "builder" / "cli.py").read_text(
+        encoding="utf-8"
+    )
+    assert changed_files(project) == {
+        ".cruft.json",
+        "README.md",
+        f"{project.package}/builder/cli.py",
+    }
 
 
 # The template's last commit before builder/ was laid out in folders (manifest/, building/,

@@ -326,8 +326,9 @@ def restore_stop_signals() -> None:
         signal.signal(stop, signal.SIG_DFL)
 
 
-def run_commands_through_a_shell(project: Project, commands: str) -> None:
-    """Run generated commands as a script, the runner swapped for this interpreter when absent."""
+def run_commands_through_a_shell(project: Project, commands: str, where: str = "") -> None:
+    """Run generated commands as a script, the runner swapped for this interpreter when absent
+    (``where`` says, when one fails, where the commands came from)."""
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", local_commands(commands)],
         cwd=project.root,
@@ -336,7 +337,7 @@ def run_commands_through_a_shell(project: Project, commands: str) -> None:
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, f"{where}{commands}\n{result.stderr}" if where else result.stderr
 
 
 def clean_env() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """``accept``: built artifacts taken as they are, their provenance brought up to today's sources
-and code without a rebuild, through the real CLI (README: "Accepting an artifact as it is")."""
+and code without a rebuild, through the real CLI (docs/provenance.md: "Accepting an artifact as
+it is")."""
 
 from __future__ import annotations
 

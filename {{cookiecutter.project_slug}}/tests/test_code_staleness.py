@@ -1,7 +1,7 @@
 """Staleness that follows the code each permutation ran, through the real CLI: comments count for
 nothing, a dispatch table counts entry by entry, other modules of the project and libraries count,
-resume goes phase by phase, and one malformed record never stops the matrix (README: "Provenance
-and staleness")."""
+resume goes phase by phase, and one malformed record never stops the matrix (docs/provenance.md:
+"Staleness")."""
 
 from __future__ import annotations
 

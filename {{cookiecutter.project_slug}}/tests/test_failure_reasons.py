@@ -1,5 +1,5 @@
 """Why a build failed, through the real CLI: recorded by the builder, shown by the table, the JSON
-document and ``show`` alike; and ``manifest --retry-scale``, which resubmits failures by reason."""
+document and ``show`` alike; and ``plan --retry-scale``, which resubmits failures by reason."""
 
 from __future__ import annotations
 

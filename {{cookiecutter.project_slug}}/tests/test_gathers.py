@@ -1,5 +1,5 @@
 """Gathers: aggregates over the done artifacts, built after them and stale when a member changes,
-appears or goes away, with rows of their own in every view, through the real CLI (README:
+appears or goes away, with rows of their own in every view, through the real CLI (docs/results.md:
 "Gathers"); and the one-line errors of a gather or an exclusion declared wrongly."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Orphans and ``clean``, through the real CLI: what the output folder holds for pairs the matrix no
 longer has is counted, listed and removed, never outside the output folder, never through a link,
-never under a live builder's lock (README: "Orphans and clean")."""
+never under a live builder's lock (docs/results.md: "Orphans and clean")."""
 
 from __future__ import annotations
 

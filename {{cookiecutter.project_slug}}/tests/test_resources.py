@@ -1,5 +1,5 @@
 """Resources per permutation: the pipeline's (registry key, per-pair function), the flags over them,
-and one array per resource set in the files of ``manifest --slurm`` and ``--sge``."""
+and one array per resource set in the files of ``plan --slurm`` and ``--sge``."""
 
 from __future__ import annotations
 

@@ -610,11 +610,11 @@ def test_a_bad_plan_is_one_line_and_exit_2(
     assert not project.output.exists() or not any(project.output.glob("*.*"))
 
 
-# --- the JSON document, as the README documents it, and the CI matrix made from it --------------
+# --- the JSON document, as docs/json.md documents it, and the CI matrix made from it -----------
 
 
-def readme_schema(heading: str) -> dict[str, set[type]]:
-    """The README's table under ``heading``: each key and the JSON types it may hold."""
+def documented_schema(heading: str) -> dict[str, set[type]]:
+    """docs/json.md's table under ``heading``: each key and the JSON types it may hold."""
     types = {
         "string": str,
         "integer": int,
@@ -623,7 +623,7 @@ def readme_schema(heading: str) -> dict[str, set[type]]:
         "object": dict,
         "null": type(None),
     }
-    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n\n|", 1)[1]
+    section = (ROOT / "docs" / "json.md").read_text().split(heading, 1)[1].split("\n\n|", 1)[1]
     schema: dict[str, set[type]] = {}
     for row in section.split("\n\n", 1)[0].splitlines()[2:]:
         keys, kind = row.split("|")[1:3]
@@ -648,10 +648,10 @@ def test_json_document_has_the_schema_the_readme_documents(project: Project) -> 
     pinned = (axes.INPUT_FLAG, entry[axes.INPUT_KEY], axes.PARAM_FLAG, entry[axes.PARAM_KEY])
     project.run("build", "--output-folder", "output", *pinned, code=1)
     document = json.loads(project.run("manifest", "--json").stdout)
-    assert_matches(document, readme_schema("### The JSON document"))
+    assert_matches(document, documented_schema("The document:"))
     statuses = set()
     for entry in document["entries"]:
-        assert_matches(entry, readme_schema("Each entry of `entries`:"))
+        assert_matches(entry, documented_schema("Each entry of `entries`:"))
         statuses.add(entry["status"].split()[0])
     assert statuses == {"DONE", "MISS", "FAIL"}
     # Written from the matrix's cells, unless a shard needs entry dicts: the same bytes either way.
@@ -660,11 +660,11 @@ def test_json_document_has_the_schema_the_readme_documents(project: Project) -> 
         assert from_cells == project.run("manifest", "--json", "--shard", "1/1", *flags).stdout
 
 
-def test_the_readme_jq_filter_makes_a_github_actions_matrix(project: Project) -> None:
+def test_the_docs_jq_filter_makes_a_github_actions_matrix(project: Project) -> None:
     jq = require("jq")
-    readme = (ROOT / "README.md").read_text()
-    jq_filter = re.search(r"manifest --missing --json \| jq -c '([^']+)'", readme)
-    assert jq_filter, "the README shows no jq one-liner"
+    scaling_out = (ROOT / "docs" / "scaling-out.md").read_text()
+    jq_filter = re.search(r"manifest --missing --json \| jq -c '([^']+)'", scaling_out)
+    assert jq_filter, "docs/scaling-out.md shows no jq one-liner"
     document = project.run("manifest", "--missing", "--json").stdout
     result = subprocess.run(
         [jq, "-c", jq_filter.group(1)], input=document, capture_output=True, text=True, check=True

@@ -15,7 +15,7 @@ what is here and nothing else:
 - IGNORE_LIBRARIES (optional): libraries whose version changes make nothing stale ("*": all).
 Import heavy libraries inside your phases: every builder command imports this module. Each build
 records the code it runs, function by function, so an edit makes stale only the artifacts whose
-builds ran what changed (README: "Provenance and staleness").
+builds ran what changed (docs/provenance.md).
 """
 
 from __future__ import annotations
