@@ -123,7 +123,7 @@ def test_gnu_parallel_builds_each_once_even_when_every_command_is_given_twice(
     project: Project, tmp_path: Path
 ) -> None:
     parallel = require("parallel")
-    record = BuildRecord(project, pause=0.2)
+    record = BuildRecord(project, pause=0.1)
     ids = missing_ids(project)
     twice = "".join(f"{line}\n{line}\n" for line in missing_commands(project).splitlines())
     joblog = tmp_path / "joblog"
@@ -137,7 +137,7 @@ def test_gnu_parallel_builds_each_once_even_when_every_command_is_given_twice(
 @engines
 def test_xargs_builds_the_missing_permutations_concurrently(project: Project) -> None:
     xargs = require("xargs")
-    record = BuildRecord(project, pause=0.3)
+    record = BuildRecord(project, pause=0.15)
     ids = missing_ids(project)
     result = feed(project, [xargs, "-P", "3", "-I{}", "sh", "-c", "{}"], missing_commands(project))
     assert result.returncode == 0, result.stderr
@@ -150,7 +150,7 @@ def test_xargs_builds_the_missing_permutations_concurrently(project: Project) ->
 
 @engines
 def test_build_jobs_builds_on_that_many_workers_cheapest_first(project: Project) -> None:
-    record = BuildRecord(project, pause=0.3)
+    record = BuildRecord(project, pause=0.15)
     ids = missing_ids(project)
     result = project.run("build", "--output-folder", "output", "--jobs", "2")
     assert f"summary: {TOTAL} built" in result.stderr and result.stdout == ""

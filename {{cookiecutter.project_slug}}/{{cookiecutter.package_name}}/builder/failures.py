@@ -22,7 +22,7 @@ reads COMPLETING, with the reason TimeLimit, by then. A build killed outright re
 itself; what survives it does, in-band, from the memory cgroup it shares with the build (which
 counts OOM kills, ``oom_kills``): an array task's wrapper (``task_end``), a ``--jobs`` pool whose
 worker died. So ``oom`` stays known after SLURM forgets the job (without accounting, MinJobAge,
-300 s). Else a reader that is asked to (``show``, ``manifest --retry-scale``) learns the job's
+300 s). Else a reader that is asked to (``show``, ``plan --retry-scale``) learns the job's
 final state from SLURM, in one call for all the jobs (``learn``), and a retry says what nobody
 knows.
 

@@ -39,7 +39,7 @@ SLICE = 100
 
 
 def json_fields(entry: Entry, command: str, *, stale: bool = False) -> dict[str, Any]:
-    """One entry as the document writes it: the schema the README documents, then its own keys.
+    """One entry as the document writes it: the schema docs/json.md documents, then its own keys.
 
     ``sort_key`` and ``label`` are left out: the entries come in the order asked for, and ``cost``
     with the document's ``cost_unit`` says what the label says. When staleness was asked for,
