@@ -218,19 +218,13 @@ def _build_staged(
             KIND.finish(conn, context.artifact_path, final, record.finished())
             lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")  # a kill now leaves it DONE
         except BaseException as error:  # SystemExit too: a phase that exits has failed
+            lock.note(**{measured.MEASURED: meter.record(where)})  # how far it got, either way
             if isinstance(error, KeyboardInterrupt) and interrupts.received is not None:
                 stopped = _interrupted(permutation_id, error, f"in {where}", error_log)
-                lock.note(
-                    error=stopped.message,
-                    **{
-                        failures.REASON_KEY: failures.of_stop(error),
-                        measured.MEASURED: meter.record(where),
-                    },
-                )
+                lock.note(error=stopped.message, **{failures.REASON_KEY: failures.of_stop(error)})
                 log.error(f"{stopped.message}; staging kept, rerun to resume: {stage}")
                 return stopped
             # A KeyboardInterrupt that no signal sent was raised by the phase: its failure.
-            lock.note(**{measured.MEASURED: meter.record(where)})
             stopped = _failed(permutation_id, error, where, lock, log, error_log)
         finally:
             conn.close()

@@ -5,7 +5,7 @@ non-SQLite kinds), the three logs and ``<permutation_id>.lock``. The lock is an 
 file, so the kernel releases it when its builder dies, even by SIGKILL: a lock file nobody holds is
 stale by construction. Its descriptor is close-on-exec and closed in any child a phase forks, so no
 process a phase started keeps it; one that still does (forked past Python, by C code) after its
-builder died is reported as exactly that, with its pid (``leftovers``). The file's text is its
+builder died is reported as exactly that, with its pid (``manifest/stages``). The file's text is its
 builder's status record, ``key: value`` lines that the manifest reads without opening the artifact:
 ``holder`` (pid, host, start), ``phase`` (the one running, as ``[k/N] name``) and, when the build
 failed, ``error``. A dead build keeps its record, so it still says where and why it stopped.
