@@ -23,6 +23,8 @@ import signal
 import time
 from collections.abc import Iterable
 
+from ..manifest.stages import stat_fields
+
 GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL
 GIVE_UP_SECONDS = 5.0  # leftovers that keep coming back are reported, not waited for
 _PR_SET_CHILD_SUBREAPER = 36
@@ -62,8 +64,7 @@ def children() -> set[int]:
             if not item.name.isdigit():
                 continue
             try:
-                with open(f"/proc/{item.name}/stat", "rb") as stat:
-                    fields = stat.read().rpartition(b")")[2].split()
+                fields = stat_fields(item.name)
             except OSError:
                 continue
             if int(fields[1]) == me:

@@ -78,10 +78,16 @@ def is_alive(pid: int) -> bool:
     except PermissionError:  # another user's
         return True
     try:
-        with open(f"/proc/{pid}/stat", "rb") as proc_stat:
-            return proc_stat.read().rpartition(b")")[2].split()[0] != b"Z"
+        return stat_fields(pid)[0] != b"Z"
     except OSError:
         return True
+
+
+def stat_fields(pid: int | str) -> list[bytes]:
+    """The fields of ``/proc/<pid>/stat`` after the command's name (state, parent pid, ...): the
+    name is cut at its last ')', since it may hold spaces and parentheses itself."""
+    with open(f"/proc/{pid}/stat", "rb") as proc_stat:
+        return proc_stat.read().rpartition(b")")[2].split()
 
 
 def holding(path: Path) -> list[int]:
