@@ -60,10 +60,10 @@ class Target:
             return today.source_reasons(
                 begun, self.entry[axes.INPUT_KEY], self.entry[axes.PARAM_KEY]
             )
-        now = self.begin()
-        if (begun.get("members") or {}).get("digest") != now["members"]["digest"]:
+        if self._members_changed(begun):
             return ("other members",)
-        return () if begun.get("param") == now["param"] else ("another declaration",)
+        declared = gathers.declaration(self.target)
+        return () if begun.get("param") == declared else ("another declaration",)
 
     def changed_inputs(self, begun: Document) -> list[str]:
         """What it is built from that changed since its stage was ``begun``: input files, or a
@@ -72,8 +72,12 @@ class Target:
             mode = fingerprints.fingerprint_mode()
             now = fingerprints.fingerprint_inputs(self.entry[axes.INPUT_KEY], mode)
             return changed_inputs(begun.get("inputs") or [], now)
-        members = (begun.get("members") or {}).get("digest")
-        return [] if members == self.begin()["members"]["digest"] else ["its members"]
+        return ["its members"] if self._members_changed(begun) else []
+
+    def _members_changed(self, begun: Document) -> bool:
+        """Whether a gather's members are not those its stage was ``begun`` from."""
+        now = gathers.summary(gathers.fingerprints(self.members))
+        return bool((begun.get("members") or {}).get("digest") != now["digest"])
 
 
 def of(entry: Entry, output_dir: Path) -> Target:
