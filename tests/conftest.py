@@ -68,10 +68,17 @@ def run_command(
     )
     if ok:
         assert result.returncode == 0, (
-            f"{' '.join(map(str, args))} exited {result.returncode}\n"
+            f"{' '.join(map(str, args))} exited {result.returncode}\n{_failed_tests(result.stdout)}"
             f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
         )
     return result
+
+
+def _failed_tests(stdout: str) -> str:
+    """A baked suite's FAILED and ERROR summary lines, put first: a long verbose output is cut in
+    the middle by whatever shows it (CI keeps its head and tail), where pytest lists them."""
+    lines = [line for line in stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return "".join(f"{line}\n" for line in lines)
 
 
 # The baked test that builds the project's own pipeline.py: it runs by default, so a pipeline that
