@@ -211,6 +211,40 @@ def test_kill_9_while_finishing_keeps_the_completed_phases(project: Project) -> 
     assert_valid_artifact(project.artifact(PERMUTATION))
 
 
+# The builder with its final move followed by a signal to itself, the one moment no phase can be
+# blocked at: the artifact is in place, and the lock's record still says finishing.
+STOP_AFTER_THE_MOVE = """
+import os, runpy, sys
+from {package}.builder.building import runner
+move = runner.atomic_publish
+def move_then_stop(target, content):
+    move(target, content)
+    os.kill(os.getpid(), {signum})
+runner.atomic_publish = move_then_stop
+sys.argv = ["builder", *sys.argv[sys.argv.index("-m") + 2 :]]
+runpy.run_module("{package}.builder", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGKILL, -9), (signal.SIGTERM, 143)], ids=["SIGKILL", "SIGTERM"]
+)
+def test_a_build_stopped_right_after_its_final_move_is_done(
+    project: Project, signum: int, code: int
+) -> None:
+    """Its stage is a leftover, never a build to resume: one would find its artifact moved away."""
+    wrapper = STOP_AFTER_THE_MOVE.format(package=settings.PACKAGE, signum=int(signum))
+    project.run(*BUILD_ONE, code=code, prefix=(sys.executable, "-c", wrapper))
+    assert project.stage(PERMUTATION).is_dir()
+
+    entry = project.manifest()["by_id"][PERMUTATION]
+    assert (entry["status"], entry["error"]) == ("DONE", None)
+    rerun = project.run(*BUILD_ONE)
+    assert "is done" in rerun.stderr and "phase" not in rerun.stderr, rerun.stderr
+    assert not project.stage(PERMUTATION).exists()
+    assert_valid_artifact(project.artifact(PERMUTATION))
+
+
 # --- 5. workers stop when their parent dies ---
 
 

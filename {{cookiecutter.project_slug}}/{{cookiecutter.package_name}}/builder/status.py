@@ -27,8 +27,9 @@ from typing import NamedTuple
 MISS, BUILD, FAIL, DONE, REDO, STALE = "MISS", "BUILD", "FAIL", "DONE", "REDO", "STALE"
 EXCLUDED, ORPHAN = "EXCL", "ORPHAN"
 KILLED = "no error recorded: the builder was killed"
-# What a build notes in its lock once its artifact is in place, before it removes its stage.
-PUBLISHED = "published"
+# What a build notes in its lock: the phase it is finishing in, then the file it moves into place
+# (``<inode> <final path>``), then that its artifact is in place, before it removes its stage.
+FINISHING, MOVING, PUBLISHED = "finishing", "moving", "published"
 
 
 class Stage(NamedTuple):

@@ -2,10 +2,10 @@
 
 Like doit's ``CHECKERS``, the builder asks ``KIND`` and never tests the extension itself. A kind
 owns its progress store (inside the staged database, or a file beside the staged artifact), its
-finishing step (how the staged artifact becomes the final one, with its provenance written where
-``manifest/recorded`` reads it: a ``_provenance`` table inside, or a sidecar in ``_provenance/``)
-and the rewrite of a final artifact's provenance that ``accept`` makes.
-Finishing never touches the staged artifact or its progress: a failure or a kill before the final
+finishing step (the file that the runner moves into place, made from the staged artifact with its
+provenance written where ``manifest/recorded`` reads it: a ``_provenance`` table inside, or a
+sidecar in ``_provenance/``) and the rewrite of a final artifact's provenance that ``accept`` makes.
+Preparing never touches the staged artifact or its progress: a failure or a kill before the final
 move leaves a stage that resumes after its last completed phase.
 """
 
@@ -31,8 +31,8 @@ class SqliteKind:
     def progress_file(self, stage: Path, permutation_id: str) -> Path:
         return layout.staged_artifact(stage, permutation_id)
 
-    def finish(self, conn: Connection, staged: Path, final: Path, document: Document) -> None:
-        """Copy the staged database without its progress, add provenance, move the copy."""
+    def prepare(self, conn: Connection, staged: Path, final: Path, document: Document) -> Path:
+        """A copy of the staged database without its progress, with its provenance."""
         import sqlite3
 
         from . import progress
@@ -49,7 +49,7 @@ class SqliteKind:
             out.execute("COMMIT")
         finally:
             out.close()
-        atomic_publish(final, finishing)
+        return finishing
 
     def rewrite(self, final: Path, document: Document) -> None:
         """Replace the provenance of a final artifact in place, in one transaction."""
@@ -81,12 +81,13 @@ class FileKind:
     def progress_file(self, stage: Path, permutation_id: str) -> Path:
         return layout.progress_file(stage, permutation_id)
 
-    def finish(self, conn: Connection, staged: Path, final: Path, document: Document) -> None:
-        """Publish the sidecar, then the artifact: a visible artifact always has its provenance."""
+    def prepare(self, conn: Connection, staged: Path, final: Path, document: Document) -> Path:
+        """The staged artifact, once its sidecar is published: a visible artifact always has its
+        provenance."""
         if staged.is_symlink() or not staged.is_file():
             raise RuntimeError(f"the last phase did not write the artifact {staged} as a file")
         self._publish_sidecar(final, staged, document)
-        atomic_publish(final, staged)
+        return staged
 
     def rewrite(self, final: Path, document: Document) -> None:
         """Replace the sidecar of a final artifact, naming the artifact as it is."""

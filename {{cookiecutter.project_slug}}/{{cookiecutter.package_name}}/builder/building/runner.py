@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .. import axes, failures, interrupts, layout, scheduler, status, tracing
+from ..atomic import atomic_publish
 from ..ids import UsageError
 from ..manifest import measured
 from ..manifest.entries import Entry
@@ -210,13 +211,15 @@ def _build_staged(
                     record.noted(_run_phase(phase, where, number, context, conn, noting))
                 lock.note(**{measured.MEASURED: meter.record()})
                 held = number
-            where = "finishing"
+            where = status.FINISHING
             staging.refuse_links(stage, permutation_id, force=False)  # none made by a phase
             _check_inputs_unchanged(target, begun)
-            lock.note(phase=f"[{total}/{total}] finishing")
+            lock.note(phase=f"[{total}/{total}] {status.FINISHING}")
             log.debug(f"finish {context.artifact_path} into {final}")
-            KIND.finish(conn, context.artifact_path, final, record.finished())
-            lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")  # a kill now leaves it DONE
+            ready = KIND.prepare(conn, context.artifact_path, final, record.finished())
+            lock.note(**{status.MOVING: f"{os.stat(ready).st_ino} {final}"})
+            atomic_publish(final, ready)  # a kill from now on leaves it DONE (manifest/stages)
+            lock.note(phase=f"[{total}/{total}] {status.PUBLISHED}")
         except BaseException as error:  # SystemExit too: a phase that exits has failed
             lock.note(**{measured.MEASURED: meter.record(where)})  # how far it got, either way
             if isinstance(error, KeyboardInterrupt) and interrupts.received is not None:

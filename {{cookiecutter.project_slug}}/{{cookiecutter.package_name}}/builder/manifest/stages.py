@@ -6,7 +6,8 @@ non-blocking ``flock`` probe and one ``pread``: the staged artifact is never ope
 crashed database cannot make the manifest slow or wrong. What stands at a lock's place but is no
 lock file (a link, a folder) is a stopped build that says what to remove; a lock that only the
 leftovers of a dead builder hold (processes its phases forked past Python) is a stopped build that
-names them.
+names them. A build stopped between its final move and noting it reads as published, since the
+file it was moving (its record names the inode) is in place.
 """
 
 from __future__ import annotations
@@ -54,7 +55,22 @@ def read_lock(lock_path: Path) -> tuple[bool, dict[str, str]]:
         pid, holders = dead
         left = f"the builder (pid {pid}) is dead; processes it left behind hold its lock"
         return False, {**record, "error": f"{left}: pid {holders}", REASON_KEY: KILLED}
+    if not live and moved_into_place(record):
+        published = record["phase"].replace(status.FINISHING, status.PUBLISHED)
+        return False, {**record, "phase": published}
     return live, record
+
+
+def moved_into_place(record: dict[str, str]) -> bool:
+    """Whether a stopped build's artifact is in place, though its record still says finishing:
+    the file at the final path is the one it was moving (a rename keeps the inode)."""
+    inode, _, final = record.get(status.MOVING, "").partition(" ")
+    if not record.get("phase", "").endswith(status.FINISHING) or not inode.isdigit():
+        return False
+    try:
+        return os.lstat(final).st_ino == int(inode)
+    except OSError:
+        return False
 
 
 def dead_builder(lock_path: Path, record: dict[str, str]) -> tuple[int, str] | None:
