@@ -211,34 +211,60 @@ def test_kill_9_while_finishing_keeps_the_completed_phases(project: Project) -> 
     assert_valid_artifact(project.artifact(PERMUTATION))
 
 
-# The builder with its final move followed by a signal to itself, the one moment no phase can be
-# blocked at: the artifact is in place, and the lock's record still says finishing.
+# Loaded by every Python the builder starts (as sitecustomize): the first process to move an
+# artifact out of _build/ into place stops itself with SIGNUM just after, at its next open (the
+# fsync of the folder), before it notes the artifact published: no phase can be blocked there.
 STOP_AFTER_THE_MOVE = """
-import os, runpy, sys
-from {package}.builder.building import runner
-move = runner.atomic_publish
-def move_then_stop(target, content):
-    move(target, content)
-    os.kill(os.getpid(), {signum})
-runner.atomic_publish = move_then_stop
-sys.argv = ["builder", *sys.argv[sys.argv.index("-m") + 2 :]]
-runpy.run_module("{package}.builder", run_name="__main__")
+import os, signal, sys
+
+moved = False
+
+def stop_after_the_move(event, args):
+    global moved
+    if event == "os.rename" and all(isinstance(arg, (str, os.PathLike)) for arg in args[:2]):
+        source, target = (os.fsdecode(arg) for arg in args[:2])
+        moved = "/_build/" in source and "/_build/" not in target
+    elif event == "open" and moved:
+        moved = False  # the marker's own open comes here too
+        try:
+            os.close(os.open(MARKER, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), SIGNUM)
+
+sys.addaudithook(stop_after_the_move)
 """
 
 
 @pytest.mark.parametrize(
-    ("signum", "code"), [(signal.SIGKILL, -9), (signal.SIGTERM, 143)], ids=["SIGKILL", "SIGTERM"]
+    ("signum", "jobs", "code"),
+    [(signal.SIGKILL, "1", -9), (signal.SIGTERM, "1", 143), (signal.SIGKILL, "2", 0)],
+    ids=["SIGKILL", "SIGTERM", "SIGKILL-to-a-worker"],
 )
 def test_a_build_stopped_right_after_its_final_move_is_done(
-    project: Project, signum: int, code: int
+    project: Project, tmp_path: Path, signum: int, jobs: str, code: int
 ) -> None:
-    """Its stage is a leftover, never a build to resume: one would find its artifact moved away."""
-    wrapper = STOP_AFTER_THE_MOVE.format(package=settings.PACKAGE, signum=int(signum))
-    project.run(*BUILD_ONE, code=code, prefix=(sys.executable, "-c", wrapper))
-    assert project.stage(PERMUTATION).is_dir()
-
-    entry = project.manifest()["by_id"][PERMUTATION]
-    assert (entry["status"], entry["error"]) == ("DONE", None)
+    """Its stage is a leftover, never a build to resume (it would find its artifact moved away),
+    and a pool whose worker died there counts it built."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    marker = tmp_path / "stopped"
+    text = STOP_AFTER_THE_MOVE.replace("MARKER", repr(str(marker)))
+    (hook / "sitecustomize.py").write_text(text.replace("SIGNUM", str(int(signum))))
+    project.extra_env["PYTHONPATH"] = str(hook)
+    built = project.run(*(BUILD_ONE if jobs == "1" else BUILD_ALL), "--jobs", jobs, code=code)
+    del project.extra_env["PYTHONPATH"]
+    assert marker.exists()
+    entries = project.manifest()["entries"]
+    assert {(entry["status"], entry["error"]) for entry in entries if entry["done"]} == {
+        ("DONE", None)
+    }
+    stopped = [path.name for path in (project.output / "_build").iterdir()]
+    if jobs == "2":
+        assert len(stopped) == 1 and all(entry["done"] for entry in entries), built.stderr
+        assert "failed" not in built.stderr and " died of SIGKILL once it was built" in built.stderr
+        return
+    assert stopped == [PERMUTATION]
     rerun = project.run(*BUILD_ONE)
     assert "is done" in rerun.stderr and "phase" not in rerun.stderr, rerun.stderr
     assert not project.stage(PERMUTATION).exists()

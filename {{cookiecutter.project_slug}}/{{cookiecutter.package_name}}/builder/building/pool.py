@@ -249,6 +249,12 @@ class Pool:
             if exitcode is not None and exitcode < 0
             else f"with exit code {exitcode}"
         )
+        if status.is_leftover(True, stage):  # its artifact was in place: built, as manifest says
+            print(
+                f"warning: {permutation_id}: its worker died {how} once it was built",
+                file=sys.stderr,
+            )
+            return Outcome(permutation_id, "built", "built; its worker died after")
         reason = failures.recorded(stage.record)
         error = stage.record.get("error", status.KILLED)
         message = f"not built: its worker died {how}; reason {reason}: {error}"
