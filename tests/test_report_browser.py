@@ -37,17 +37,21 @@ def test_the_report_opens_without_errors_and_shows_the_manifest(bake: Bake, tmp_
     project = bake()
     pipeline = BakedTestPipeline(project, tmp_path)
     inputs = pipeline.module.discover_inputs()
-    _, double, triple = pipeline.module.PARAM_REGISTRY
+    half, double, triple = pipeline.module.PARAM_REGISTRY
     failing, gone, excluded = f"{inputs[0]}_{double}", inputs[1], f"{inputs[2]}_{triple}"
+    stale = f"{inputs[0]}_{half}"
     pipeline.fail_in_second_phase(*failing.split("_", 1))
     pipeline.configure(gathers={"total": "all"})
     env = pipeline.env
     builder = ("-m", f"{project.package}.builder")
     built = project.python(*builder, "build", "--output-folder", "output", ok=False, env=env)
     assert built.returncode == 1, built.stderr
-    # Then an input removed (its artifacts orphans), one added (its pairs missing) and a built
-    # pair excluded (an orphan too): the gather over every permutation is stale.
+    # Then an input removed (its artifacts orphans), one added (its pairs missing), one changed
+    # (its built artifacts stale) and a built pair excluded (an orphan too): the gather over
+    # every permutation is stale.
     added = {name: rows for name, rows in pipeline.config["inputs"].items() if name != gone}
+    with (Path(pipeline.config["data"]) / f"{inputs[0]}.txt").open("a") as changed:
+        changed.write("7\n")
     reason = "too few rows for a cubic"
     pipeline.configure(
         inputs={**added, "added": 5},
@@ -59,6 +63,9 @@ def test_the_report_opens_without_errors_and_shows_the_manifest(bake: Bake, tmp_
     assert [pair["permutation_id"] for pair in listed["excluded"]] == [excluded]
     orphans = [orphan["id"] for orphan in listed["orphans"]]
     assert len(orphans) == 4 and excluded in orphans
+    found_stale = project.python(*builder, "manifest", "--stale", "--json", env=env).stdout
+    stale_ids = {entry["permutation_id"] for entry in json.loads(found_stale)["entries"]}
+    assert stale in stale_ids
 
     page = Path(project.python(*builder, "report", env=env).stdout.strip())
     assert page == project.root / "output" / "_report.html"
@@ -72,6 +79,7 @@ def test_the_report_opens_without_errors_and_shows_the_manifest(bake: Bake, tmp_
         assert "1 gather (1 done)" in counts and "4 orphans in the output folder" in counts
         cells = dict(browser.run(CELLS))
         marks = {pid: SYMBOLS[status.split()[0]] for pid, status in statuses.items()}
+        marks.update(dict.fromkeys(stale_ids, SYMBOLS["STALE"]))
         assert cells == {**marks, excluded: EXCLUDED}
         excluded_row = text_of(browser, f"#gridbody .row:has(.cell[data-id='{excluded}']) .total")
         assert excluded_row == f"{len(inputs) - 1}/{len(inputs) - 1}"  # in no total
@@ -83,6 +91,9 @@ def test_the_report_opens_without_errors_and_shows_the_manifest(bake: Bake, tmp_
         detail = browser.run(DETAIL)
         assert "exception RuntimeError" in detail and "RuntimeError: injected" in detail, detail
         assert f"stopped in\tphase 2/{len(pipeline.phases)} {pipeline.phases[1]}" in detail
+        browser.click(f'#gridbody .cell[data-id="{stale}"]')
+        detail = browser.run(DETAIL)  # its command rebuilt from the ids, as self_commands makes it
+        assert "stale\tinput changed: " in detail and f" {half} --force\n" in detail, detail
 
         gathers = text_of(browser, "#gathersection")
         assert "total over every permutation" in gathers and "STALE: member changed" in gathers

@@ -32,10 +32,16 @@ def test_the_report_holds_every_row_its_measurements_and_its_reasons(project: Pr
     failed = rows[f"{second}_{DOUBLE}"]
     assert failed["reason"] == "exception RuntimeError"
     assert "RuntimeError: injected" in failed["error_tail"] and failed["trace"]["phases"]
-    assert rows[f"{first}_{HALF}"]["stale"] == [f"input changed: fixture_data/{first}.txt"]
+    reason = f"input changed: fixture_data/{first}.txt"
+    assert rows[f"{first}_{HALF}"]["stale"] == [reason]
     built = rows[f"{INPUTS[2]}_{HALF}"]
     assert built["trace"]["seconds"] > 0 and built["trace"]["peak_rss"] > 10  # MiB
     assert built["stale"] == [] and rows[f"{first}_{TRIPLE}"]["trace"]["seconds"] is None
+    # Each stale reason list is kept once, and no command is kept: a stale row's --force too is
+    # what its status makes it.
+    columns = report_data(text)["columns"]
+    assert columns["stale"]["t"] == "dict" and columns["stale"]["s"] == [[], [reason]]
+    assert columns["command"] == {"t": "sparse", "i": [], "v": []}
 
     elsewhere = project.root / "elsewhere" / "report.html"
     project.run("report", axes.PARAM_FLAG, TRIPLE, "--to", str(elsewhere))

@@ -6,10 +6,12 @@ rows of kinds the manifest adds later show without a change here) and each one's
 (``manifest/measured``) and ``error_tail``, packed in columns in a ``<script
 type="application/json">`` that the page parses once:
 
-- a column of few distinct texts keeps each text once and an index per row (``dict``); a column
-  mostly empty keeps only the rows that have a value (``sparse``); others are plain lists;
+- a column of few distinct texts (or lists of texts: stale reasons) keeps each once and an index
+  per row (``dict``); a column mostly empty keeps only the rows that have a value (``sparse``);
+  others are plain lists;
 - what each row can rebuild is left out: the artifact's path and the build command, unless they
-  differ from what the folder and the ids make; the permutation id, if it is ``<input>_<param>``;
+  differ from what the folder, the ids and the status make (``--force`` for a stale artifact);
+  the permutation id, if it is ``<input>_<param>``;
 - a trace keeps seconds to the millisecond, memory in MiB to a tenth, and its start as seconds
   after the earliest one.
 
@@ -37,6 +39,7 @@ from ... import settings
 from .. import axes, layout
 from ..manifest.entries import Entry
 from ..manifest.selection import Selection
+from ..status import STALE
 from . import Context
 from .commands import command_head, self_commands
 from .document import excluded_fields, gather_fields, json_fields, orphan_fields
@@ -74,20 +77,27 @@ MIB = 2**20
 
 
 def pack(values: list[Any]) -> dict[str, Any]:
-    """One column: ``dict`` (few distinct texts), ``sparse`` (mostly null) or ``list``."""
+    """One column: ``dict`` (few distinct texts, or lists of texts: a stale artifact's reasons,
+    which many share), ``sparse`` (mostly null) or ``list``."""
     present = len(values) - values.count(None)
     if present * 3 < len(values):
         rows = [row for row, value in enumerate(values) if value is not None]
         return {"t": "sparse", "i": rows, "v": [values[row] for row in rows]}
     kinds = set(map(type, values)) - {type(None)}
-    if kinds == {str}:
-        distinct = [text for text in dict.fromkeys(values) if text is not None]
-        texts = {text: index for index, text in enumerate(distinct)}
-        if len(texts) * 2 <= present:
-            return {"t": "dict", "s": list(texts), "v": [texts.get(value) for value in values]}
+    if kinds == {str} or (kinds <= {list, tuple} and all(map(_texts_or_none, values))):
+        keys = [tuple(value) if isinstance(value, list | tuple) else value for value in values]
+        distinct = [key for key in dict.fromkeys(keys) if key is not None]
+        number = {key: index for index, key in enumerate(distinct)}
+        if len(number) * 2 <= present:
+            shown = [list(key) if isinstance(key, tuple) else key for key in distinct]
+            return {"t": "dict", "s": shown, "v": [number.get(key) for key in keys]}
     if kinds == {bool}:
         return {"t": "bool", "v": [None if value is None else int(value) for value in values]}
     return {"t": "list", "v": values}
+
+
+def _texts_or_none(value: Sequence[Any] | None) -> bool:
+    return value is None or all(isinstance(item, str) for item in value)
 
 
 def _rounded(value: Any, digits: int) -> Any:
@@ -204,8 +214,9 @@ def data_of(entries: list[Entry], selection: Selection, context: Context) -> dic
             field["permutation_id"] = None
         if field.get("output_path") == _artifact(folder, f"{inp}_{param}"):
             field["output_path"] = None
+        forced = context.force or field["status"] == STALE  # as self_commands makes it
         expected = f"{command_head(context.command_folder)} {axes.INPUT_FLAG} {inp}"
-        expected += f" {axes.PARAM_FLAG} {param}{' --force' if context.force else ''}"
+        expected += f" {axes.PARAM_FLAG} {param}{' --force' if forced else ''}"
         if field.get("command") == expected:
             field["command"] = None
     excluded = excluded_fields(context)
