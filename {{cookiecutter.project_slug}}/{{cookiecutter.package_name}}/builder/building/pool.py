@@ -52,6 +52,10 @@ STOP_SIGNALS = interrupts.STOP_SIGNALS
 # In a worker: the stop it received, if any. A stopped worker builds nothing more, and ignores
 # further stops so that they cannot cut a build's cleanup short.
 _stopped_by: KeyboardInterrupt | None = None
+# In a worker: whether a stop may be raised where it lands, inside _build. Between builds one is
+# kept for the next build: raised in the worker's loop, it would cut a message on its pipe. (A
+# signal that came as a build ended may be handled only later, its mask blocked again.)
+_building = False
 # In a worker: set between builds, when the worker may exit at once; where it tells the builder.
 _idle = threading.Event()
 _channel: Connection | None = None
@@ -67,7 +71,8 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
     for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
     _stopped_by = interrupts.stop_of(signum)
-    raise _stopped_by
+    if _building:
+        raise _stopped_by
 
 
 def _start_worker(channel: Connection, workers: int, parent: int) -> None:
@@ -109,8 +114,10 @@ def _work(channel: Connection, workers: int, parent: int) -> None:
 
 def _build(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     """Run in a worker: one permutation, interruptible only while it builds."""
+    global _building
     _idle.clear()
     try:
+        _building = True
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a pending stop raises here
         if _stopped_by is not None:
             raise _stopped_by
@@ -120,6 +127,7 @@ def _build(entry: Entry, output_dir: Path, force: bool) -> Outcome:
     except KeyboardInterrupt as stop:  # before the build began, or as it returned
         return _interrupted(entry, output_dir, stop)
     finally:
+        _building = False
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         _idle.set()
 
