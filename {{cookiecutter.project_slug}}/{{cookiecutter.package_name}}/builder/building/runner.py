@@ -9,10 +9,11 @@ Lifecycle of one permutation, or gather (``build_permutation``; ``targets`` says
    phase's work and its progress rows commit in one transaction, so a phase killed half-way leaves
    nothing a resumed build would trust;
 4. on success, once the stage holds no link and the inputs are as they were when it was begun,
-   let the artifact's kind (``kinds``) make the final artifact from the untouched staged one and
-   move it into place, then delete the staging dir; on failure or interruption (at any point,
-   finishing included) keep it, with the partial artifact, its progress, the three logs and the
-   lock's record of where and why it stopped (on a full disk, only if it holds completed phases);
+   let the artifact's kind (``kinds``) make the final artifact from the untouched staged one,
+   note its inode in the lock and move it into place (a stop right after the move leaves it DONE),
+   then delete the staging dir; on failure or interruption (at any point, finishing included)
+   keep it, with the partial artifact, its progress, the three logs and the lock's record of where
+   and why it stopped (on a full disk, only if it holds completed phases);
 5. whatever the end, end what the phases left running (``leftovers``) before the lock is let go.
 The stage never holds a symbolic link the builder would write through, and lies on the output
 folder's file system (the final move must be one atomic rename).
