@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     inputs = discover_inputs()
     width = max((len(i) for i in inputs), default=0)
-    for inp in inputs:  # a pipeline that costs pairs has no cost per input to show
-        cost = "" if costs_pairs() else f"  {estimate_cost(inp):,} {pipeline.COST_UNIT}"
+    per_input = not costs_pairs()  # a pipeline that costs pairs has no cost per input to show
+    for inp in inputs:
+        cost = f"  {estimate_cost(inp):,} {pipeline.COST_UNIT}" if per_input else ""
         print(f"{inp:<{width}}{cost}")
     return 0
