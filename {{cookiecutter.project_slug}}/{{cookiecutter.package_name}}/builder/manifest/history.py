@@ -6,8 +6,9 @@ Reading: a built artifact's trace is in its provenance (``measured``), read thro
 device, inode, size, mtime and ctime), so each artifact is read once while it is unchanged. To
 learn, a sample suffices: up to ``SAMPLE`` built permutations of each parameter, spread over its
 costs, so a first ``build`` after 100,000 builds reads a few thousand provenances, not all, and
-later ones only ``stat`` them. A stopped build's trace is in its lock record, which the manifest's
-listing already read. Plain ``manifest`` reads none of this.
+later ones only ``stat`` them. A stopped build's trace is in its lock record, read again here
+(the listing keeps only its status and error; few builds stop). Plain ``manifest`` reads none of
+this.
 
 Estimating (``Estimator``): for a parameter with builds of at least two costs, a straight line
 of seconds in the cost (``estimate_cost``: a fixed time per build plus a time per unit; least
